@@ -1,0 +1,1 @@
+"""Adapters: the only modules that talk to AWS (S3, SQS, DynamoDB)."""

@@ -1,0 +1,87 @@
+"""Message queues (SQS)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from retouch.errors import TransientError
+
+SQS_BATCH = 10
+
+
+@dataclass
+class MessageQueue:
+    """One queue, through an injected SQS client."""
+
+    sqs: Any
+    url: str
+
+    def send(self, body: str) -> None:
+        try:
+            self.sqs.send_message(QueueUrl=self.url, MessageBody=body)
+        except (ClientError, BotoCoreError) as exc:
+            raise TransientError(f"SQS send: {exc}") from exc
+
+    def send_batch(self, bodies: Iterable[tuple[str, str]], attempts: int = 3) -> None:
+        """Send ``(id, body)`` pairs in batches of ten, retrying entries that fail.
+
+        Raises :class:`TransientError` if some entries still fail; senders must be idempotent
+        (ours are), since some entries of a batch may already have gone.
+        """
+        pending = list(bodies)
+        for start in range(0, len(pending), SQS_BATCH):
+            chunk = pending[start : start + SQS_BATCH]
+            for _ in range(attempts):
+                entries = [{"Id": ident, "MessageBody": body} for ident, body in chunk]
+                try:
+                    response = self.sqs.send_message_batch(QueueUrl=self.url, Entries=entries)
+                except (ClientError, BotoCoreError) as exc:
+                    raise TransientError(f"SQS send batch: {exc}") from exc
+                failed = {f["Id"] for f in response.get("Failed", [])}
+                chunk = [(i, b) for i, b in chunk if i in failed]
+                if not chunk:
+                    break
+            if chunk:
+                raise TransientError(f"SQS refused {len(chunk)} messages after {attempts} attempts")
+
+    def extend_visibility(self, receipt_handle: str, seconds: int) -> None:
+        """Keep a message hidden from other workers while it is being worked on."""
+        try:
+            self.sqs.change_message_visibility(QueueUrl=self.url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds)
+        except (ClientError, BotoCoreError) as exc:
+            raise TransientError(f"SQS change visibility: {exc}") from exc
+
+
+class VisibilityHeartbeat:
+    """While a message is worked on, keep extending its visibility timeout.
+
+    A long operation therefore never becomes visible to a second worker mid-work; if the
+    worker dies, the heartbeat dies with it and the message returns after ``seconds``.
+    """
+
+    def __init__(self, queue: MessageQueue, receipt_handle: str, seconds: int, every: float | None = None) -> None:
+        import threading
+
+        self.queue, self.receipt_handle, self.seconds = queue, receipt_handle, seconds
+        self.every = every if every is not None else max(1.0, seconds / 3)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="visibility-heartbeat", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                self.queue.extend_visibility(self.receipt_handle, self.seconds)
+            except TransientError:
+                pass  # the next beat tries again; the worst case is a harmless duplicate
+
+    def __enter__(self) -> VisibilityHeartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()

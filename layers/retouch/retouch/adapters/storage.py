@@ -1,0 +1,73 @@
+"""Object storage (S3): presigned uploads and downloads, reads and writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from retouch.errors import TransientError
+
+
+def is_missing(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
+
+
+@dataclass
+class ObjectStore:
+    """One bucket, through an injected S3 client."""
+
+    s3: Any
+    bucket: str
+
+    def presigned_post(self, key: str, content_type: str, max_bytes: int, expires: int) -> dict[str, Any]:
+        """A browser-ready POST whose policy pins the key, an ``image/*`` type and a size range."""
+        return self.s3.generate_presigned_post(  # type: ignore[no-any-return]
+            Bucket=self.bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[
+                {"Content-Type": content_type},
+                ["starts-with", "$Content-Type", "image/"],
+                ["content-length-range", 1, max_bytes],
+            ],
+            ExpiresIn=expires,
+        )
+
+    def presigned_get(self, key: str, expires: int, download_name: str | None = None) -> str:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if download_name:
+            safe = download_name.replace('"', "").replace("\\", "")
+            params["ResponseContentDisposition"] = f'attachment; filename="{safe}"'
+        return self.s3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires)  # type: ignore[no-any-return]
+
+    def head(self, key: str) -> dict[str, Any] | None:
+        try:
+            return self.s3.head_object(Bucket=self.bucket, Key=key)  # type: ignore[no-any-return]
+        except ClientError as exc:
+            if is_missing(exc):
+                return None
+            raise TransientError(f"S3 head {key}: {exc}") from exc
+
+    def read(self, key: str, *, first_bytes: int | None = None) -> bytes | None:
+        """The object's bytes (or its first ``first_bytes``); ``None`` if it does not exist."""
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if first_bytes is not None:
+            kwargs["Range"] = f"bytes=0-{first_bytes - 1}"
+        try:
+            return self.s3.get_object(**kwargs)["Body"].read()  # type: ignore[no-any-return]
+        except ClientError as exc:
+            if is_missing(exc):
+                return None
+            if exc.response.get("Error", {}).get("Code") == "InvalidRange":
+                return b""  # an empty object has no first byte
+            raise TransientError(f"S3 get {key}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise TransientError(f"S3 get {key}: {exc}") from exc
+
+    def write(self, key: str, body: bytes, content_type: str, metadata: dict[str, str] | None = None) -> None:
+        try:
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, Metadata=metadata or {})
+        except (ClientError, BotoCoreError) as exc:
+            raise TransientError(f"S3 put {key}: {exc}") from exc

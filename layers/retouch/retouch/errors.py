@@ -1,0 +1,76 @@
+"""Domain errors.
+
+Two families matter to the queue consumers:
+
+* :class:`PermanentError` - retrying cannot help (bad image, bad parameters). The image is
+  failed with a readable reason and the message is deleted.
+* :class:`TransientError` - retrying may help (throttling, timeouts). The message is left on
+  the queue and comes back after its visibility timeout.
+
+API errors carry an HTTP status; they are mapped to responses in one place
+(:mod:`retouch.logic.api`).
+"""
+
+from __future__ import annotations
+
+
+class RetouchError(Exception):
+    """Base class of every error Retouch raises on purpose."""
+
+    http_status: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class PermanentError(RetouchError):
+    """Processing this input can never succeed; fail the image, do not retry."""
+
+    http_status = 400
+
+
+class InvalidImage(PermanentError):
+    """The bytes are not a decodable image (corrupt, truncated, not an image)."""
+
+
+class UnsupportedImage(PermanentError):
+    """The file is an image, but of a type or shape Retouch does not process."""
+
+
+class ImageTooLarge(PermanentError):
+    """The image exceeds a configured byte or pixel limit."""
+
+
+class InvalidParameters(PermanentError):
+    """An operation name or parameter is invalid."""
+
+
+class TransientError(RetouchError):
+    """Retrying may succeed (throttling, timeouts, an unavailable dependency)."""
+
+    http_status = 503
+
+
+class OperationTimeout(TransientError):
+    """An operation ran past its time budget."""
+
+
+class ValidationError(RetouchError):
+    """A request to the API is malformed."""
+
+    http_status = 400
+
+
+class Unauthorized(RetouchError):
+    """No or invalid credentials."""
+
+    http_status = 401
+
+
+class NotFound(RetouchError):
+    """The resource does not exist, or belongs to somebody else."""
+
+    http_status = 404
+
+

@@ -1,0 +1,184 @@
+"""Reading and writing images safely.
+
+* The type is sniffed from the first bytes (never from the name or the declared type).
+* The pixel count is read from the header and checked before any pixel is decoded, so a
+  decompression bomb costs nothing.
+* EXIF orientation is applied, ICC profiles are converted to sRGB, and every mode (CMYK,
+  16-bit, grayscale, palette, alpha) becomes 8-bit RGB or RGBA.
+* JPEG is decoded at reduced scale (DCT scaling, ``Image.draft``) when the first operation is a
+  thumbnail that needs fewer pixels.
+* Output strips metadata: no EXIF (so never GPS), no XMP; only an sRGB image.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from retouch.errors import ImageTooLarge, InvalidImage, UnsupportedImage
+from retouch.models import OutputSpec
+
+# Pillow's own bomb guard stays on as a second line; ours is tighter and clearer.
+Image.MAX_IMAGE_PIXELS = 200_000_000
+
+SNIFF_BYTES = 32
+"""How many leading bytes :func:`sniff` needs."""
+
+SUPPORTED = ("jpeg", "png", "webp", "gif", "tiff", "bmp")
+_PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF", "tiff": "TIFF", "bmp": "BMP"}
+
+
+def sniff(head: bytes) -> str | None:
+    """Name the image format from its magic number, or ``None`` if it is not one we read."""
+    if head[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff"
+    if head[:2] == b"BM" and len(head) >= 14:
+        return "bmp"
+    return None
+
+
+def describe_head(head: bytes) -> str:
+    """A short human description of unrecognised leading bytes, for error messages."""
+    if not head:
+        return "the file is empty"
+    if head[4:8] == b"ftyp":
+        return f"it is an ISO media file (brand {head[8:12].decode('latin-1')!r}), e.g. HEIC/AVIF/MP4, which is not supported"
+    if head[:5] == b"%PDF-":
+        return "it is a PDF document"
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head[:32])
+    if printable == len(head[:32]):
+        return "it looks like text"
+    return f"it starts with bytes {head[:8].hex(' ')}"
+
+
+def unsupported_message(head: bytes) -> str:
+    return f"not a supported image ({', '.join(s.upper() for s in SUPPORTED)}): {describe_head(head)}"
+
+
+@dataclass(frozen=True)
+class Decoded:
+    pixels: np.ndarray
+    """uint8 (H, W, 3) RGB or (H, W, 4) RGBA, upright, sRGB."""
+    format: str
+    source_width: int
+    source_height: int
+
+
+_SRGB = ImageCms.createProfile("sRGB")
+_ROTATING_ORIENTATIONS = {5, 6, 7, 8}
+
+
+def _to_srgb(im: Image.Image) -> Image.Image:
+    icc = im.info.get("icc_profile")
+    if not icc or im.mode not in ("RGB", "RGBA", "CMYK", "L"):
+        return im
+    try:
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        out_mode = "RGBA" if im.mode == "RGBA" else "RGB"
+        converted = ImageCms.profileToProfile(im, src, _SRGB, outputMode=out_mode)
+        return converted if converted is not None else im
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return im  # a broken profile is ignored rather than failing the image
+
+
+def _to_8bit(im: Image.Image) -> Image.Image:
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        hi = 65535.0 if im.mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
+        return Image.fromarray(np.clip(arr * (255.0 / hi), 0, 255).round().astype(np.uint8), "L")
+    return im
+
+
+def _normalise_mode(im: Image.Image) -> Image.Image:
+    has_alpha = im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (im.mode == "P" and "transparency" in im.info)
+    im = _to_8bit(im)
+    if has_alpha:
+        return im if im.mode == "RGBA" else im.convert("RGBA")
+    return im if im.mode == "RGB" else im.convert("RGB")
+
+
+def decode(
+    data: bytes,
+    *,
+    max_pixels: int,
+    size_hint: Callable[[int, int], tuple[int, int] | None] | None = None,
+) -> Decoded:
+    """Decode ``data`` into an upright 8-bit sRGB array.
+
+    :param max_pixels: refuse images whose header declares more pixels than this.
+    :param size_hint: given the upright source size, the smallest size the operations need;
+        used for JPEG shrink-on-load.
+    :raises InvalidImage, UnsupportedImage, ImageTooLarge: permanent failures with readable
+        messages.
+    """
+    fmt = sniff(data[:SNIFF_BYTES])
+    if fmt is None:
+        raise UnsupportedImage(unsupported_message(data[:SNIFF_BYTES]))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[fmt]])
+            width, height = im.size
+            if width <= 0 or height <= 0:
+                raise InvalidImage(f"the {fmt.upper()} header declares an empty {width}x{height} image")
+            if width * height > max_pixels:
+                raise ImageTooLarge(
+                    f"the image is {width}x{height} ({width * height / 1e6:.0f} MP); the limit is {max_pixels / 1e6:.0f} MP"
+                )
+            orientation = im.getexif().get(0x0112, 1) if fmt in ("jpeg", "webp", "tiff", "png") else 1
+            upright = (height, width) if orientation in _ROTATING_ORIENTATIONS else (width, height)
+            if fmt == "jpeg" and size_hint is not None:
+                wanted = size_hint(*upright)
+                if wanted is not None:
+                    if orientation in _ROTATING_ORIENTATIONS:
+                        wanted = (wanted[1], wanted[0])
+                    im.draft("RGB" if im.mode != "CMYK" else "CMYK", wanted)
+            im.load()
+            im = ImageOps.exif_transpose(im) or im
+            im = _normalise_mode(_to_srgb(im))
+            pixels = np.asarray(im)
+    except (ImageTooLarge, InvalidImage):
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge(str(exc)) from exc
+    except Image.DecompressionBombWarning as exc:
+        raise ImageTooLarge(str(exc)) from exc
+    except UnidentifiedImageError as exc:
+        raise InvalidImage(f"the file looks like {fmt.upper()} but cannot be read: it is corrupt or not really an image") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError, ZeroDivisionError) as exc:
+        raise InvalidImage(f"the {fmt.upper()} data is corrupt or truncated ({exc})") from exc
+    except MemoryError as exc:
+        raise ImageTooLarge("the image needs more memory to decode than the worker has") from exc
+    return Decoded(pixels=pixels, format=fmt, source_width=upright[0], source_height=upright[1])
+
+
+def encode(pixels: np.ndarray, output: OutputSpec) -> bytes:
+    """Encode an RGB(A) array; metadata is never written."""
+    mode = "RGBA" if pixels.ndim == 3 and pixels.shape[2] == 4 else "RGB"
+    im = Image.fromarray(np.ascontiguousarray(pixels))
+    buf = io.BytesIO()
+    if output.format == "jpeg":
+        if mode == "RGBA":
+            background = Image.new("RGB", im.size, (255, 255, 255))
+            background.paste(im, mask=im.getchannel("A"))
+            im = background
+        im.save(buf, "JPEG", quality=output.quality, optimize=False, progressive=False)
+    elif output.format == "png":
+        im.save(buf, "PNG", compress_level=6)
+    else:
+        im.save(buf, "WEBP", quality=output.quality, method=4)
+    return buf.getvalue()

@@ -1,0 +1,55 @@
+"""Where things live in the bucket.
+
+User-supplied names never become keys: a key is made of the owner's hash, the job id and the
+positional image id only, so ``../``, unicode, ``+`` and spaces in file names are harmless.
+
+* upload: ``<uploads prefix><owner hash>/<job id>/<image id>``
+* output: ``<outputs prefix><owner hash>/<job id>/<image id>.<ext>`` (deterministic, so a
+  redelivered message overwrites the same object)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from urllib.parse import unquote_plus
+
+from retouch.models import valid_image_id, valid_job_id
+
+
+def owner_prefix(owner: str) -> str:
+    return "u" + hashlib.sha256(owner.encode()).hexdigest()[:20]
+
+
+def upload_key(uploads_prefix: str, owner: str, job_id: str, image_id: str) -> str:
+    return f"{uploads_prefix}{owner_prefix(owner)}/{job_id}/{image_id}"
+
+
+def output_key(outputs_prefix: str, owner: str, job_id: str, image_id: str, extension: str) -> str:
+    return f"{outputs_prefix}{owner_prefix(owner)}/{job_id}/{image_id}.{extension}"
+
+
+def output_key_for(upload: str, uploads_prefix: str, outputs_prefix: str, extension: str) -> str:
+    """The output key that belongs to an upload key."""
+    return outputs_prefix + upload[len(uploads_prefix) :] + "." + extension
+
+
+@dataclass(frozen=True)
+class UploadRef:
+    job_id: str
+    image_id: str
+
+
+def decode_event_key(raw: str) -> str:
+    """S3 event keys are URL-encoded (differently by AWS, moto and LocalStack); decode once."""
+    return unquote_plus(raw)
+
+
+def parse_upload_key(key: str, uploads_prefix: str) -> UploadRef | None:
+    """The job and image an upload key belongs to, or ``None`` if it is not one of ours."""
+    if not key.startswith(uploads_prefix):
+        return None
+    parts = key[len(uploads_prefix) :].split("/")
+    if len(parts) != 3 or not valid_job_id(parts[1]) or not valid_image_id(parts[2]):
+        return None
+    return UploadRef(job_id=parts[1], image_id=parts[2])

@@ -1,0 +1,1 @@
+"""What each function does, written against the adapters (no handler plumbing here)."""

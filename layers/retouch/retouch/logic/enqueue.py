@@ -1,0 +1,86 @@
+"""enqueue: an upload landed in S3 -> check it -> one message on the request queue.
+
+S3 sends ``ObjectCreated`` notifications for the uploads prefix to an SQS queue, which
+triggers this function in batches (so a burst of uploads is buffered and nothing is lost if
+the function is throttled or failing). Each record is checked - size, and the real type
+sniffed from the first bytes - and either becomes a request message (the image index) or
+fails its image straight away with a readable reason.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from retouch import imageio, keys
+from retouch.logic.deps import EnqueueDeps
+from retouch.models import ImageStatus, ProcessRequest, ProcessResult
+from retouch.observability import logger, metrics
+
+
+def handle_record(record: SQSRecord, deps: EnqueueDeps) -> int:
+    """Handle one SQS record holding an S3 event. Returns the number of messages sent.
+
+    Raises on transient trouble, so the record is retried (and dead-lettered eventually).
+    """
+    body = record.json_body
+    if isinstance(body, dict) and body.get("Event") == "s3:TestEvent":
+        return 0  # S3 sends this once when the notification is configured
+    messages = []
+    for s3_record in record.decoded_nested_s3_event.records:
+        request = check_upload(s3_record, deps)
+        if request is not None:
+            messages.append((request.image_id, request.to_json()))
+    deps.requests.send_batch(messages)
+    metrics.add_metric(name="ImagesEnqueued", unit="Count", value=len(messages))
+    return len(messages)
+
+
+def check_upload(s3_record: S3EventRecord, deps: EnqueueDeps) -> ProcessRequest | None:
+    """The request message for one uploaded object, or ``None`` (not ours, duplicate, failed)."""
+    s = deps.settings
+    key = keys.decode_event_key(s3_record.s3.get_object.key)
+    ref = keys.parse_upload_key(key, s.uploads_prefix)
+    if ref is None:
+        logger.warning("ignoring an object that is not a job upload", extra={"key": key})
+        return None
+    log = {"job_id": ref.job_id, "image_id": ref.image_id, "key": key}
+    image = deps.jobs.get_image(ref.job_id, ref.image_id)
+    job = deps.jobs.get(ref.job_id, with_images=False)
+    if image is None or job is None or image.upload_key != key:
+        logger.warning("ignoring an upload for an unknown job or image", extra=log)
+        return None
+    if image.status.terminal:
+        logger.info("ignoring a repeated upload event for a finished image", extra=log)
+        return None
+
+    size = s3_record.s3.get_object.size
+    error = None
+    if size is not None and size > s.max_upload_bytes:
+        error = f"the upload is {size} bytes; the limit is {s.max_upload_bytes} bytes"
+    else:
+        head = deps.store.read(key, first_bytes=imageio.SNIFF_BYTES)
+        if head is None:
+            error = "the upload disappeared before it could be processed"
+        elif imageio.sniff(head) is None:
+            error = imageio.unsupported_message(head)
+    if error is not None:
+        logger.info("upload rejected", extra={**log, "error": error})
+        deps.jobs.record_result(ProcessResult.failed(ref.job_id, ref.image_id, error))
+        metrics.add_metric(name="UploadsRejected", unit="Count", value=1)
+        return None
+
+    if not deps.jobs.mark_queued(ref.job_id, ref.image_id):
+        current = deps.jobs.get_image(ref.job_id, ref.image_id)
+        if current is None or current.status is not ImageStatus.QUEUED:
+            return None  # finished meanwhile; a queued image is re-sent (processing is idempotent)
+    logger.info("upload queued", extra=log)
+    return ProcessRequest(
+        job_id=ref.job_id,
+        image_id=ref.image_id,
+        name=image.name,
+        bucket=deps.store.bucket,
+        key=key,
+        operations=job.operations,
+        output=job.output,
+    )

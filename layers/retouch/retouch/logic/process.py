@@ -1,0 +1,87 @@
+"""process: one request message -> output image in S3 + result message on the response queue.
+
+Idempotent: the output key is derived from the upload key, and the output carries a
+fingerprint of the request in its metadata. A redelivered message whose output already exists
+with the same fingerprint does no image work and re-sends the same result (notify ignores the
+duplicate). A message is acknowledged only after its output and result are written.
+
+Permanent failures (bad image, bad parameters) become a ``failed`` result and the message is
+acknowledged; transient ones propagate so the message is retried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from retouch import keys, pipeline
+from retouch.adapters.queue import VisibilityHeartbeat
+from retouch.errors import PermanentError
+from retouch.logic.deps import ProcessDeps
+from retouch.models import ImageStatus, ProcessRequest, ProcessResult
+from retouch.observability import logger, metrics
+
+
+def fingerprint(request: ProcessRequest) -> str:
+    """Identifies the work (source key, operations, output), not the delivery."""
+    body = ProcessRequest(request.job_id, request.image_id, "", request.bucket, request.key, request.operations, request.output)
+    return hashlib.sha256(body.to_json().encode()).hexdigest()[:32]
+
+
+def process_message(body: str, receipt_handle: str | None, deps: ProcessDeps) -> ProcessResult:
+    """Process one request message body; the result has been sent when this returns."""
+    request = ProcessRequest.from_json(body)  # malformed -> raise -> retried, then dead-lettered
+    if receipt_handle is None:
+        result = process_request(request, deps)
+    else:
+        with VisibilityHeartbeat(deps.requests, receipt_handle, deps.settings.visibility_timeout_seconds):
+            result = process_request(request, deps)
+    deps.responses.send(result.to_json())
+    return result
+
+
+def process_request(request: ProcessRequest, deps: ProcessDeps) -> ProcessResult:
+    s = deps.settings
+    started = time.monotonic()
+    log = {"job_id": request.job_id, "image_id": request.image_id, "operations": [o.op for o in request.operations]}
+    out_key = keys.output_key_for(request.key, s.uploads_prefix, s.outputs_prefix, request.output.extension)
+    mark = fingerprint(request)
+
+    existing = deps.store.head(out_key)
+    if existing is not None and existing.get("Metadata", {}).get("fingerprint") == mark:
+        meta = existing["Metadata"]
+        logger.info("output already written; re-sending its result", extra=log)
+        metrics.add_metric(name="ImagesAlreadyDone", unit="Count", value=1)
+        return ProcessResult(
+            job_id=request.job_id, image_id=request.image_id, status=ImageStatus.SUCCEEDED, output_key=out_key,
+            width=int(meta["width"]), height=int(meta["height"]), bytes=int(existing["ContentLength"]),
+            duration_ms=int(meta.get("duration-ms", 0)),
+        )
+
+    try:
+        data = deps.store.read(request.key)
+        if data is None:
+            raise PermanentError("the upload no longer exists")
+        rendered = pipeline.render(
+            data, request.operations, request.output,
+            max_pixels=s.max_pixels, max_bytes=s.max_upload_bytes, budget_seconds=s.operation_budget_seconds,
+        )
+    except PermanentError as exc:
+        duration_ms = int((time.monotonic() - started) * 1000)
+        logger.info("image failed", extra={**log, "error": exc.message, "duration_ms": duration_ms})
+        metrics.add_metric(name="ImagesFailed", unit="Count", value=1)
+        return ProcessResult.failed(request.job_id, request.image_id, exc.message, duration_ms)
+
+    duration_ms = int((time.monotonic() - started) * 1000)
+    deps.store.write(
+        out_key, rendered.body, rendered.content_type,
+        metadata={"fingerprint": mark, "width": str(rendered.width), "height": str(rendered.height),
+                  "duration-ms": str(duration_ms)},
+    )
+    logger.info("image processed", extra={**log, "duration_ms": duration_ms, "bytes": len(rendered.body),
+                                          "width": rendered.width, "height": rendered.height})
+    metrics.add_metric(name="ImagesProcessed", unit="Count", value=1)
+    return ProcessResult(
+        job_id=request.job_id, image_id=request.image_id, status=ImageStatus.SUCCEEDED, output_key=out_key,
+        width=rendered.width, height=rendered.height, bytes=len(rendered.body), duration_ms=duration_ms,
+    )

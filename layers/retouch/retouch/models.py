@@ -1,0 +1,222 @@
+"""Messages, jobs and images: the data that crosses function boundaries.
+
+Everything here is plain data with explicit (de)serialisation, so a message written by one
+function version can be read by the next. ``schema`` numbers the message format.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from retouch.errors import InvalidParameters, ValidationError
+
+SCHEMA_VERSION = 1
+
+OUTPUT_FORMATS: dict[str, str] = {"jpeg": "jpg", "png": "png", "webp": "webp"}
+"""Output format name -> file extension."""
+
+CONTENT_TYPES: dict[str, str] = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+
+_JOB_ID = re.compile(r"^j-[0-9a-f]{32}$")
+_IMAGE_ID = re.compile(r"^i\d{4,6}$")
+
+
+class ImageStatus(StrEnum):
+    PENDING = "pending"  # job created, upload not yet seen
+    QUEUED = "queued"  # upload seen, request message sent
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (ImageStatus.SUCCEEDED, ImageStatus.FAILED)
+
+
+class JobStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETE = "complete"
+
+
+def now_iso() -> str:
+    """The current UTC time, ISO 8601 with milliseconds and a ``Z``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def image_id_for(index: int) -> str:
+    """Image ids are positional and zero-padded, so keys sort in upload order."""
+    return f"i{index:04d}"
+
+
+def valid_job_id(job_id: str) -> bool:
+    return bool(_JOB_ID.match(job_id))
+
+
+def valid_image_id(image_id: str) -> bool:
+    return bool(_IMAGE_ID.match(image_id))
+
+
+@dataclass(frozen=True)
+class OperationSpec:
+    """One requested operation: its registry name and validated parameters."""
+
+    op: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"op": self.op, "params": dict(self.params)}
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> OperationSpec:
+        if not isinstance(raw, dict) or not isinstance(raw.get("op"), str):
+            raise InvalidParameters(f"an operation must be an object with an 'op' name, got {raw!r}")
+        params = raw.get("params") or {}
+        if not isinstance(params, dict):
+            raise InvalidParameters(f"operation {raw['op']!r}: 'params' must be an object")
+        return cls(op=raw["op"], params=params)
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    format: str = "jpeg"
+    quality: int = 88
+
+    def __post_init__(self) -> None:
+        if self.format not in OUTPUT_FORMATS:
+            raise ValidationError(
+                f"output format {self.format!r} is not supported; choose one of {', '.join(OUTPUT_FORMATS)}"
+            )
+        if not isinstance(self.quality, int) or isinstance(self.quality, bool) or not 1 <= self.quality <= 100:
+            raise ValidationError(f"output quality must be an integer from 1 to 100, got {self.quality!r}")
+
+    @property
+    def extension(self) -> str:
+        return OUTPUT_FORMATS[self.format]
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[self.format]
+
+
+@dataclass(frozen=True)
+class ProcessRequest:
+    """The image index on the request queue: everything a worker needs for one image."""
+
+    job_id: str
+    image_id: str
+    name: str
+    bucket: str
+    key: str
+    operations: tuple[OperationSpec, ...]
+    output: OutputSpec
+    schema: int = SCHEMA_VERSION
+
+    def to_json(self) -> str:
+        body = asdict(self)
+        body["operations"] = [o.to_dict() for o in self.operations]
+        return json.dumps(body, separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ProcessRequest:
+        try:
+            raw = json.loads(text)
+            return cls(
+                job_id=raw["job_id"],
+                image_id=raw["image_id"],
+                name=raw["name"],
+                bucket=raw["bucket"],
+                key=raw["key"],
+                operations=tuple(OperationSpec.from_dict(o) for o in raw["operations"]),
+                output=OutputSpec(**raw["output"]),
+                schema=raw.get("schema", SCHEMA_VERSION),
+            )
+        except (KeyError, TypeError, ValueError, ValidationError) as exc:
+            raise InvalidParameters(f"malformed request message: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    """A worker's verdict on one image, sent to the response queue."""
+
+    job_id: str
+    image_id: str
+    status: ImageStatus
+    output_key: str | None = None
+    width: int | None = None
+    height: int | None = None
+    bytes: int | None = None
+    error: str | None = None
+    duration_ms: int | None = None
+    schema: int = SCHEMA_VERSION
+
+    def to_json(self) -> str:
+        body = asdict(self)
+        body["status"] = self.status.value
+        return json.dumps(body, separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ProcessResult:
+        try:
+            raw = json.loads(text)
+            raw["status"] = ImageStatus(raw["status"])
+            if not raw["status"].terminal:
+                raise ValueError(f"a result must be terminal, got {raw['status']}")
+            return cls(**raw)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidParameters(f"malformed result message: {exc}") from exc
+
+    @classmethod
+    def failed(cls, job_id: str, image_id: str, error: str, duration_ms: int | None = None) -> ProcessResult:
+        return cls(job_id=job_id, image_id=image_id, status=ImageStatus.FAILED, error=error, duration_ms=duration_ms)
+
+
+@dataclass(frozen=True)
+class ImageUpload:
+    """An image the user announces when creating a job."""
+
+    name: str
+    content_type: str
+    size: int
+
+
+@dataclass
+class ImageRecord:
+    """One image of a job, as stored."""
+
+    image_id: str
+    name: str
+    upload_key: str
+    status: ImageStatus = ImageStatus.PENDING
+    content_type: str = ""
+    size: int = 0
+    output_key: str | None = None
+    width: int | None = None
+    height: int | None = None
+    bytes: int | None = None
+    error: str | None = None
+    duration_ms: int | None = None
+
+
+@dataclass
+class Job:
+    """A job, as stored: who owns it, what to do, and how far it got."""
+
+    job_id: str
+    owner: str
+    operations: tuple[OperationSpec, ...]
+    output: OutputSpec
+    total: int
+    created_at: str
+    status: JobStatus = JobStatus.RUNNING
+    succeeded: int = 0
+    failed: int = 0
+    completed_at: str | None = None
+    images: list[ImageRecord] = field(default_factory=list)
+
+    @property
+    def remaining(self) -> int:
+        return self.total - self.succeeded - self.failed

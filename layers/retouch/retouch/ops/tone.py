@@ -1,0 +1,117 @@
+"""Tone operations: contrast on luminance.
+
+All methods work on the luma channel (Y of YCrCb, ITU-R BT.601) and leave chroma alone, so
+they change contrast without shifting colours.
+
+* ``auto`` - percentile stretch: the ``low``/``high`` percentiles of luma map to 0/255
+  (the classic "auto levels", robust to a few outliers).
+* ``clahe`` - Contrast Limited Adaptive Histogram Equalization (Zuiderveld, Graphics Gems IV,
+  1994) on luma, with ``clip_limit`` and a ``tiles`` x ``tiles`` grid.
+* ``linear`` - brightness/contrast/gamma: ``y = ((x - 0.5) * contrast + 0.5 + brightness) ** (1/gamma)``
+  on normalised luma.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+
+from retouch.errors import InvalidParameters
+from retouch.ops.registry import Image, Operation, Param, register
+
+
+def _split_alpha(image: Image) -> tuple[Image, Image | None]:
+    if image.ndim == 3 and image.shape[2] == 4:
+        return image[:, :, :3], image[:, :, 3:]
+    return image, None
+
+
+def _join_alpha(rgb: Image, alpha: Image | None) -> Image:
+    return rgb if alpha is None else np.ascontiguousarray(np.concatenate([rgb, alpha], axis=2))
+
+
+def map_luma(image: Image, lut: np.ndarray | None = None, *, clahe: Any = None) -> Image:
+    """Apply a 256-entry lookup table (or a CLAHE object) to luma only; chroma is kept."""
+    rgb, alpha = _split_alpha(image)
+    if rgb.ndim == 2:
+        y = rgb
+        out = cv2.LUT(y, lut) if lut is not None else clahe.apply(y)
+        return out
+    ycc = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YCrCb)
+    y = ycc[:, :, 0]
+    ycc[:, :, 0] = cv2.LUT(y, lut) if lut is not None else clahe.apply(np.ascontiguousarray(y))
+    return _join_alpha(cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB), alpha)
+
+
+def luma(image: Image) -> np.ndarray:
+    rgb, _ = _split_alpha(image)
+    return rgb if rgb.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+
+
+def stretch_lut(lo: float, hi: float) -> np.ndarray:
+    x = np.arange(256, dtype=np.float32)
+    span = max(hi - lo, 1.0)
+    return np.clip((x - lo) * 255.0 / span, 0, 255).round().astype(np.uint8)
+
+
+def linear_lut(brightness: float, contrast: float, gamma: float) -> np.ndarray:
+    x = np.arange(256, dtype=np.float32) / 255.0
+    y = np.clip((x - 0.5) * contrast + 0.5 + brightness, 0.0, 1.0) ** (1.0 / gamma)
+    return np.clip(y * 255.0, 0, 255).round().astype(np.uint8)
+
+
+def contrast(
+    image: Image,
+    method: str = "auto",
+    low: float = 0.5,
+    high: float = 99.5,
+    clip_limit: float = 2.0,
+    tiles: int = 8,
+    brightness: float = 0.0,
+    contrast: float = 1.0,
+    gamma: float = 1.0,
+) -> Image:
+    """Adjust contrast on luminance (see the module docstring for the methods).
+
+    :param low, high: ``auto`` percentiles of luma mapped to black and white.
+    :param clip_limit, tiles: ``clahe`` clip limit and grid size.
+    :param brightness: ``linear`` offset in [-1, 1] of the full range.
+    :param contrast: ``linear`` slope around mid-grey (1 = unchanged).
+    :param gamma: ``linear`` gamma (>1 brightens mid-tones).
+    """
+    if method == "auto":
+        y = luma(image)
+        # a subsample is enough for percentiles and keeps large images cheap
+        step = max(1, int(np.sqrt(y.size / 1_000_000)))
+        lo, hi = np.percentile(y[::step, ::step], [low, high])
+        return map_luma(image, stretch_lut(float(lo), float(hi)))
+    if method == "clahe":
+        return map_luma(image, clahe=cv2.createCLAHE(clipLimit=clip_limit, tileGridSize=(tiles, tiles)))
+    return map_luma(image, linear_lut(brightness, contrast, gamma))
+
+
+def _check_contrast(values: dict[str, Any]) -> None:
+    if values.get("method") == "auto" and values["low"] >= values["high"]:
+        raise InvalidParameters(f"contrast: low ({values['low']}) must be below high ({values['high']})")
+
+
+CONTRAST = register(
+    Operation(
+        name="contrast",
+        summary="Contrast on luminance: auto levels, CLAHE, or brightness/contrast/gamma.",
+        fn=contrast,
+        params=(
+            Param("method", "choice", "auto: percentile stretch; clahe: adaptive equalisation; linear: brightness/contrast/gamma", default="auto", choices=("auto", "clahe", "linear")),
+            Param("low", "float", "percentile of luma mapped to black", default=0.5, minimum=0, maximum=50, only_with={"method": ("auto",)}),
+            Param("high", "float", "percentile of luma mapped to white", default=99.5, minimum=50, maximum=100, only_with={"method": ("auto",)}),
+            Param("clip_limit", "float", "CLAHE clip limit", default=2.0, minimum=0.1, maximum=40, only_with={"method": ("clahe",)}),
+            Param("tiles", "int", "CLAHE grid size (tiles x tiles)", default=8, minimum=1, maximum=64, only_with={"method": ("clahe",)}),
+            Param("brightness", "float", "offset, -1 to 1", default=0.0, minimum=-1, maximum=1, only_with={"method": ("linear",)}),
+            Param("contrast", "float", "slope around mid-grey; 1 keeps contrast", default=1.0, minimum=0, maximum=5, only_with={"method": ("linear",)}),
+            Param("gamma", "float", "gamma; above 1 brightens mid-tones", default=1.0, minimum=0.1, maximum=10, only_with={"method": ("linear",)}),
+        ),
+        check=_check_contrast,
+    )
+)

@@ -1,0 +1,63 @@
+"""One image through the operations: bytes in, encoded bytes out.
+
+This is exactly what the process function runs, and what ``retouch apply`` runs locally.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from retouch import imageio, ops
+from retouch.errors import ImageTooLarge
+from retouch.models import OperationSpec, OutputSpec
+from retouch.ops.geometry import decode_size_hint
+
+
+@dataclass(frozen=True)
+class Rendered:
+    body: bytes
+    width: int
+    height: int
+    content_type: str
+    source_format: str
+    seconds: float
+
+
+def shrink_on_load_hint(operations: Sequence[OperationSpec]) -> Callable[[int, int], tuple[int, int]] | None:
+    """If the first operation is a thumbnail, the smallest decode size it needs."""
+    if not operations or operations[0].op != "thumbnail":
+        return None
+    params = ops.get("thumbnail").validate(operations[0].params)
+    return lambda w, h: decode_size_hint(params, w, h)
+
+
+def render(
+    data: bytes,
+    operations: Sequence[OperationSpec],
+    output: OutputSpec,
+    *,
+    max_pixels: int,
+    max_bytes: int,
+    budget_seconds: float | None = None,
+) -> Rendered:
+    """Decode ``data``, apply ``operations`` in order and encode as ``output``.
+
+    :raises PermanentError: the image or the parameters are bad (fail this image).
+    :raises TransientError: e.g. the time budget ran out (retry).
+    """
+    started = time.monotonic()
+    if len(data) > max_bytes:
+        raise ImageTooLarge(f"the file is {len(data)} bytes; the limit is {max_bytes} bytes")
+    decoded = imageio.decode(data, max_pixels=max_pixels, size_hint=shrink_on_load_hint(operations))
+    pixels = ops.apply_operations(decoded.pixels, operations, budget_seconds=budget_seconds)
+    body = imageio.encode(pixels, output)
+    return Rendered(
+        body=body,
+        width=int(pixels.shape[1]),
+        height=int(pixels.shape[0]),
+        content_type=output.content_type,
+        source_format=decoded.format,
+        seconds=time.monotonic() - started,
+    )

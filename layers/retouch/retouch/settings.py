@@ -1,0 +1,91 @@
+"""Configuration from environment variables, validated into typed settings objects.
+
+Every variable is set in ``template.yaml`` (and by the embedded stack, which reads the same
+template). Nothing here hard-codes a bucket, table or queue name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, fields
+from typing import Any, TypeVar
+
+T = TypeVar("T", bound="_EnvSettings")
+
+
+class SettingsError(RuntimeError):
+    """A required environment variable is missing or malformed."""
+
+
+def _convert(name: str, raw: str, kind: Any) -> Any:
+    try:
+        if kind in (int, "int"):
+            return int(raw)
+        if kind in (float, "float"):
+            return float(raw)
+        if kind in (bool, "bool"):
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+        return raw
+    except ValueError as exc:
+        raise SettingsError(f"environment variable {name}={raw!r} is not a valid {kind}") from exc
+
+
+@dataclass(frozen=True, kw_only=True)
+class _EnvSettings:
+    """Fields map to upper-cased environment variables; fields without default are required."""
+
+    @classmethod
+    def from_env(cls: type[T], env: Mapping[str, str] | None = None) -> T:
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        missing = []
+        for f in fields(cls):
+            key = f.name.upper()
+            if key in env and env[key] != "":
+                values[f.name] = _convert(key, env[key], f.type)
+            elif f.default is MISSING and f.default_factory is MISSING:
+                missing.append(key)
+        if missing:
+            raise SettingsError(f"missing environment variables: {', '.join(missing)}")
+        return cls(**values)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StorageSettings(_EnvSettings):
+    bucket_name: str
+    uploads_prefix: str = "uploads/"
+    outputs_prefix: str = "outputs/"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiSettings(StorageSettings):
+    jobs_table: str
+    max_images_per_job: int = 1000
+    max_upload_bytes: int = 50 * 1024 * 1024
+    upload_url_ttl_seconds: int = 900
+    download_url_ttl_seconds: int = 900
+    max_body_bytes: int = 1024 * 1024
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnqueueSettings(StorageSettings):
+    jobs_table: str
+    request_queue_url: str
+    max_upload_bytes: int = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProcessSettings(StorageSettings):
+    response_queue_url: str
+    request_queue_url: str
+    visibility_timeout_seconds: int = 60
+    """The request queue's visibility timeout; long work keeps extending it by this much."""
+    max_pixels: int = 50_000_000
+    max_upload_bytes: int = 50 * 1024 * 1024
+    operation_budget_seconds: float = 120.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotifySettings(_EnvSettings):
+    jobs_table: str
