@@ -1,0 +1,73 @@
+# The two commands a fresh machine needs: `make demo` and `make test`. Both run `make setup`,
+# which is idempotent: it (re)creates .venv (the app, CLI and test tools) and .tools (SAM CLI
+# and cfn-lint, kept apart so their pins never fight the app's) only when their inputs changed.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Lambda runs python3.12; develop and build with the same version.
+PY312 := $(or $(shell python3.12 -c 'import sys; print(sys.executable)' 2>/dev/null),$(lastword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12)))
+VENV := .venv
+TOOLS := .tools
+PY := $(VENV)/bin/python
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+DEMO_IN := build/samples
+DEMO_OUT := build/demo
+
+.PHONY: help setup demo test lint typecheck unit integration e2e template sam-build bench local clean
+
+help:
+	@echo "make demo   - process sample photos end to end on the embedded local stack"
+	@echo "make test   - lint, type-check, template checks, sam build, and every test"
+	@echo "make local  - run the embedded stack in the foreground (prints the API URL and token)"
+	@echo "make bench  - image operation benchmark"
+
+setup: $(VENV)/.installed $(TOOLS)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -n "$(PY312)" || { echo "python3.12 is required (Lambda runtime python3.12)"; exit 1; }
+	@echo "==> setting up $(VENV) with $(PY312)"
+	@test -x $(PY) || $(PY312) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(TOOLS)/.installed: requirements-tools.txt
+	@echo "==> setting up $(TOOLS) (SAM CLI, cfn-lint)"
+	@test -x $(TOOLS)/bin/python || $(PY312) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.txt
+	@touch $@
+
+demo: setup
+	$(VENV)/bin/retouch samples $(DEMO_IN) --count 24
+	$(VENV)/bin/retouch run $(DEMO_IN) --op crop:aspect=3:2 --op contrast:method=clahe --op thumbnail:width=800 --format jpeg --out $(DEMO_OUT)
+
+local: setup
+	$(VENV)/bin/retouch local
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+template: setup
+	$(TOOLS)/bin/cfn-lint template.yaml
+	$(TOOLS)/bin/sam validate --lint --template template.yaml
+
+sam-build: setup
+	PATH="$(dir $(PY312)):$$PATH" $(TOOLS)/bin/sam build --build-dir .aws-sam/build --template template.yaml
+	$(PY) tests/check_build_size.py .aws-sam/build
+
+test: lint typecheck template sam-build
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) bench/bench_ops.py
+
+clean:
+	rm -rf build .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,72 @@
+"""A small client for the Retouch HTTP API and its presigned URLs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import requests
+
+
+class ApiError(RuntimeError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.message = message
+
+
+class RetouchClient:
+    def __init__(self, api_url: str, token: str, timeout: float = 60) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+        adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=32, max_retries=3)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        # presigned URLs carry their own authorisation; they get a session without the token
+        self.plain = requests.Session()
+        self.plain.mount("http://", adapter)
+        self.plain.mount("https://", adapter)
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.session.request(method, self.api_url + path, timeout=self.timeout, **kwargs)
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+                message = body.get("error", {}).get("message") or body.get("message") or response.text
+            except ValueError:
+                message = response.text
+            raise ApiError(response.status_code, message)
+        return response.json()
+
+    def operations(self) -> dict[str, Any]:
+        return self._call("GET", "/operations")  # type: ignore[no-any-return]
+
+    def create_job(self, images: list[dict[str, Any]], operations: list[dict[str, Any]], output: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", "/jobs", json={"images": images, "operations": operations, "output": output})  # type: ignore[no-any-return]
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/jobs/{job_id}")  # type: ignore[no-any-return]
+
+    def upload(self, upload: dict[str, Any], path: Path, content_type: str) -> None:
+        """POST a file to S3 with its presigned form (the service never sees the bytes)."""
+        with path.open("rb") as fh:
+            response = self.plain.post(
+                upload["url"], data=upload["fields"], files={"file": (path.name, fh, content_type)}, timeout=self.timeout * 5
+            )
+        if response.status_code >= 300:
+            raise ApiError(response.status_code, f"upload of {path.name} refused: {response.text[:300]}")
+
+    def download(self, url: str, dest: Path) -> int:
+        with self.plain.get(url, stream=True, timeout=self.timeout * 5) as response:
+            if response.status_code >= 300:
+                raise ApiError(response.status_code, f"download failed: {response.text[:300]}")
+            tmp = dest.with_name(dest.name + ".part")
+            size = 0
+            with tmp.open("wb") as fh:
+                for chunk in response.iter_content(1 << 20):
+                    fh.write(chunk)
+                    size += len(chunk)
+            tmp.replace(dest)
+            return size

@@ -1,0 +1,1 @@
+"""The embedded local stack: a moto server plus emulated triggers, built from template.yaml."""

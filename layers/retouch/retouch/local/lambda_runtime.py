@@ -1,0 +1,184 @@
+"""Running handler code as Lambda would, in worker processes the embedded stack starts.
+
+* :func:`load_handler` imports ``CodeUri/app.py`` by file path (as Lambda does with its task
+  root), after the function's environment is in place.
+* :func:`sqs_worker` is one event-source-mapping poller plus its function: it long-polls the
+  queue, gathers a batch (``BatchSize``, ``MaximumBatchingWindowInSeconds``), invokes the
+  handler with a Lambda-shaped SQS event and deletes what succeeded - everything, or all but
+  the reported ``batchItemFailures``; nothing if the handler raised. A worker that dies
+  (even ``kill -9``) loses nothing: its messages reappear after the visibility timeout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class FakeContext:
+    """The parts of ``LambdaContext`` that Powertools and our code use."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    timeout_seconds: int
+    aws_request_id: str = ""
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+
+    def __post_init__(self) -> None:
+        self.invoked_function_arn = f"arn:aws:lambda:{os.environ.get('AWS_REGION', 'us-east-1')}:123456789012:function:{self.function_name}"
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass(frozen=True)
+class FunctionRuntime:
+    """What a worker process needs to run one function."""
+
+    name: str
+    module_path: str
+    handler_name: str
+    environment: dict[str, str]
+    timeout: int
+    memory: int
+    log_path: str | None = None
+
+
+def prepare_process(runtime: FunctionRuntime) -> None:
+    """Environment and log redirection for a fresh worker process."""
+    os.environ.update(runtime.environment)
+    if runtime.log_path:
+        fd = os.open(runtime.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
+        sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+
+
+def load_handler(runtime: FunctionRuntime) -> Callable[[dict[str, Any], Any], Any]:
+    module_name = f"lambda_{runtime.name}"
+    spec = importlib.util.spec_from_file_location(module_name, runtime.module_path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {runtime.module_path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return getattr(module, runtime.handler_name)  # type: ignore[no-any-return]
+
+
+def invoke(handler: Callable[[dict[str, Any], Any], Any], runtime: FunctionRuntime, event: dict[str, Any]) -> Any:
+    context = FakeContext(runtime.name, runtime.memory, runtime.timeout, aws_request_id=str(uuid.uuid4()))
+    return handler(event, context)
+
+
+# --- API worker (used through a process pool) ---------------------------------------------
+_api_handler: Callable[[dict[str, Any], Any], Any] | None = None
+_api_runtime: FunctionRuntime | None = None
+
+
+def api_worker_init(runtime: FunctionRuntime) -> None:
+    global _api_handler, _api_runtime
+    prepare_process(runtime)
+    _api_runtime = runtime
+    _api_handler = load_handler(runtime)
+
+
+def api_worker_invoke(event: dict[str, Any]) -> Any:
+    assert _api_handler is not None and _api_runtime is not None
+    return invoke(_api_handler, _api_runtime, event)
+
+
+# --- SQS event source mapping ---------------------------------------------------------------
+@dataclass(frozen=True)
+class SqsPoller:
+    queue_url: str
+    queue_arn: str
+    batch_size: int
+    window_seconds: float
+    report_failures: bool
+    idle_exit_seconds: float = 20.0
+    region: str = "us-east-1"
+
+
+def sqs_event(messages: list[dict[str, Any]], poller: SqsPoller) -> dict[str, Any]:
+    """The event Lambda's SQS integration would deliver for these messages."""
+    records = []
+    for m in messages:
+        records.append({
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": m.get("Attributes", {}),
+            "messageAttributes": m.get("MessageAttributes", {}),
+            "md5OfBody": m.get("MD5OfBody") or hashlib.md5(m["Body"].encode()).hexdigest(),  # noqa: S324
+            "eventSource": "aws:sqs",
+            "eventSourceARN": poller.queue_arn,
+            "awsRegion": poller.region,
+        })
+    return {"Records": records}
+
+
+def sqs_worker(runtime: FunctionRuntime, poller: SqsPoller, keep_alive: bool) -> None:
+    """Process entry point: poll, invoke, delete; exit after being idle (unless ``keep_alive``)."""
+    prepare_process(runtime)
+    import boto3  # after the environment points at the emulator
+
+    sqs = boto3.client("sqs")
+    handler = load_handler(runtime)
+    idle_since = time.monotonic()
+    while True:
+        batch = receive_batch(sqs, poller)
+        if not batch:
+            if not keep_alive and time.monotonic() - idle_since > poller.idle_exit_seconds:
+                return
+            continue
+        idle_since = time.monotonic()
+        try:
+            response = invoke(handler, runtime, sqs_event(batch, poller))
+        except Exception:  # noqa: BLE001 - a failed invocation leaves the whole batch for retry
+            import traceback
+
+            traceback.print_exc()
+            continue
+        failed = set()
+        if poller.report_failures and isinstance(response, dict):
+            failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+        done = [m for m in batch if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])]
+            sqs.delete_message_batch(QueueUrl=poller.queue_url, Entries=entries)
+
+
+def receive_batch(sqs: Any, poller: SqsPoller) -> list[dict[str, Any]]:
+    """Up to ``batch_size`` messages, waiting at most the batching window once one arrived."""
+    messages: list[dict[str, Any]] = []
+    deadline: float | None = None
+    while len(messages) < poller.batch_size:
+        wait = 1 if deadline is None else max(0, min(1, int(deadline - time.monotonic())))
+        got = sqs.receive_message(
+            QueueUrl=poller.queue_url,
+            MaxNumberOfMessages=min(10, poller.batch_size - len(messages)),
+            WaitTimeSeconds=wait,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        messages.extend(got)
+        if not messages:
+            return messages
+        if deadline is None:
+            deadline = time.monotonic() + poller.window_seconds
+        if time.monotonic() >= deadline or (not got and wait == 0):
+            break
+    return messages

@@ -1,0 +1,436 @@
+"""The embedded stack: a moto server plus the four functions, wired from ``template.yaml``.
+
+* A moto server (its own process) on 127.0.0.1 stands in for S3, SQS and DynamoDB; the
+  bucket, queues (with their dead-letter redrive) and table are created from the template.
+* S3 -> SQS notifications are configured as the template says; moto delivers them.
+* Every SQS event source of a function becomes a pool of worker processes (see
+  :mod:`retouch.local.lambda_runtime`), scaled with the queue depth up to the source's
+  ``ScalingConfig.MaximumConcurrency`` (capped locally by the number of cores).
+* The HTTP API routes of the template are served on 127.0.0.1 by the same handler code,
+  behind a bearer-token check standing in for the JWT authorizer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+
+from retouch.local import lambda_runtime as rt
+from retouch.local.template import StackModel, build_model, find_template
+from retouch.observability import logger
+
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+MAX_API_BODY = 10 * 1024 * 1024
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class MotoServer:
+    """``moto_server`` in a child process."""
+
+    def __init__(self, port: int = 0, log_path: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30) -> None:
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=out, stderr=out,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"moto server exited with {self.proc.returncode}")
+            try:
+                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1).read()  # noqa: S310
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise TimeoutError("moto server did not start")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+class EmbeddedStack:
+    """Everything Retouch needs, on this machine. Use as a context manager."""
+
+    def __init__(
+        self,
+        template: Path | None = None,
+        *,
+        stack_name: str = "retouch-local",
+        region: str = "us-east-1",
+        overrides: dict[str, str] | None = None,
+        tokens: dict[str, str] | None = None,
+        workdir: Path | None = None,
+        max_workers: int | None = None,
+        api_port: int = 0,
+        endpoint: str | None = None,
+        paused: set[str] | None = None,
+    ) -> None:
+        self.template = template or find_template()
+        self.stack_name, self.region = stack_name, region
+        self.overrides = overrides or {}
+        self.tokens = tokens if tokens is not None else {"local-" + secrets.token_urlsafe(16): "local-user"}
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="retouch-local-"))
+        self.logs = self.workdir / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.max_workers = max_workers or max(2, os.cpu_count() or 2)
+        self.api_port = api_port
+        self.external_endpoint = endpoint
+        self.moto: MotoServer | None = None
+        self.model: StackModel | None = None
+        self.paused: set[str] = set(paused or ())
+        self.workers: dict[str, list[BaseProcess]] = {}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._api_server: ThreadingHTTPServer | None = None
+        self._api_pool: ProcessPoolExecutor | None = None
+        self._api_lock = threading.Lock()
+        self._mp = multiprocessing.get_context("spawn")
+
+    # --- lifecycle --------------------------------------------------------------------------
+    @property
+    def endpoint(self) -> str:
+        if self.external_endpoint:
+            return self.external_endpoint
+        assert self.moto is not None
+        return self.moto.url
+
+    @property
+    def api_url(self) -> str:
+        assert self._api_server is not None
+        return f"http://127.0.0.1:{self._api_server.server_address[1]}"
+
+    @property
+    def token(self) -> str:
+        return next(iter(self.tokens))
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=self.region,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def __enter__(self) -> EmbeddedStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> EmbeddedStack:
+        if not self.external_endpoint:
+            self.moto = MotoServer(log_path=self.logs / "moto.log")
+            self.moto.start()
+        self.model = build_model(self.template, stack=self.stack_name, region=self.region,
+                                 endpoint=self.endpoint, overrides=self.overrides)
+        self.create_resources()
+        self._start_api()
+        supervisor = threading.Thread(target=self._supervise, name="retouch-supervisor", daemon=True)
+        supervisor.start()
+        self._threads.append(supervisor)
+        logger.debug("embedded stack started", extra={"endpoint": self.endpoint, "api": self.api_url})
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=5)
+        for procs in self.workers.values():
+            for p in procs:
+                if p.is_alive():
+                    p.terminate()
+            for p in procs:
+                p.join(timeout=5)
+        if self._api_server:
+            self._api_server.shutdown()
+            self._api_server.server_close()
+        if self._api_pool:
+            self._api_pool.shutdown(cancel_futures=True)
+        if self.moto:
+            self.moto.stop()
+
+    # --- resources ----------------------------------------------------------------------------
+    def environment(self) -> dict[str, str]:
+        """What every function process sees besides its template environment."""
+        return {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": self.region,
+                "AWS_DEFAULT_REGION": self.region, "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_NAMESPACE": "Retouch", "POWERTOOLS_DEV": "false"}
+
+    def create_resources(self) -> None:
+        assert self.model is not None
+        sqs, s3, ddb = self.client("sqs"), self.client("s3"), self.client("dynamodb")
+        for q in self.model.queues.values():
+            sqs.create_queue(QueueName=q.name, Attributes=q.attributes)
+        for q in self.model.queues.values():
+            if q.dead_letter:
+                dlq_arn = self.queue_arn(q.dead_letter)
+                sqs.set_queue_attributes(
+                    QueueUrl=self.queue_url(q.logical_id),
+                    Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": q.max_receive_count})},
+                )
+        for props in self.model.tables.values():
+            kwargs = {k: props[k] for k in ("TableName", "AttributeDefinitions", "KeySchema", "BillingMode") if k in props}
+            if props.get("GlobalSecondaryIndexes"):
+                kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+            ddb.create_table(**kwargs)
+            ttl = props.get("TimeToLiveSpecification")
+            if ttl:
+                ddb.update_time_to_live(TableName=props["TableName"], TimeToLiveSpecification=ttl)
+        for props in self.model.buckets.values():
+            name = props["BucketName"]
+            if self.region == "us-east-1":
+                s3.create_bucket(Bucket=name)
+            else:
+                s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": self.region})
+            cors = props.get("CorsConfiguration")
+            if cors:
+                rules = [{"AllowedMethods": r["AllowedMethods"], "AllowedOrigins": r["AllowedOrigins"],
+                          "AllowedHeaders": r.get("AllowedHeaders", []), "ExposeHeaders": r.get("ExposedHeaders", []),
+                          "MaxAgeSeconds": int(r.get("MaxAge", 0))} for r in cors["CorsRules"]]
+                s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": rules})
+            notifications = props.get("NotificationConfiguration", {}).get("QueueConfigurations", [])
+            if notifications:
+                s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration={"QueueConfigurations": [
+                    {"QueueArn": n["Queue"], "Events": [n["Event"]],
+                     "Filter": {"Key": {"FilterRules": n.get("Filter", {}).get("S3Key", {}).get("Rules", [])}}}
+                    for n in notifications
+                ]})
+
+    def queue_url(self, logical_id: str) -> str:
+        assert self.model is not None
+        return self.model.queue_url(self.endpoint, logical_id)
+
+    def queue_arn(self, logical_id: str) -> str:
+        assert self.model is not None
+        return f"arn:aws:sqs:{self.region}:123456789012:{self.model.queues[logical_id].name}"
+
+    def function_env(self, logical_id: str) -> dict[str, str]:
+        assert self.model is not None
+        return {**self.model.functions[logical_id].environment, **self.environment()}
+
+    def runtime(self, logical_id: str) -> rt.FunctionRuntime:
+        assert self.model is not None
+        fn = self.model.functions[logical_id]
+        return rt.FunctionRuntime(
+            name=logical_id, module_path=str(fn.module_path), handler_name=fn.handler_name,
+            environment=self.function_env(logical_id), timeout=fn.timeout, memory=fn.memory,
+            log_path=str(self.logs / f"{logical_id}.log"),
+        )
+
+    # --- event source mappings ----------------------------------------------------------------
+    def pause(self, function: str) -> None:
+        """Stop a function's workers (as if it were down); its messages wait in the queue."""
+        self.paused.add(function)
+        for p in self.workers.get(function, []):
+            p.terminate()
+
+    def resume(self, function: str) -> None:
+        self.paused.discard(function)
+
+    def kill_worker(self, function: str) -> int | None:
+        """``kill -9`` one live worker of ``function``; returns its pid."""
+        for p in self.workers.get(function, []):
+            if p.is_alive() and p.pid:
+                os.kill(p.pid, 9)
+                return p.pid
+        return None
+
+    def _supervise(self) -> None:
+        assert self.model is not None
+        sqs = self.client("sqs")
+        while not self._stop.is_set():
+            for fn in self.model.functions.values():
+                for source in fn.sqs:
+                    try:
+                        self._scale(fn.logical_id, source, sqs)
+                    except Exception:  # noqa: BLE001 - the supervisor must keep going
+                        logger.exception("supervisor step failed", extra={"function": fn.logical_id})
+            self._stop.wait(0.25)
+
+    def _scale(self, function: str, source: Any, sqs: Any) -> None:
+        alive = [p for p in self.workers.get(function, []) if p.is_alive()]
+        for p in self.workers.get(function, []):
+            if not p.is_alive():
+                p.join(0)
+        self.workers[function] = alive
+        if function in self.paused:
+            return
+        attrs = sqs.get_queue_attributes(QueueUrl=self.queue_url(source.queue),
+                                         AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+        depth = int(attrs.get("ApproximateNumberOfMessages", 0))
+        limit = min(source.max_concurrency, self.max_workers)
+        desired = min(limit, max(1, math.ceil(depth / max(1, source.batch_size))))
+        for n in range(len(alive), desired):
+            poller = rt.SqsPoller(
+                queue_url=self.queue_url(source.queue), queue_arn=self.queue_arn(source.queue),
+                batch_size=source.batch_size, window_seconds=source.window_seconds,
+                report_failures=source.report_failures, region=self.region,
+            )
+            keep_alive = n == 0 and not any(True for _ in alive)
+            proc = self._mp.Process(target=rt.sqs_worker, args=(self.runtime(function), poller, keep_alive),
+                                    name=f"{function}-worker", daemon=True)
+            proc.start()
+            alive.append(proc)
+
+    # --- HTTP API -----------------------------------------------------------------------------
+    def _start_api(self) -> None:
+        assert self.model is not None
+        api_fn = next(f for f in self.model.functions.values() if f.routes)
+        self._api_function = api_fn.logical_id
+        self._api_pool = self._new_api_pool()
+        stack = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                return
+
+            def do_GET(self) -> None:  # noqa: N802
+                stack._handle_http(self)
+
+            do_POST = do_PUT = do_DELETE = do_PATCH = do_GET  # noqa: N815
+
+            def do_OPTIONS(self) -> None:  # noqa: N802
+                stack._preflight(self)
+
+        self._api_server = ThreadingHTTPServer(("127.0.0.1", self.api_port), Handler)
+        self._api_server.daemon_threads = True
+        t = threading.Thread(target=self._api_server.serve_forever, name="retouch-api", daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def _new_api_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=2, mp_context=self._mp, initializer=rt.api_worker_init,
+                                   initargs=(self.runtime(self._api_function),))
+
+    def _cors_headers(self, origin: str | None) -> dict[str, str]:
+        assert self.model is not None
+        cors = self.model.api_cors
+        allowed = cors.get("AllowOrigins", [])
+        if not origin or not cors or ("*" not in allowed and origin not in allowed):
+            return {}
+        return {"Access-Control-Allow-Origin": "*" if "*" in allowed else origin,
+                "Access-Control-Allow-Methods": ",".join(cors.get("AllowMethods", [])),
+                "Access-Control-Allow-Headers": ",".join(cors.get("AllowHeaders", [])),
+                "Access-Control-Max-Age": str(cors.get("MaxAge", 0)), "Vary": "Origin"}
+
+    def _preflight(self, req: BaseHTTPRequestHandler) -> None:
+        self._reply(req, 204, b"", {**self._cors_headers(req.headers.get("Origin"))})
+
+    def _reply(self, req: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str]) -> None:
+        req.send_response(status)
+        for k, v in headers.items():
+            req.send_header(k, v)
+        req.send_header("Content-Length", str(len(body)))
+        req.end_headers()
+        req.wfile.write(body)
+
+    def _handle_http(self, req: BaseHTTPRequestHandler) -> None:
+        assert self.model is not None
+        cors = self._cors_headers(req.headers.get("Origin"))
+        parts = urlsplit(req.path)
+        route = params = None
+        for fn in self.model.functions.values():
+            for r in fn.routes:
+                m = r.pattern.match(parts.path)
+                if m and r.method == req.command:
+                    route, params = r, m.groupdict()
+        length = int(req.headers.get("Content-Length") or 0)
+        if length > MAX_API_BODY:
+            self._reply(req, 413, b'{"message":"Request Entity Too Large"}', {"Content-Type": "application/json", **cors})
+            return
+        body = req.rfile.read(length) if length else b""
+        if route is None:
+            self._reply(req, 404, b'{"message":"Not Found"}', {"Content-Type": "application/json", **cors})
+            return
+        auth = req.headers.get("Authorization", "")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        sub = self.tokens.get(token)
+        if sub is None:
+            self._reply(req, 401, b'{"message":"Unauthorized"}', {"Content-Type": "application/json", **cors})
+            return
+        now = datetime.now(UTC)
+        event = {
+            "version": "2.0",
+            "routeKey": f"{route.method} {route.path}",
+            "rawPath": parts.path,
+            "rawQueryString": parts.query,
+            "headers": {k.lower(): v for k, v in req.headers.items()},
+            "queryStringParameters": dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p) or None,
+            "pathParameters": params or None,
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "local", "domainName": req.headers.get("Host", "127.0.0.1"),
+                "domainPrefix": "local", "requestId": secrets.token_hex(8), "routeKey": f"{route.method} {route.path}",
+                "stage": "$default", "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"), "timeEpoch": int(now.timestamp() * 1000),
+                "http": {"method": route.method, "path": parts.path, "protocol": "HTTP/1.1",
+                         "sourceIp": req.client_address[0], "userAgent": req.headers.get("User-Agent", "")},
+                "authorizer": {"jwt": {"claims": {"sub": sub}, "scopes": None}},
+            },
+            "body": body.decode("utf-8", errors="replace") if body else None,
+            "isBase64Encoded": False,
+        }
+        try:
+            assert self._api_pool is not None
+            response = self._api_pool.submit(rt.api_worker_invoke, event).result(timeout=60)
+        except BrokenProcessPool:
+            with self._api_lock:
+                self._api_pool = self._new_api_pool()
+            self._reply(req, 502, b'{"message":"Internal Server Error"}', {"Content-Type": "application/json", **cors})
+            return
+        except Exception:  # noqa: BLE001 - like API Gateway, a crashing function is a 500
+            logger.exception("API function failed")
+            self._reply(req, 500, b'{"message":"Internal Server Error"}', {"Content-Type": "application/json", **cors})
+            return
+        headers = {k: str(v) for k, v in (response.get("headers") or {}).items()}
+        headers.update(cors)
+        payload = response.get("body") or ""
+        data = payload.encode() if isinstance(payload, str) else payload
+        self._reply(req, int(response.get("statusCode", 200)), data, headers)
+
+    # --- waiting ------------------------------------------------------------------------------
+    def queue_depths(self) -> dict[str, tuple[int, int]]:
+        """(visible, in flight) per queue."""
+        assert self.model is not None
+        sqs = self.client("sqs")
+        out = {}
+        for logical in self.model.queues:
+            a = sqs.get_queue_attributes(QueueUrl=self.queue_url(logical), AttributeNames=[
+                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            out[logical] = (int(a["ApproximateNumberOfMessages"]), int(a["ApproximateNumberOfMessagesNotVisible"]))
+        return out
+
+
