@@ -72,5 +72,3 @@ class NotFound(RetouchError):
     """The resource does not exist, or belongs to somebody else."""
 
     http_status = 404
-
-

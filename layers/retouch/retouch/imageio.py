@@ -131,7 +131,7 @@ def decode(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[fmt]])
+            im: Image.Image = Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[fmt]])
             width, height = im.size
             if width <= 0 or height <= 0:
                 raise InvalidImage(f"the {fmt.upper()} header declares an empty {width}x{height} image")

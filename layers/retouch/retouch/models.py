@@ -87,9 +87,7 @@ class OutputSpec:
 
     def __post_init__(self) -> None:
         if self.format not in OUTPUT_FORMATS:
-            raise ValidationError(
-                f"output format {self.format!r} is not supported; choose one of {', '.join(OUTPUT_FORMATS)}"
-            )
+            raise ValidationError(f"output format {self.format!r} is not supported; choose one of {', '.join(OUTPUT_FORMATS)}")
         if not isinstance(self.quality, int) or isinstance(self.quality, bool) or not 1 <= self.quality <= 100:
             raise ValidationError(f"output quality must be an integer from 1 to 100, got {self.quality!r}")
 

@@ -7,7 +7,7 @@ the embedded stack and the tests point everything at a moto server or LocalStack
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import boto3
@@ -26,7 +26,7 @@ def _config() -> Config:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str) -> Any:
     """The process-wide client for ``service`` (``s3``, ``sqs``, ``dynamodb``)."""
     return boto3.session.Session().client(service, config=_config())  # type: ignore[call-overload]

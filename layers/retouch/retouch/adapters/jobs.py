@@ -251,8 +251,12 @@ class JobRepository:
         }
         present = {k: v for k, v in fields.items() if v is not None}
         sets = ", ".join(["#s = :status", "finished_at = :now"] + [f"{k} = :{k}" for k in present])
-        values = {":status": result.status.value, ":now": now_iso(), ":pending": ImageStatus.PENDING.value,
-                  ":queued": ImageStatus.QUEUED.value}
+        values: dict[str, Any] = {
+            ":status": result.status.value,
+            ":now": now_iso(),
+            ":pending": ImageStatus.PENDING.value,
+            ":queued": ImageStatus.QUEUED.value,
+        }
         values.update({f":{k}": v for k, v in present.items()})
         try:
             self.ddb.transact_write_items(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -64,8 +66,6 @@ class VisibilityHeartbeat:
     """
 
     def __init__(self, queue: MessageQueue, receipt_handle: str, seconds: int, every: float | None = None) -> None:
-        import threading
-
         self.queue, self.receipt_handle, self.seconds = queue, receipt_handle, seconds
         self.every = every if every is not None else max(1.0, seconds / 3)
         self._stop = threading.Event()
@@ -73,10 +73,9 @@ class VisibilityHeartbeat:
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
-            try:
+            # a failed beat is retried by the next one; the worst case is a harmless duplicate
+            with contextlib.suppress(TransientError):
                 self.queue.extend_visibility(self.receipt_handle, self.seconds)
-            except TransientError:
-                pass  # the next beat tries again; the worst case is a harmless duplicate
 
     def __enter__(self) -> VisibilityHeartbeat:
         self._thread.start()

@@ -43,7 +43,9 @@ class RetouchClient:
     def operations(self) -> dict[str, Any]:
         return self._call("GET", "/operations")  # type: ignore[no-any-return]
 
-    def create_job(self, images: list[dict[str, Any]], operations: list[dict[str, Any]], output: dict[str, Any]) -> dict[str, Any]:
+    def create_job(
+        self, images: list[dict[str, Any]], operations: list[dict[str, Any]], output: dict[str, Any]
+    ) -> dict[str, Any]:
         return self._call("POST", "/jobs", json={"images": images, "operations": operations, "output": output})  # type: ignore[no-any-return]
 
     def job(self, job_id: str) -> dict[str, Any]:

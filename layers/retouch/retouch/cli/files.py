@@ -9,8 +9,14 @@ from pathlib import Path
 from retouch.imageio import SNIFF_BYTES, sniff
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp", ".heic", ".heif", ".avif"}
-SNIFFED_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif",
-                 "tiff": "image/tiff", "bmp": "image/bmp"}
+SNIFFED_TYPES = {
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "gif": "image/gif",
+    "tiff": "image/tiff",
+    "bmp": "image/bmp",
+}
 
 
 def expand_inputs(paths: Iterable[Path]) -> list[Path]:

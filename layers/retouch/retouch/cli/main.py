@@ -28,8 +28,15 @@ MAX_IMAGES_PER_REQUEST = 1000
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=console, transient=False)
+    return Progress(
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
 
 
 def parse_ops(values: Sequence[str]) -> list[dict[str, Any]]:
@@ -49,8 +56,11 @@ def cmd_ops(args: argparse.Namespace) -> int:
         for col in ("parameter", "type", "default", "range / choices", "meaning"):
             table.add_column(col)
         for p in op["params"]:
-            rng = ", ".join(p["choices"]) if "choices" in p else (
-                f"{p.get('minimum', '')}..{p.get('maximum', '')}" if "minimum" in p or "maximum" in p else "")
+            rng = (
+                ", ".join(p["choices"])
+                if "choices" in p
+                else (f"{p.get('minimum', '')}..{p.get('maximum', '')}" if "minimum" in p or "maximum" in p else "")
+            )
             table.add_row(p["name"], p["type"], str(p.get("default", "")), rng, p["help"])
         Console().print(table)
         Console().print()
@@ -59,8 +69,16 @@ def cmd_ops(args: argparse.Namespace) -> int:
 
 
 # --- retouch run ------------------------------------------------------------------------------
-def run_job(client: RetouchClient, inputs: list[Path], operations: list[dict[str, Any]], output: dict[str, Any],
-            out_dir: Path, *, timeout: float, parallel: int) -> dict[str, Any]:
+def run_job(
+    client: RetouchClient,
+    inputs: list[Path],
+    operations: list[dict[str, Any]],
+    output: dict[str, Any],
+    out_dir: Path,
+    *,
+    timeout: float,
+    parallel: int,
+) -> dict[str, Any]:
     """Create a job, upload, wait, download; returns the job report (also written as job.json)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     ext = OUTPUT_FORMATS[output["format"]]
@@ -69,17 +87,18 @@ def run_job(client: RetouchClient, inputs: list[Path], operations: list[dict[str
     started = time.time()
     job = client.create_job(
         [{"name": p.name, "content_type": t, "size": p.stat().st_size} for p, t in zip(inputs, types, strict=True)],
-        operations, output,
+        operations,
+        output,
     )
     job_id = job["job_id"]
-    console.print(f"Job [bold]{job_id}[/]: {len(inputs)} images, operations: "
-                  + " -> ".join(o["op"] for o in job["operations"]))
+    console.print(f"Job [bold]{job_id}[/]: {len(inputs)} images, operations: " + " -> ".join(o["op"] for o in job["operations"]))
     by_id = {u["image_id"]: (p, t, n) for u, p, t, n in zip(job["uploads"], inputs, types, names, strict=True)}
     upload_errors: dict[str, str] = {}
     with _progress() as progress, ThreadPoolExecutor(parallel) as pool:
         task = progress.add_task("uploading", total=len(inputs))
-        futures = {pool.submit(client.upload, u, by_id[u["image_id"]][0], by_id[u["image_id"]][1]): u["image_id"]
-                   for u in job["uploads"]}
+        futures: dict[Any, str] = {
+            pool.submit(client.upload, u, by_id[u["image_id"]][0], by_id[u["image_id"]][1]): u["image_id"] for u in job["uploads"]
+        }
         for f in as_completed(futures):
             try:
                 f.result()
@@ -96,7 +115,7 @@ def run_job(client: RetouchClient, inputs: list[Path], operations: list[dict[str
             status = client.job(job_id)
             done = status["succeeded"] + status["failed"]
             progress.update(task, completed=done + len(upload_errors))
-            if status["status"] == "complete" or done >= expected_terminal and expected_terminal < len(inputs):
+            if status["status"] == "complete" or (done >= expected_terminal and expected_terminal < len(inputs)):
                 break
             if time.time() - uploaded > timeout:
                 console.print(f"[yellow]Gave up waiting after {timeout:.0f} s; {status['remaining']} images still pending[/]")
@@ -232,8 +251,14 @@ def cmd_apply(args: argparse.Namespace) -> int:
     failures = 0
     for path, name in zip(inputs, output_names(inputs, output.extension), strict=True):
         try:
-            rendered = pipeline.render(path.read_bytes(), specs, output, max_pixels=defaults.max_pixels,
-                                       max_bytes=defaults.max_upload_bytes, budget_seconds=defaults.operation_budget_seconds)
+            rendered = pipeline.render(
+                path.read_bytes(),
+                specs,
+                output,
+                max_pixels=defaults.max_pixels,
+                max_bytes=defaults.max_upload_bytes,
+                budget_seconds=defaults.operation_budget_seconds,
+            )
         except RetouchError as exc:
             failures += 1
             console.print(f"[red]failed[/] {path}: {exc.message}")
@@ -265,7 +290,9 @@ def cmd_local(args: argparse.Namespace) -> int:
         console.print(f"  bearer token:  {stack.token}")
         console.print(f"  AWS emulator:  {stack.endpoint} (moto server)")
         console.print(f"  function logs: {stack.logs}")
-        console.print(f"  try: retouch run PHOTOS... --op thumbnail:width=512 --out out --api {stack.api_url} --token {stack.token}")
+        console.print(
+            f"  try: retouch run PHOTOS... --op thumbnail:width=512 --out out --api {stack.api_url} --token {stack.token}"
+        )
         try:
             while True:
                 time.sleep(3600)

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import sys
@@ -20,6 +19,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from retouch.local.events import sqs_event
 
 
 @dataclass
@@ -35,7 +36,9 @@ class FakeContext:
     log_stream_name: str = "local"
 
     def __post_init__(self) -> None:
-        self.invoked_function_arn = f"arn:aws:lambda:{os.environ.get('AWS_REGION', 'us-east-1')}:123456789012:function:{self.function_name}"
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:{os.environ.get('AWS_REGION', 'us-east-1')}:123456789012:function:{self.function_name}"
+        )
         self.log_group_name = f"/aws/lambda/{self.function_name}"
         self._deadline = time.monotonic() + self.timeout_seconds
 
@@ -112,24 +115,6 @@ class SqsPoller:
     region: str = "us-east-1"
 
 
-def sqs_event(messages: list[dict[str, Any]], poller: SqsPoller) -> dict[str, Any]:
-    """The event Lambda's SQS integration would deliver for these messages."""
-    records = []
-    for m in messages:
-        records.append({
-            "messageId": m["MessageId"],
-            "receiptHandle": m["ReceiptHandle"],
-            "body": m["Body"],
-            "attributes": m.get("Attributes", {}),
-            "messageAttributes": m.get("MessageAttributes", {}),
-            "md5OfBody": m.get("MD5OfBody") or hashlib.md5(m["Body"].encode()).hexdigest(),  # noqa: S324
-            "eventSource": "aws:sqs",
-            "eventSourceARN": poller.queue_arn,
-            "awsRegion": poller.region,
-        })
-    return {"Records": records}
-
-
 def sqs_worker(runtime: FunctionRuntime, poller: SqsPoller, keep_alive: bool) -> None:
     """Process entry point: poll, invoke, delete; exit after being idle (unless ``keep_alive``)."""
     prepare_process(runtime)
@@ -146,7 +131,7 @@ def sqs_worker(runtime: FunctionRuntime, poller: SqsPoller, keep_alive: bool) ->
             continue
         idle_since = time.monotonic()
         try:
-            response = invoke(handler, runtime, sqs_event(batch, poller))
+            response = invoke(handler, runtime, sqs_event(batch, poller.queue_arn, poller.region))
         except Exception:  # noqa: BLE001 - a failed invocation leaves the whole batch for retry
             import traceback
 
@@ -157,7 +142,9 @@ def sqs_worker(runtime: FunctionRuntime, poller: SqsPoller, keep_alive: bool) ->
             failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         done = [m for m in batch if m["MessageId"] not in failed]
         for start in range(0, len(done), 10):
-            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])]
+            entries: list[Any] = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])
+            ]
             sqs.delete_message_batch(QueueUrl=poller.queue_url, Entries=entries)
 
 

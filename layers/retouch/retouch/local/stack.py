@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import multiprocessing
 import os
@@ -26,7 +25,6 @@ import time
 import urllib.request
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -36,6 +34,8 @@ from urllib.parse import urlsplit
 import boto3
 
 from retouch.local import lambda_runtime as rt
+from retouch.local.events import http_api_event
+from retouch.local.resources import create_resources
 from retouch.local.template import StackModel, build_model, find_template
 from retouch.observability import logger
 
@@ -62,7 +62,8 @@ class MotoServer:
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=out, stderr=out,
+            stdout=out,
+            stderr=out,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -140,8 +141,13 @@ class EmbeddedStack:
         return next(iter(self.tokens))
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=self.region,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - emulator credentials
+        )
 
     def __enter__(self) -> EmbeddedStack:
         self.start()
@@ -154,8 +160,9 @@ class EmbeddedStack:
         if not self.external_endpoint:
             self.moto = MotoServer(log_path=self.logs / "moto.log")
             self.moto.start()
-        self.model = build_model(self.template, stack=self.stack_name, region=self.region,
-                                 endpoint=self.endpoint, overrides=self.overrides)
+        self.model = build_model(
+            self.template, stack=self.stack_name, region=self.region, endpoint=self.endpoint, overrides=self.overrides
+        )
         self.create_resources()
         self._start_api()
         supervisor = threading.Thread(target=self._supervise, name="retouch-supervisor", daemon=True)
@@ -185,49 +192,19 @@ class EmbeddedStack:
     # --- resources ----------------------------------------------------------------------------
     def environment(self) -> dict[str, str]:
         """What every function process sees besides its template environment."""
-        return {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": self.region,
-                "AWS_DEFAULT_REGION": self.region, "POWERTOOLS_TRACE_DISABLED": "true",
-                "POWERTOOLS_METRICS_NAMESPACE": "Retouch", "POWERTOOLS_DEV": "false"}
+        return {
+            **LOCAL_CREDENTIALS,
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "Retouch",
+            "POWERTOOLS_DEV": "false",
+        }
 
     def create_resources(self) -> None:
         assert self.model is not None
-        sqs, s3, ddb = self.client("sqs"), self.client("s3"), self.client("dynamodb")
-        for q in self.model.queues.values():
-            sqs.create_queue(QueueName=q.name, Attributes=q.attributes)
-        for q in self.model.queues.values():
-            if q.dead_letter:
-                dlq_arn = self.queue_arn(q.dead_letter)
-                sqs.set_queue_attributes(
-                    QueueUrl=self.queue_url(q.logical_id),
-                    Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": q.max_receive_count})},
-                )
-        for props in self.model.tables.values():
-            kwargs = {k: props[k] for k in ("TableName", "AttributeDefinitions", "KeySchema", "BillingMode") if k in props}
-            if props.get("GlobalSecondaryIndexes"):
-                kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-            ddb.create_table(**kwargs)
-            ttl = props.get("TimeToLiveSpecification")
-            if ttl:
-                ddb.update_time_to_live(TableName=props["TableName"], TimeToLiveSpecification=ttl)
-        for props in self.model.buckets.values():
-            name = props["BucketName"]
-            if self.region == "us-east-1":
-                s3.create_bucket(Bucket=name)
-            else:
-                s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": self.region})
-            cors = props.get("CorsConfiguration")
-            if cors:
-                rules = [{"AllowedMethods": r["AllowedMethods"], "AllowedOrigins": r["AllowedOrigins"],
-                          "AllowedHeaders": r.get("AllowedHeaders", []), "ExposeHeaders": r.get("ExposedHeaders", []),
-                          "MaxAgeSeconds": int(r.get("MaxAge", 0))} for r in cors["CorsRules"]]
-                s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": rules})
-            notifications = props.get("NotificationConfiguration", {}).get("QueueConfigurations", [])
-            if notifications:
-                s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration={"QueueConfigurations": [
-                    {"QueueArn": n["Queue"], "Events": [n["Event"]],
-                     "Filter": {"Key": {"FilterRules": n.get("Filter", {}).get("S3Key", {}).get("Rules", [])}}}
-                    for n in notifications
-                ]})
+        create_resources(self.model, self.endpoint, s3=self.client("s3"), sqs=self.client("sqs"), ddb=self.client("dynamodb"))
 
     def queue_url(self, logical_id: str) -> str:
         assert self.model is not None
@@ -245,8 +222,12 @@ class EmbeddedStack:
         assert self.model is not None
         fn = self.model.functions[logical_id]
         return rt.FunctionRuntime(
-            name=logical_id, module_path=str(fn.module_path), handler_name=fn.handler_name,
-            environment=self.function_env(logical_id), timeout=fn.timeout, memory=fn.memory,
+            name=logical_id,
+            module_path=str(fn.module_path),
+            handler_name=fn.handler_name,
+            environment=self.function_env(logical_id),
+            timeout=fn.timeout,
+            memory=fn.memory,
             log_path=str(self.logs / f"{logical_id}.log"),
         )
 
@@ -288,20 +269,25 @@ class EmbeddedStack:
         self.workers[function] = alive
         if function in self.paused:
             return
-        attrs = sqs.get_queue_attributes(QueueUrl=self.queue_url(source.queue),
-                                         AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+        attrs = sqs.get_queue_attributes(QueueUrl=self.queue_url(source.queue), AttributeNames=["ApproximateNumberOfMessages"])[
+            "Attributes"
+        ]
         depth = int(attrs.get("ApproximateNumberOfMessages", 0))
         limit = min(source.max_concurrency, self.max_workers)
         desired = min(limit, max(1, math.ceil(depth / max(1, source.batch_size))))
         for n in range(len(alive), desired):
             poller = rt.SqsPoller(
-                queue_url=self.queue_url(source.queue), queue_arn=self.queue_arn(source.queue),
-                batch_size=source.batch_size, window_seconds=source.window_seconds,
-                report_failures=source.report_failures, region=self.region,
+                queue_url=self.queue_url(source.queue),
+                queue_arn=self.queue_arn(source.queue),
+                batch_size=source.batch_size,
+                window_seconds=source.window_seconds,
+                report_failures=source.report_failures,
+                region=self.region,
             )
             keep_alive = n == 0 and not any(True for _ in alive)
-            proc = self._mp.Process(target=rt.sqs_worker, args=(self.runtime(function), poller, keep_alive),
-                                    name=f"{function}-worker", daemon=True)
+            proc = self._mp.Process(
+                target=rt.sqs_worker, args=(self.runtime(function), poller, keep_alive), name=f"{function}-worker", daemon=True
+            )
             proc.start()
             alive.append(proc)
 
@@ -316,15 +302,15 @@ class EmbeddedStack:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 stack._handle_http(self)
 
-            do_POST = do_PUT = do_DELETE = do_PATCH = do_GET  # noqa: N815
+            do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
 
-            def do_OPTIONS(self) -> None:  # noqa: N802
+            def do_OPTIONS(self) -> None:
                 stack._preflight(self)
 
         self._api_server = ThreadingHTTPServer(("127.0.0.1", self.api_port), Handler)
@@ -334,8 +320,9 @@ class EmbeddedStack:
         self._threads.append(t)
 
     def _new_api_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=2, mp_context=self._mp, initializer=rt.api_worker_init,
-                                   initargs=(self.runtime(self._api_function),))
+        return ProcessPoolExecutor(
+            max_workers=2, mp_context=self._mp, initializer=rt.api_worker_init, initargs=(self.runtime(self._api_function),)
+        )
 
     def _cors_headers(self, origin: str | None) -> dict[str, str]:
         assert self.model is not None
@@ -343,10 +330,13 @@ class EmbeddedStack:
         allowed = cors.get("AllowOrigins", [])
         if not origin or not cors or ("*" not in allowed and origin not in allowed):
             return {}
-        return {"Access-Control-Allow-Origin": "*" if "*" in allowed else origin,
-                "Access-Control-Allow-Methods": ",".join(cors.get("AllowMethods", [])),
-                "Access-Control-Allow-Headers": ",".join(cors.get("AllowHeaders", [])),
-                "Access-Control-Max-Age": str(cors.get("MaxAge", 0)), "Vary": "Origin"}
+        return {
+            "Access-Control-Allow-Origin": "*" if "*" in allowed else origin,
+            "Access-Control-Allow-Methods": ",".join(cors.get("AllowMethods", [])),
+            "Access-Control-Allow-Headers": ",".join(cors.get("AllowHeaders", [])),
+            "Access-Control-Max-Age": str(cors.get("MaxAge", 0)),
+            "Vary": "Origin",
+        }
 
     def _preflight(self, req: BaseHTTPRequestHandler) -> None:
         self._reply(req, 204, b"", {**self._cors_headers(req.headers.get("Origin"))})
@@ -383,26 +373,17 @@ class EmbeddedStack:
         if sub is None:
             self._reply(req, 401, b'{"message":"Unauthorized"}', {"Content-Type": "application/json", **cors})
             return
-        now = datetime.now(UTC)
-        event = {
-            "version": "2.0",
-            "routeKey": f"{route.method} {route.path}",
-            "rawPath": parts.path,
-            "rawQueryString": parts.query,
-            "headers": {k.lower(): v for k, v in req.headers.items()},
-            "queryStringParameters": dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p) or None,
-            "pathParameters": params or None,
-            "requestContext": {
-                "accountId": "123456789012", "apiId": "local", "domainName": req.headers.get("Host", "127.0.0.1"),
-                "domainPrefix": "local", "requestId": secrets.token_hex(8), "routeKey": f"{route.method} {route.path}",
-                "stage": "$default", "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"), "timeEpoch": int(now.timestamp() * 1000),
-                "http": {"method": route.method, "path": parts.path, "protocol": "HTTP/1.1",
-                         "sourceIp": req.client_address[0], "userAgent": req.headers.get("User-Agent", "")},
-                "authorizer": {"jwt": {"claims": {"sub": sub}, "scopes": None}},
-            },
-            "body": body.decode("utf-8", errors="replace") if body else None,
-            "isBase64Encoded": False,
-        }
+        event = http_api_event(
+            method=route.method,
+            route_path=route.path,
+            path=parts.path,
+            query=parts.query,
+            headers=dict(req.headers.items()),
+            body=body,
+            path_params=params or {},
+            sub=sub,
+            source_ip=req.client_address[0],
+        )
         try:
             assert self._api_pool is not None
             response = self._api_pool.submit(rt.api_worker_invoke, event).result(timeout=60)
@@ -428,9 +409,9 @@ class EmbeddedStack:
         sqs = self.client("sqs")
         out = {}
         for logical in self.model.queues:
-            a = sqs.get_queue_attributes(QueueUrl=self.queue_url(logical), AttributeNames=[
-                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            a = sqs.get_queue_attributes(
+                QueueUrl=self.queue_url(logical),
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
             out[logical] = (int(a["ApproximateNumberOfMessages"]), int(a["ApproximateNumberOfMessagesNotVisible"]))
         return out
-
-

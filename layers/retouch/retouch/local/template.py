@@ -39,8 +39,24 @@ def _tag(name: str) -> Any:
     return construct
 
 
-for _name in ("Ref", "Sub", "GetAtt", "If", "Equals", "Not", "And", "Or", "Join", "Select", "Split",
-              "FindInMap", "Base64", "GetAZs", "ImportValue", "Condition"):
+for _name in (
+    "Ref",
+    "Sub",
+    "GetAtt",
+    "If",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "Join",
+    "Select",
+    "Split",
+    "FindInMap",
+    "Base64",
+    "GetAZs",
+    "ImportValue",
+    "Condition",
+):
     _CfnLoader.add_constructor(f"!{_name}", _tag(_name))
 
 
@@ -135,11 +151,15 @@ class Resolver:
                 raise ValueError(f"template parameter {name} has no default; pass it as an override")
             self.params[name] = value.split(",") if spec.get("Type") == "CommaDelimitedList" and isinstance(value, str) else value
         self.pseudo = {
-            "AWS::StackName": stack, "AWS::Region": region, "AWS::AccountId": ACCOUNT_ID,
-            "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": None,
+            "AWS::StackName": stack,
+            "AWS::Region": region,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::NoValue": None,
         }
         self.endpoint = endpoint
-        self.conditions = {k: None for k in template.get("Conditions", {})}
+        self.conditions: dict[str, bool | None] = {k: None for k in template.get("Conditions", {})}
 
     def condition(self, name: str) -> bool:
         if self.conditions.get(name) is None:
@@ -168,8 +188,11 @@ class Resolver:
         kind, props = res["Type"], res.get("Properties", {})
         if kind == "AWS::SQS::Queue":
             queue_name = self.resolve(props["QueueName"])
-            return {"Arn": f"arn:aws:sqs:{self.pseudo['AWS::Region']}:{ACCOUNT_ID}:{queue_name}",
-                    "QueueName": queue_name, "QueueUrl": self.ref(name)}[attribute]
+            return {
+                "Arn": f"arn:aws:sqs:{self.pseudo['AWS::Region']}:{ACCOUNT_ID}:{queue_name}",
+                "QueueName": queue_name,
+                "QueueUrl": self.ref(name),
+            }[attribute]
         if kind == "AWS::S3::Bucket" and attribute == "Arn":
             return f"arn:aws:s3:::{self.ref(name)}"
         if kind == "AWS::DynamoDB::Table" and attribute == "Arn":
@@ -182,7 +205,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::GetAtt":
@@ -243,8 +266,15 @@ def build_model(
             buckets[logical] = props
         elif kind == "AWS::SQS::Queue":
             attributes = {
-                k: str(props[k]) for k in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds",
-                                           "ReceiveMessageWaitTimeSeconds", "MaximumMessageSize") if k in props
+                k: str(props[k])
+                for k in (
+                    "VisibilityTimeout",
+                    "MessageRetentionPeriod",
+                    "DelaySeconds",
+                    "ReceiveMessageWaitTimeSeconds",
+                    "MaximumMessageSize",
+                )
+                if k in props
             }
             spec = QueueSpec(logical, props["QueueName"], attributes)
             redrive = res.get("Properties", {}).get("RedrivePolicy")
@@ -258,8 +288,10 @@ def build_model(
         elif kind == "AWS::Serverless::HttpApi":
             api_cors = props.get("CorsConfiguration", {})
         elif kind == "AWS::Serverless::Function":
-            env = {**r.resolve(globals_fn.get("Environment", {}).get("Variables", {})),
-                   **props.get("Environment", {}).get("Variables", {})}
+            env = {
+                **r.resolve(globals_fn.get("Environment", {}).get("Variables", {})),
+                **props.get("Environment", {}).get("Variables", {}),
+            }
             spec_fn = FunctionSpec(
                 logical_id=logical,
                 code_uri=root / props["CodeUri"],
@@ -272,13 +304,15 @@ def build_model(
                 eprops = event.get("Properties", {})
                 if event["Type"] == "SQS":
                     ep = r.resolve(eprops)
-                    spec_fn.sqs.append(SqsSource(
-                        queue=eprops["Queue"]["Fn::GetAtt"][0],
-                        batch_size=int(ep.get("BatchSize", 10)),
-                        window_seconds=float(ep.get("MaximumBatchingWindowInSeconds", 0)),
-                        max_concurrency=int(ep.get("ScalingConfig", {}).get("MaximumConcurrency", 1000)),
-                        report_failures="ReportBatchItemFailures" in ep.get("FunctionResponseTypes", []),
-                    ))
+                    spec_fn.sqs.append(
+                        SqsSource(
+                            queue=eprops["Queue"]["Fn::GetAtt"][0],
+                            batch_size=int(ep.get("BatchSize", 10)),
+                            window_seconds=float(ep.get("MaximumBatchingWindowInSeconds", 0)),
+                            max_concurrency=int(ep.get("ScalingConfig", {}).get("MaximumConcurrency", 1000)),
+                            report_failures="ReportBatchItemFailures" in ep.get("FunctionResponseTypes", []),
+                        )
+                    )
                 elif event["Type"] == "HttpApi":
                     spec_fn.routes.append(Route(eprops["Method"].upper(), eprops["Path"], _route_pattern(eprops["Path"])))
             functions[logical] = spec_fn

@@ -100,8 +100,9 @@ def create_job(owner: str, body: dict[str, Any], deps: ApiDeps) -> dict[str, Any
         )
         for n, img in enumerate(images)
     ]
-    job = Job(job_id=job_id, owner=owner, operations=operations, output=output, total=len(records),
-              created_at=now_iso(), images=records)
+    job = Job(
+        job_id=job_id, owner=owner, operations=operations, output=output, total=len(records), created_at=now_iso(), images=records
+    )
     deps.jobs.create(job)
     expires_at = (datetime.now(UTC) + timedelta(seconds=s.upload_url_ttl_seconds)).isoformat(timespec="seconds")
     uploads = []
@@ -156,8 +157,14 @@ def job_status(owner: str, job_id: str, deps: ApiDeps) -> dict[str, Any]:
 def list_jobs(owner: str, deps: ApiDeps) -> dict[str, Any]:
     return {
         "jobs": [
-            {"job_id": j.job_id, "status": j.status.value, "created_at": j.created_at, "total": j.total,
-             "succeeded": j.succeeded, "failed": j.failed}
+            {
+                "job_id": j.job_id,
+                "status": j.status.value,
+                "created_at": j.created_at,
+                "total": j.total,
+                "succeeded": j.succeeded,
+                "failed": j.failed,
+            }
             for j in deps.jobs.list_for_owner(owner)
         ]
     }
@@ -208,9 +215,10 @@ def _domain_error(exc: RetouchError) -> Response[Any]:
 
 @app.not_found
 def _not_found(_: Exception) -> Response[Any]:
-    return _json(404, {"error": {"type": "NotFound", "message": f"no route {app.current_event.http_method} {app.current_event.path}"}})
+    return _json(
+        404, {"error": {"type": "NotFound", "message": f"no route {app.current_event.http_method} {app.current_event.path}"}}
+    )
 
 
 def _json(status: int, body: dict[str, Any]) -> Response[Any]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
-

@@ -53,8 +53,13 @@ def process_request(request: ProcessRequest, deps: ProcessDeps) -> ProcessResult
         logger.info("output already written; re-sending its result", extra=log)
         metrics.add_metric(name="ImagesAlreadyDone", unit="Count", value=1)
         return ProcessResult(
-            job_id=request.job_id, image_id=request.image_id, status=ImageStatus.SUCCEEDED, output_key=out_key,
-            width=int(meta["width"]), height=int(meta["height"]), bytes=int(existing["ContentLength"]),
+            job_id=request.job_id,
+            image_id=request.image_id,
+            status=ImageStatus.SUCCEEDED,
+            output_key=out_key,
+            width=int(meta["width"]),
+            height=int(meta["height"]),
+            bytes=int(existing["ContentLength"]),
             duration_ms=int(meta.get("duration-ms", 0)),
         )
 
@@ -63,8 +68,12 @@ def process_request(request: ProcessRequest, deps: ProcessDeps) -> ProcessResult
         if data is None:
             raise PermanentError("the upload no longer exists")
         rendered = pipeline.render(
-            data, request.operations, request.output,
-            max_pixels=s.max_pixels, max_bytes=s.max_upload_bytes, budget_seconds=s.operation_budget_seconds,
+            data,
+            request.operations,
+            request.output,
+            max_pixels=s.max_pixels,
+            max_bytes=s.max_upload_bytes,
+            budget_seconds=s.operation_budget_seconds,
         )
     except PermanentError as exc:
         duration_ms = int((time.monotonic() - started) * 1000)
@@ -74,14 +83,34 @@ def process_request(request: ProcessRequest, deps: ProcessDeps) -> ProcessResult
 
     duration_ms = int((time.monotonic() - started) * 1000)
     deps.store.write(
-        out_key, rendered.body, rendered.content_type,
-        metadata={"fingerprint": mark, "width": str(rendered.width), "height": str(rendered.height),
-                  "duration-ms": str(duration_ms)},
+        out_key,
+        rendered.body,
+        rendered.content_type,
+        metadata={
+            "fingerprint": mark,
+            "width": str(rendered.width),
+            "height": str(rendered.height),
+            "duration-ms": str(duration_ms),
+        },
     )
-    logger.info("image processed", extra={**log, "duration_ms": duration_ms, "bytes": len(rendered.body),
-                                          "width": rendered.width, "height": rendered.height})
+    logger.info(
+        "image processed",
+        extra={
+            **log,
+            "duration_ms": duration_ms,
+            "bytes": len(rendered.body),
+            "width": rendered.width,
+            "height": rendered.height,
+        },
+    )
     metrics.add_metric(name="ImagesProcessed", unit="Count", value=1)
     return ProcessResult(
-        job_id=request.job_id, image_id=request.image_id, status=ImageStatus.SUCCEEDED, output_key=out_key,
-        width=rendered.width, height=rendered.height, bytes=len(rendered.body), duration_ms=duration_ms,
+        job_id=request.job_id,
+        image_id=request.image_id,
+        status=ImageStatus.SUCCEEDED,
+        output_key=out_key,
+        width=rendered.width,
+        height=rendered.height,
+        bytes=len(rendered.body),
+        duration_ms=duration_ms,
     )

@@ -7,7 +7,6 @@ quality, and Lanczos-4 when enlarging.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import cv2
@@ -47,10 +46,13 @@ def box_in_pixels(box: list[int | float], width: int, height: int) -> tuple[int,
     if fractions:
         x, y, w, h = box
         return (round(x * width), round(y * height), round(w * width), round(h * height))
-    return tuple(int(round(v)) for v in box)  # type: ignore[return-value]
+    x, y, w, h = (round(v) for v in box)
+    return x, y, w, h
 
 
-def centered_window(width: int, height: int, ratio: float, center: tuple[float, float] | None = None) -> tuple[int, int, int, int]:
+def centered_window(
+    width: int, height: int, ratio: float, center: tuple[float, float] | None = None
+) -> tuple[int, int, int, int]:
     """The largest ``ratio`` (w/h) window inside a ``width`` x ``height`` image, centred on
     ``center`` (pixels; image centre by default) and shifted to stay inside."""
     if width / height > ratio:
@@ -89,7 +91,9 @@ def _check_crop(values: dict[str, Any]) -> None:
             raise InvalidParameters(f"crop: box width and height must be positive, got {box}")
 
 
-def thumbnail_size(width: int, height: int, target_w: int | None, target_h: int | None, fit: str, upscale: bool = False) -> tuple[int, int]:
+def thumbnail_size(
+    width: int, height: int, target_w: int | None, target_h: int | None, fit: str, upscale: bool = False
+) -> tuple[int, int]:
     """Size of the resampled image (before the ``cover`` crop) for a thumbnail request."""
     scales = []
     if target_w:
@@ -102,7 +106,9 @@ def thumbnail_size(width: int, height: int, target_w: int | None, target_h: int 
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def thumbnail(image: Image, width: int | None = None, height: int | None = None, fit: str = "contain", upscale: bool = False) -> Image:
+def thumbnail(
+    image: Image, width: int | None = None, height: int | None = None, fit: str = "contain", upscale: bool = False
+) -> Image:
     """Make a thumbnail.
 
     :param width, height: the box to fit; one may be omitted to keep the aspect ratio.
@@ -128,7 +134,11 @@ def _check_thumbnail(values: dict[str, Any]) -> None:
 def decode_size_hint(spec_params: dict[str, Any], width: int, height: int) -> tuple[int, int]:
     """The smallest decoded size a leading thumbnail needs (for JPEG shrink-on-load)."""
     return thumbnail_size(
-        width, height, spec_params.get("width"), spec_params.get("height"), spec_params.get("fit", "contain"),
+        width,
+        height,
+        spec_params.get("width"),
+        spec_params.get("height"),
+        spec_params.get("fit", "contain"),
         spec_params.get("upscale", False),
     )
 
@@ -139,7 +149,9 @@ CROP = register(
         summary="Crop to a box (pixels or fractions) or to an aspect ratio.",
         fn=crop,
         params=(
-            Param("box", "numbers", "x,y,w,h in pixels, or fractions of the image written as decimals (0.1,0.1,0.8,0.8)", count=4),
+            Param(
+                "box", "numbers", "x,y,w,h in pixels, or fractions of the image written as decimals (0.1,0.1,0.8,0.8)", count=4
+            ),
             Param("aspect", "aspect", "aspect ratio W:H of the largest window to keep, e.g. 1:1 or 16:9"),
             Param("gravity", "choice", "where the aspect window sits", default="center", choices=("center",)),
         ),
@@ -155,7 +167,13 @@ THUMBNAIL = register(
         params=(
             Param("width", "int", "box width in pixels", minimum=1, maximum=8192),
             Param("height", "int", "box height in pixels", minimum=1, maximum=8192),
-            Param("fit", "choice", "contain: whole image inside the box; cover: fill the box, crop overflow", default="contain", choices=("contain", "cover")),
+            Param(
+                "fit",
+                "choice",
+                "contain: whole image inside the box; cover: fill the box, crop overflow",
+                default="contain",
+                choices=("contain", "cover"),
+            ),
             Param("upscale", "bool", "enlarge images smaller than the box", default=False),
         ),
         check=_check_thumbnail,

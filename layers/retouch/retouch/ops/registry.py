@@ -164,15 +164,10 @@ class Operation:
             for other, allowed_values in p.only_with.items():
                 if p.name in raw and values.get(other) not in allowed_values:
                     raise InvalidParameters(
-                        f"{self.name}: parameter {p.name!r} only applies when {other} is "
-                        f"{' or '.join(allowed_values)}"
+                        f"{self.name}: parameter {p.name!r} only applies when {other} is {' or '.join(allowed_values)}"
                     )
         # parameters that do not apply are dropped, so equal requests give equal messages
-        values = {
-            k: v
-            for k, v in values.items()
-            if all(values.get(o) in allowed for o, allowed in known[k].only_with.items())
-        }
+        values = {k: v for k, v in values.items() if all(values.get(o) in allowed for o, allowed in known[k].only_with.items())}
         if self.check is not None:
             self.check(values)
         return values
@@ -195,12 +190,10 @@ def get(name: str) -> Operation:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise InvalidParameters(
-            f"unknown operation {name!r}; available: {', '.join(sorted(REGISTRY))}"
-        ) from None
+        raise InvalidParameters(f"unknown operation {name!r}; available: {', '.join(sorted(REGISTRY))}") from None
 
 
-def validate_operations(raw: Iterable[Any]) -> tuple[OperationSpec, ...]:
+def validate_operations(raw: Any) -> tuple[OperationSpec, ...]:
     """Validate a list of requested operations into normalised :class:`OperationSpec`."""
     if isinstance(raw, (str, bytes)) or not isinstance(raw, Sequence):
         raise InvalidParameters("'operations' must be a list of {op, params} objects")
