@@ -250,7 +250,9 @@ class JobRepository:
             "duration_ms": result.duration_ms,
         }
         present = {k: v for k, v in fields.items() if v is not None}
-        sets = ", ".join(["#s = :status", "finished_at = :now"] + [f"{k} = :{k}" for k in present])
+        # every field goes through a name placeholder: several (error, bytes) are reserved words
+        sets = ", ".join(["#s = :status", "finished_at = :now"] + [f"#{k} = :{k}" for k in present])
+        names = {"#s": "status", **{f"#{k}": k for k in present}}
         values: dict[str, Any] = {
             ":status": result.status.value,
             ":now": now_iso(),
@@ -267,7 +269,7 @@ class JobRepository:
                             "Key": _item({"pk": _pk(result.job_id), "sk": IMAGE_PREFIX + result.image_id}),
                             "UpdateExpression": f"SET {sets}",
                             "ConditionExpression": "#s IN (:pending, :queued)",
-                            "ExpressionAttributeNames": {"#s": "status"},
+                            "ExpressionAttributeNames": names,
                             "ExpressionAttributeValues": _item(values),
                         }
                     },

@@ -1,0 +1,213 @@
+"""The four handlers against moto's in-process mock, resources built from template.yaml."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from PIL import Image
+
+from functions.enqueue import app as enqueue_app
+from functions.notify import app as notify_app
+from functions.process import app as process_app
+from retouch.local.events import sqs_event
+from retouch.models import ImageStatus, ProcessRequest, ProcessResult
+from tests.conftest import Aws, photo_bytes
+from tests.helpers import call_api, context, create_job, job_status, run_consumer
+
+THUMB = [{"op": "thumbnail", "params": {"width": 64}}]
+IMAGE = {"name": "a.jpg", "content_type": "image/jpeg", "size": 1000}
+
+
+def s3_record_message(aws: Aws, key: str, size: int) -> dict:
+    body = {"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+                         "eventName": "ObjectCreated:Post",
+                         "s3": {"bucket": {"name": aws.bucket, "arn": f"arn:aws:s3:::{aws.bucket}"},
+                                "object": {"key": key, "size": size}}}]}
+    return {"MessageId": f"m-{key[-5:]}", "ReceiptHandle": "rh", "Body": json.dumps(body)}
+
+
+def put_upload(aws: Aws, key: str, data: bytes) -> dict:
+    aws.s3.put_object(Bucket=aws.bucket, Key=key, Body=data)
+    return s3_record_message(aws, key, len(data))
+
+
+def upload_key(job: dict, n: int = 0) -> str:
+    return job["uploads"][n]["fields"]["key"]
+
+
+# --- API ----------------------------------------------------------------------------------------
+def test_api_create_job_returns_presigned_posts_pinned_to_keys(aws: Aws) -> None:
+    job = create_job([IMAGE, {**IMAGE, "name": "../../etc/passwd +ü.png"}], THUMB)
+    assert job["job_id"].startswith("j-") and job["total"] == 2
+    keys = [u["fields"]["key"] for u in job["uploads"]]
+    assert all(k.startswith("uploads/") and job["job_id"] in k for k in keys)
+    assert not any(".." in k or "passwd" in k or " " in k for k in keys)
+    policy = json.loads(__import__("base64").b64decode(job["uploads"][0]["fields"]["policy"]))
+    conditions = json.dumps(policy["conditions"])
+    assert "content-length-range" in conditions and '"image/"' in conditions and keys[0] in conditions
+    assert job["operations"] == [{"op": "thumbnail", "params": {"width": 64, "fit": "contain", "upscale": False}}]
+
+
+def test_api_job_status_only_for_owner(aws: Aws) -> None:
+    job = create_job([IMAGE], THUMB)
+    status, body = job_status(job["job_id"])
+    assert status == 200 and body["status"] == "running" and body["images"][0]["status"] == "pending"
+    assert job_status(job["job_id"], sub="mallory")[0] == 404
+    assert job_status("j-" + "0" * 32)[0] == 404
+
+
+def test_api_without_token_is_401(aws: Aws) -> None:
+    status, body = call_api("GET", "/operations", sub=None)
+    assert status == 401 and "token" in body["error"]["message"]
+
+
+def test_api_rejects_bad_requests_with_precise_messages(aws: Aws) -> None:
+    cases = [
+        ({"images": [IMAGE], "operations": [{"op": "sharpen"}]}, "unknown operation 'sharpen'"),
+        ({"images": [IMAGE], "operations": [{"op": "thumbnail", "params": {"width": -3}}]}, "at least 1"),
+        ({"images": [IMAGE] * 1001, "operations": THUMB}, "at most 1000 images"),
+        ({"images": [{**IMAGE, "content_type": "text/plain"}], "operations": THUMB}, "image/*"),
+        ({"images": [{**IMAGE, "size": 60 * 1024 * 1024}], "operations": THUMB}, "limit"),
+        ({"images": [IMAGE], "operations": THUMB, "output": "gif"}, "output format 'gif'"),
+        ("{not json", "not valid JSON"),
+    ]
+    for body, message in cases:
+        status, reply = call_api("POST", "/jobs", body=body)
+        assert status == 400, (body, reply)
+        assert message in reply["error"]["message"], (message, reply)
+
+
+def test_api_lists_operations_from_the_registry(aws: Aws) -> None:
+    status, body = call_api("GET", "/operations")
+    names = {o["name"] for o in body["operations"]}
+    assert status == 200 and {"thumbnail", "crop", "contrast"} <= names
+    assert body["output_formats"] == ["jpeg", "png", "webp"]
+
+
+def test_api_lists_own_jobs_only(aws: Aws) -> None:
+    mine = create_job([IMAGE], THUMB)
+    create_job([IMAGE], THUMB, sub="bob")
+    status, body = call_api("GET", "/jobs")
+    assert status == 200 and [j["job_id"] for j in body["jobs"]] == [mine["job_id"]]
+
+
+# --- enqueue ------------------------------------------------------------------------------------
+def test_enqueue_sends_the_image_index(aws: Aws, astronaut_jpeg: bytes) -> None:
+    job = create_job([IMAGE], THUMB)
+    event = sqs_event([put_upload(aws, upload_key(job), astronaut_jpeg)], aws.queue_arn("UploadEventsQueue"))
+    assert enqueue_app.lambda_handler(event, context()) == {"batchItemFailures": []}
+    messages = aws.receive("RequestQueue")
+    assert len(messages) == 1
+    request = ProcessRequest.from_json(messages[0]["Body"])
+    assert (request.job_id, request.image_id, request.name, request.key) == (job["job_id"], "i0000", "a.jpg", upload_key(job))
+    assert request.operations[0].op == "thumbnail"
+    assert job_status(job["job_id"])[1]["images"][0]["status"] == "queued"
+
+
+def test_enqueue_fails_a_non_image_straight_away(aws: Aws) -> None:
+    job = create_job([IMAGE, IMAGE], THUMB)
+    event = sqs_event([put_upload(aws, upload_key(job, 0), b"hello, I am text pretending to be a JPEG")],
+                      aws.queue_arn("UploadEventsQueue"))
+    enqueue_app.lambda_handler(event, context())
+    assert aws.receive("RequestQueue") == []
+    _, body = job_status(job["job_id"])
+    assert body["failed"] == 1 and body["images"][0]["status"] == "failed"
+    assert "not a supported image" in body["images"][0]["error"] and "text" in body["images"][0]["error"]
+    assert body["status"] == "running"  # the other image is still to come
+
+
+def test_enqueue_decodes_url_encoded_keys_and_ignores_foreign_objects(aws: Aws, astronaut_jpeg: bytes) -> None:
+    job = create_job([IMAGE], THUMB)
+    key = upload_key(job)
+    aws.s3.put_object(Bucket=aws.bucket, Key=key, Body=astronaut_jpeg)
+    encoded = s3_record_message(aws, key.replace("/", "%2F"), len(astronaut_jpeg))
+    foreign = put_upload(aws, "uploads/someone/else.jpg", astronaut_jpeg)
+    response = enqueue_app.lambda_handler(sqs_event([encoded, foreign], aws.queue_arn("UploadEventsQueue")), context())
+    assert response == {"batchItemFailures": []}
+    assert len(aws.receive("RequestQueue")) == 1
+
+
+# --- process ------------------------------------------------------------------------------------
+def _enqueue(aws: Aws, job: dict, datas: list[bytes]) -> None:
+    messages = [put_upload(aws, upload_key(job, n), d) for n, d in enumerate(datas)]
+    enqueue_app.lambda_handler(sqs_event(messages, aws.queue_arn("UploadEventsQueue")), context())
+
+
+def test_process_writes_output_and_result(aws: Aws, astronaut_jpeg: bytes) -> None:
+    job = create_job([IMAGE], [{"op": "crop", "params": {"aspect": "2:1"}}, *THUMB], output={"format": "png"})
+    _enqueue(aws, job, [astronaut_jpeg])
+    response = run_consumer(aws, "RequestQueue", process_app.lambda_handler, 1)
+    assert response == {"batchItemFailures": []}
+    [message] = aws.receive("ResponseQueue")
+    result = ProcessResult.from_json(message["Body"])
+    assert result.status is ImageStatus.SUCCEEDED and result.output_key.endswith(".png")
+    out = Image.open(io.BytesIO(aws.s3.get_object(Bucket=aws.bucket, Key=result.output_key)["Body"].read()))
+    assert out.format == "PNG" and out.size == (64, 32) == (result.width, result.height)
+
+
+def test_process_fails_a_corrupt_image_and_acknowledges_it(aws: Aws, astronaut_jpeg: bytes) -> None:
+    job = create_job([IMAGE, IMAGE], THUMB)
+    _enqueue(aws, job, [astronaut_jpeg[:2000], astronaut_jpeg])
+    response = run_consumer(aws, "RequestQueue", process_app.lambda_handler, 2)
+    assert response == {"batchItemFailures": []}
+    results = {r.image_id: r for r in (ProcessResult.from_json(m["Body"]) for m in aws.drain("ResponseQueue", 2))}
+    assert results["i0000"].status is ImageStatus.FAILED and "corrupt or truncated" in results["i0000"].error
+    assert results["i0001"].status is ImageStatus.SUCCEEDED
+
+
+def test_process_reports_transient_failures_for_retry(aws: Aws, astronaut_jpeg: bytes, monkeypatch) -> None:
+    job = create_job([IMAGE], THUMB)
+    _enqueue(aws, job, [astronaut_jpeg])
+    from retouch.errors import TransientError
+    from retouch.logic import deps
+
+    def throttled(*args, **kwargs):
+        raise TransientError("S3 get: SlowDown")
+
+    monkeypatch.setattr(deps.process_deps().store, "read", throttled)
+    response = run_consumer(aws, "RequestQueue", process_app.lambda_handler, 1)
+    assert len(response["batchItemFailures"]) == 1 and response["raised"]
+    assert aws.receive("ResponseQueue") == []
+    attrs = aws.sqs.get_queue_attributes(QueueUrl=aws.queue_url("RequestQueue"), AttributeNames=["All"])["Attributes"]
+    assert int(attrs["ApproximateNumberOfMessagesNotVisible"]) == 1  # not deleted: it comes back for a retry
+
+
+def test_process_redelivery_reuses_the_same_output(aws: Aws, astronaut_jpeg: bytes) -> None:
+    job = create_job([IMAGE], THUMB)
+    _enqueue(aws, job, [astronaut_jpeg])
+    [message] = aws.drain("RequestQueue", 1)
+    event = sqs_event([message], aws.queue_arn("RequestQueue"))
+    process_app.lambda_handler(event, context())
+    first = ProcessResult.from_json(aws.drain("ResponseQueue", 1)[0]["Body"])
+    etag = aws.s3.head_object(Bucket=aws.bucket, Key=first.output_key)["ETag"]
+    process_app.lambda_handler(event, context())  # the same message again
+    second = ProcessResult.from_json(aws.drain("ResponseQueue", 1)[0]["Body"])
+    assert (first.output_key, first.width, first.height, first.bytes) == (second.output_key, second.width, second.height, second.bytes)
+    assert aws.s3.head_object(Bucket=aws.bucket, Key=first.output_key)["ETag"] == etag
+    listed = aws.s3.list_objects_v2(Bucket=aws.bucket, Prefix="outputs/")["KeyCount"]
+    assert listed == 1
+
+
+# --- notify -------------------------------------------------------------------------------------
+def test_notify_counts_each_result_once_and_completes_the_job(aws: Aws) -> None:
+    job = create_job([IMAGE, IMAGE], THUMB)
+    ok = ProcessResult(job["job_id"], "i0000", ImageStatus.SUCCEEDED, output_key="outputs/x.jpg", width=1, height=1, bytes=10)
+    bad = ProcessResult.failed(job["job_id"], "i0001", "the JPEG data is corrupt")
+    messages = [{"MessageId": f"m{n}", "ReceiptHandle": "r", "Body": r.to_json()} for n, r in enumerate([ok, ok, bad, ok, bad])]
+    response = notify_app.lambda_handler(sqs_event(messages, aws.queue_arn("ResponseQueue")), context())
+    assert response == {"batchItemFailures": []}
+    _, body = job_status(job["job_id"])
+    assert (body["succeeded"], body["failed"], body["remaining"], body["status"]) == (1, 1, 0, "complete")
+    assert body["completed_at"]
+    assert body["images"][0]["download_url"].startswith("https://") or "outputs/x.jpg" in body["images"][0]["download_url"]
+
+
+def test_notify_sends_malformed_results_back_for_dead_lettering(aws: Aws) -> None:
+    job = create_job([IMAGE], THUMB)
+    good = ProcessResult.failed(job["job_id"], "i0000", "bad").to_json()
+    messages = [{"MessageId": "m1", "ReceiptHandle": "r", "Body": "{not json"},
+                {"MessageId": "m2", "ReceiptHandle": "r", "Body": good}]
+    response = notify_app.lambda_handler(sqs_event(messages, aws.queue_arn("ResponseQueue")), context())
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert job_status(job["job_id"])[1]["status"] == "complete"
