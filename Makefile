@@ -16,7 +16,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 DEMO_IN := build/samples
 DEMO_OUT := build/demo
 
-.PHONY: help setup demo test lint typecheck unit integration e2e template sam-build bench local clean
+.PHONY: help setup demo test lint typecheck template sam-build bench local clean
 
 help:
 	@echo "make demo   - process sample photos end to end on the embedded local stack"
@@ -60,10 +60,14 @@ template: setup
 	$(TOOLS)/bin/sam validate --lint --template template.yaml
 
 sam-build: setup
-	PATH="$(dir $(PY312)):$$PATH" $(TOOLS)/bin/sam build --build-dir .aws-sam/build --template template.yaml
-	$(PY) tests/check_build_size.py .aws-sam/build
+	PATH="$(dir $(PY312)):$$PATH" $(TOOLS)/bin/sam build --template template.yaml
 
-test: lint typecheck template sam-build
+deploy-%: sam-build
+	$(TOOLS)/bin/sam deploy --config-env $*
+
+# the whole suite: lint, types, then unit (incl. cfn-lint, sam validate, sam build), integration
+# and end-to-end tests
+test: lint typecheck
 	$(PY) -m pytest
 
 bench: setup

@@ -1,0 +1,102 @@
+"""`retouch run` end to end against the embedded stack (moto server + worker processes)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from retouch.local.stack import EmbeddedStack
+from retouch.samples import write_samples
+
+RETOUCH = [sys.executable, "-m", "retouch.cli.main"]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
+    with EmbeddedStack(workdir=tmp_path_factory.mktemp("stack")) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return write_samples(tmp_path_factory.mktemp("samples"), 24)
+
+
+def run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*RETOUCH, *args], capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def upright_size(path: Path) -> tuple[int, int]:
+    from PIL import ImageOps
+
+    with Image.open(path) as im:
+        return ImageOps.exif_transpose(im).size
+
+
+def test_run_processes_24_photos_with_every_output_at_the_right_size(stack: EmbeddedStack, samples: list[Path], tmp_path: Path) -> None:
+    folder = samples[0].parent
+    out = tmp_path / "out"
+    proc = run("run", str(folder), "--op", "crop:aspect=1:1", "--op", "contrast:method=auto", "--op", "thumbnail:width=256",
+               "--format", "png", "--out", str(out), "--api", stack.api_url, "--token", stack.token)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((out / "job.json").read_text())
+    assert (report["total"], report["succeeded"], report["failed"]) == (24, 24, 0)
+    for entry, src in zip(report["images"], samples, strict=True):
+        assert entry["status"] == "succeeded" and entry["input"] == str(src)
+        output = Path(entry["output"])
+        assert output.name == src.stem + ".png"
+        with Image.open(output) as im:
+            w, h = upright_size(src)
+            side = min(256, min(w, h))
+            assert im.format == "PNG" and im.size == (side, side) == (entry["width"], entry["height"])
+        assert entry["bytes"] == output.stat().st_size and entry["duration_ms"] >= 0
+    assert set(report["timings"]) >= {"upload_seconds", "processing_after_last_upload_seconds", "images_per_second"}
+    assert "24/24 images succeeded" in proc.stderr
+
+
+def test_run_saves_good_images_and_fails_bad_ones_with_reasons(stack: EmbeddedStack, samples: list[Path], tmp_path: Path) -> None:
+    bad_text = tmp_path / "notes.jpg"
+    bad_text.write_text("this is not a photo")
+    truncated = tmp_path / "cut.jpg"
+    truncated.write_bytes(samples[0].read_bytes()[:1500])
+    out = tmp_path / "out"
+    proc = run("run", str(samples[1]), str(bad_text), str(truncated), str(samples[2]), "--op", "thumbnail:width=100,height=100,fit=cover",
+               "--out", str(out), "--api", stack.api_url, "--token", stack.token)
+    assert proc.returncode == 1
+    report = json.loads((out / "job.json").read_text())
+    by_name = {Path(e["input"]).name: e for e in report["images"]}
+    assert "not a supported image" in by_name["notes.jpg"]["error"]
+    assert "corrupt or truncated" in by_name["cut.jpg"]["error"]
+    for good in (samples[1], samples[2]):
+        assert by_name[good.name]["status"] == "succeeded"
+        with Image.open(out / f"{good.stem}.jpg") as im:
+            assert im.size == (100, 100)
+    assert "2/4 images succeeded" in proc.stderr and "notes.jpg" in proc.stderr
+
+
+def test_run_without_api_starts_its_own_embedded_stack(samples: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = run("run", *(str(p) for p in samples[:3]), "--op", "crop:box=0.25,0.25,0.5,0.5", "--format", "webp", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Starting the embedded stack" in proc.stderr
+    for src in samples[:3]:
+        w, h = upright_size(src)
+        with Image.open(out / f"{src.stem}.webp") as im:
+            assert abs(im.width - w / 2) <= 1 and abs(im.height - h / 2) <= 1
+
+
+def test_ops_lists_the_registry() -> None:
+    proc = run("ops", "--json")
+    names = {o["name"] for o in json.loads(proc.stdout)["operations"]}
+    assert proc.returncode == 0 and {"crop", "thumbnail", "contrast"} <= names
+
+
+def test_run_rejects_an_invalid_operation_before_uploading(tmp_path: Path, samples: list[Path]) -> None:
+    proc = run("run", str(samples[0]), "--op", "thumbnail:width=abc", "--out", str(tmp_path), "--api", "http://127.0.0.1:9", "--token", "t")
+    assert proc.returncode == 2 and "thumbnail: parameter 'width' must be a number" in proc.stderr

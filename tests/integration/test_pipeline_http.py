@@ -1,0 +1,64 @@
+"""The whole chain over real HTTP against a moto server:
+presign -> upload (POST form) -> S3 event -> upload-events queue -> enqueue -> request queue
+-> process -> response queue -> notify -> job status -> download."""
+
+from __future__ import annotations
+
+import io
+
+import requests
+from PIL import Image
+
+from functions.enqueue import app as enqueue_app
+from functions.notify import app as notify_app
+from functions.process import app as process_app
+from tests.conftest import Aws, photo_bytes
+from tests.helpers import create_job, job_status, post_upload, run_consumer
+
+
+def test_pipeline_over_http_presign_to_download(aws_server: Aws) -> None:
+    photos = [photo_bytes(n) for n in ("astronaut", "coffee", "chelsea")]
+    images = [{"name": f"{n}.jpg", "content_type": "image/jpeg", "size": len(d)} for n, d in enumerate(photos)]
+    images.append({"name": "notes.jpg", "content_type": "image/jpeg", "size": 20})
+    ops = [{"op": "contrast", "params": {"method": "clahe"}}, {"op": "thumbnail", "params": {"width": 200, "height": 200, "fit": "cover"}}]
+    job = create_job(images, ops, output={"format": "webp", "quality": 80})
+    assert job["uploads"][0]["url"].startswith(aws_server.endpoint)
+
+    for upload, data in zip(job["uploads"], [*photos, b"just some text, no image"], strict=True):
+        assert post_upload(upload, data).status_code in (200, 201, 204)
+
+    # moto delivers one S3 notification per upload to the queue the template names
+    run_consumer(aws_server, "UploadEventsQueue", enqueue_app.lambda_handler, 4)
+    run_consumer(aws_server, "RequestQueue", process_app.lambda_handler, 3)
+    run_consumer(aws_server, "ResponseQueue", notify_app.lambda_handler, 3)
+
+    status, body = job_status(job["job_id"])
+    assert status == 200
+    assert (body["status"], body["succeeded"], body["failed"], body["remaining"]) == ("complete", 3, 1, 0)
+    failed = body["images"][3]
+    assert failed["status"] == "failed" and "not a supported image" in failed["error"]
+    for img in body["images"][:3]:
+        got = requests.get(img["download_url"], timeout=10)
+        assert got.status_code == 200
+        out = Image.open(io.BytesIO(got.content))
+        assert out.format == "WEBP" and out.size == (200, 200) == (img["width"], img["height"])
+
+
+def test_pipeline_over_http_duplicate_delivery_counts_once(aws_server: Aws) -> None:
+    data = photo_bytes("rocket")
+    job = create_job([{"name": "r.jpg", "content_type": "image/jpeg", "size": len(data)}],
+                     [{"op": "thumbnail", "params": {"width": 100}}])
+    post_upload(job["uploads"][0], data)
+    run_consumer(aws_server, "UploadEventsQueue", enqueue_app.lambda_handler, 1)
+    [request] = aws_server.drain("RequestQueue", 1)
+    from retouch.local.events import sqs_event
+    from tests.helpers import context
+
+    event = sqs_event([request], aws_server.queue_arn("RequestQueue"))
+    process_app.lambda_handler(event, context())
+    process_app.lambda_handler(event, context())  # at-least-once: delivered twice
+    run_consumer(aws_server, "ResponseQueue", notify_app.lambda_handler, 2)
+    _, body = job_status(job["job_id"])
+    assert (body["succeeded"], body["failed"], body["status"]) == (1, 0, "complete")
+    listed = aws_server.s3.list_objects_v2(Bucket=aws_server.bucket, Prefix="outputs/")
+    assert listed["KeyCount"] == 1

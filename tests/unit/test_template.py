@@ -1,0 +1,92 @@
+"""template.yaml: lints clean, validates, builds, fits Lambda, and matches the code."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from retouch.local.template import build_model, load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS = ROOT / ".tools" / "bin"
+LAMBDA_LIMIT_MB = 250
+
+
+def tool(name: str) -> str:
+    path = TOOLS / name
+    assert path.exists(), f"{path} missing: run `make setup`"
+    return str(path)
+
+
+def tool_env() -> dict[str, str]:
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"}
+    py312 = shutil.which("python3.12") or str(Path(sys.executable))
+    env["PATH"] = f"{Path(sys.executable).parent}:{Path(py312).parent}:{env['PATH']}"
+    return env
+
+
+@pytest.mark.template
+def test_template_passes_cfn_lint() -> None:
+    proc = subprocess.run([tool("cfn-lint"), str(ROOT / "template.yaml")], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.template
+def test_template_passes_sam_validate_lint() -> None:
+    proc = subprocess.run([tool("sam"), "validate", "--lint", "--template", str(ROOT / "template.yaml")],
+                          capture_output=True, text=True, env=tool_env(), check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _size_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+
+
+@pytest.mark.template
+def test_sam_build_succeeds_and_every_function_fits_lambda(tmp_path: Path) -> None:
+    build = tmp_path / "build"
+    proc = subprocess.run([tool("sam"), "build", "--build-dir", str(build), "--template", str(ROOT / "template.yaml")],
+                          capture_output=True, text=True, env=tool_env(), cwd=ROOT, check=False, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    template = load_template(ROOT / "template.yaml")
+    layers_default = [layer["Ref"] for layer in template["Globals"]["Function"]["Layers"]]
+    for logical, res in template["Resources"].items():
+        if res["Type"] != "AWS::Serverless::Function":
+            continue
+        layers = layers_default + [layer["Ref"] for layer in res["Properties"].get("Layers", [])]
+        total = _size_mb(build / logical) + sum(_size_mb(build / layer) for layer in layers)
+        assert total < LAMBDA_LIMIT_MB, f"{logical}: {total:.0f} MB unzipped with its layers"
+    # the layer holds an importable package and the image stack
+    assert (build / "RetouchLayer" / "python" / "retouch" / "logic" / "process.py").exists()
+    assert (build / "OpenCVLayer" / "python" / "cv2").is_dir()
+    assert not list((build / "OpenCVLayer").rglob("__pycache__"))
+
+
+def test_template_functions_point_at_handlers_that_exist() -> None:
+    model = build_model(ROOT / "template.yaml", stack="s", region="us-east-1", endpoint="http://x")
+    assert set(model.functions) == {"UploadUrlFunction", "EnqueueFunction", "ProcessFunction", "NotifyFunction"}
+    for fn in model.functions.values():
+        assert fn.module_path.is_file() and fn.handler_name == "lambda_handler"
+    for name, q in model.queues.items():
+        if not name.endswith("DLQ"):
+            assert q.dead_letter and q.max_receive_count, f"{name} has no dead-letter queue"
+    request_visibility = int(model.queues["RequestQueue"].attributes["VisibilityTimeout"])
+    assert request_visibility >= 6 * model.functions["ProcessFunction"].timeout
+    for fn in model.functions.values():
+        for source in fn.sqs:
+            assert source.report_failures and source.max_concurrency >= 2
+
+
+def test_samconfig_has_dev_staging_and_prod() -> None:
+    import tomllib
+
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    for env in ("dev", "staging", "prod"):
+        deploy = config[env]["deploy"]["parameters"]
+        assert config[env]["global"]["parameters"]["stack_name"] == f"retouch-{env}"
+        assert f"Stage={env}" in deploy["parameter_overrides"]
