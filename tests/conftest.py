@@ -45,7 +45,9 @@ class Aws:
 
     def receive(self, logical_id: str, max_messages: int = 10, wait: int = 0) -> list[dict[str, Any]]:
         return self.sqs.receive_message(
-            QueueUrl=self.queue_url(logical_id), MaxNumberOfMessages=max_messages, WaitTimeSeconds=wait,
+            QueueUrl=self.queue_url(logical_id),
+            MaxNumberOfMessages=max_messages,
+            WaitTimeSeconds=wait,
             MessageSystemAttributeNames=["All"],
         ).get("Messages", [])
 
@@ -70,8 +72,7 @@ def function_environment(model: StackModel) -> dict[str, str]:
     env: dict[str, str] = {}
     for fn in model.functions.values():
         env.update(fn.environment)
-    env.update({"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING",
-                "VISIBILITY_TIMEOUT_SECONDS": "30"})
+    env.update({"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING", "VISIBILITY_TIMEOUT_SECONDS": "30"})
     return env
 
 

@@ -9,7 +9,6 @@ import requests
 
 from retouch.local.events import http_api_event, sqs_event
 from retouch.local.lambda_runtime import FakeContext
-
 from tests.conftest import Aws
 
 
@@ -17,21 +16,37 @@ def context(name: str = "test") -> FakeContext:
     return FakeContext(function_name=name, memory_limit_in_mb=512, timeout_seconds=30, aws_request_id="req-1")
 
 
-def call_api(method: str, path: str, *, sub: str | None = "alice", body: Any = None, route: str | None = None,
-             params: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+def call_api(
+    method: str,
+    path: str,
+    *,
+    sub: str | None = "alice",
+    body: Any = None,
+    route: str | None = None,
+    params: dict[str, str] | None = None,
+) -> tuple[int, dict[str, Any]]:
     from functions.upload_url import app
 
     raw = body if isinstance(body, str) or body is None else json.dumps(body)
-    event = http_api_event(method=method, route_path=route or path, path=path, body=raw, path_params=params, sub=sub,
-                           headers={"content-type": "application/json"})
+    event = http_api_event(
+        method=method,
+        route_path=route or path,
+        path=path,
+        body=raw,
+        path_params=params,
+        sub=sub,
+        headers={"content-type": "application/json"},
+    )
     response = app.lambda_handler(event, context("api"))
     return response["statusCode"], json.loads(response["body"]) if response.get("body") else {}
 
 
-def create_job(images: list[dict[str, Any]], operations: list[dict[str, Any]], *, sub: str = "alice",
-               output: Any = None) -> dict[str, Any]:
-    status, body = call_api("POST", "/jobs", sub=sub, body={"images": images, "operations": operations,
-                                                          **({"output": output} if output else {})})
+def create_job(
+    images: list[dict[str, Any]], operations: list[dict[str, Any]], *, sub: str = "alice", output: Any = None
+) -> dict[str, Any]:
+    status, body = call_api(
+        "POST", "/jobs", sub=sub, body={"images": images, "operations": operations, **({"output": output} if output else {})}
+    )
     assert status == 201, body
     return body
 
@@ -48,7 +63,9 @@ def run_consumer(aws: Aws, queue: str, handler: Any, expected: int, timeout: flo
     """Receive ``expected`` messages from ``queue``, invoke ``handler`` as Lambda's SQS
     integration does, and delete what it did not report as failed. Returns the response."""
     messages = aws.drain(queue, expected, timeout)
-    assert sum('"s3:TestEvent"' not in m["Body"] for m in messages) == expected, f"{queue}: expected {expected} messages, got {len(messages)}"
+    assert sum('"s3:TestEvent"' not in m["Body"] for m in messages) == expected, (
+        f"{queue}: expected {expected} messages, got {len(messages)}"
+    )
     from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
     try:

@@ -6,6 +6,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from retouch.logic.deps import process_deps
 from retouch.logic.process import process_message
 from retouch.models import ProcessResult
@@ -15,7 +16,8 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord) -> ProcessResult:
-    return process_message(record.body, record.receipt_handle, process_deps())
+    receive_count = int(record.attributes.approximate_receive_count or 1)
+    return process_message(record.body, record.receipt_handle, receive_count, process_deps())
 
 
 @logger.inject_lambda_context

@@ -39,11 +39,29 @@ def upright_size(path: Path) -> tuple[int, int]:
         return ImageOps.exif_transpose(im).size
 
 
-def test_run_processes_24_photos_with_every_output_at_the_right_size(stack: EmbeddedStack, samples: list[Path], tmp_path: Path) -> None:
+def test_run_processes_24_photos_with_every_output_at_the_right_size(
+    stack: EmbeddedStack, samples: list[Path], tmp_path: Path
+) -> None:
     folder = samples[0].parent
     out = tmp_path / "out"
-    proc = run("run", str(folder), "--op", "crop:aspect=1:1", "--op", "contrast:method=auto", "--op", "thumbnail:width=256",
-               "--format", "png", "--out", str(out), "--api", stack.api_url, "--token", stack.token)
+    proc = run(
+        "run",
+        str(folder),
+        "--op",
+        "crop:aspect=1:1",
+        "--op",
+        "contrast:method=auto",
+        "--op",
+        "thumbnail:width=256",
+        "--format",
+        "png",
+        "--out",
+        str(out),
+        "--api",
+        stack.api_url,
+        "--token",
+        stack.token,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((out / "job.json").read_text())
     assert (report["total"], report["succeeded"], report["failed"]) == (24, 24, 0)
@@ -66,8 +84,21 @@ def test_run_saves_good_images_and_fails_bad_ones_with_reasons(stack: EmbeddedSt
     truncated = tmp_path / "cut.jpg"
     truncated.write_bytes(samples[0].read_bytes()[:1500])
     out = tmp_path / "out"
-    proc = run("run", str(samples[1]), str(bad_text), str(truncated), str(samples[2]), "--op", "thumbnail:width=100,height=100,fit=cover",
-               "--out", str(out), "--api", stack.api_url, "--token", stack.token)
+    proc = run(
+        "run",
+        str(samples[1]),
+        str(bad_text),
+        str(truncated),
+        str(samples[2]),
+        "--op",
+        "thumbnail:width=100,height=100,fit=cover",
+        "--out",
+        str(out),
+        "--api",
+        stack.api_url,
+        "--token",
+        stack.token,
+    )
     assert proc.returncode == 1
     report = json.loads((out / "job.json").read_text())
     by_name = {Path(e["input"]).name: e for e in report["images"]}
@@ -98,5 +129,16 @@ def test_ops_lists_the_registry() -> None:
 
 
 def test_run_rejects_an_invalid_operation_before_uploading(tmp_path: Path, samples: list[Path]) -> None:
-    proc = run("run", str(samples[0]), "--op", "thumbnail:width=abc", "--out", str(tmp_path), "--api", "http://127.0.0.1:9", "--token", "t")
+    proc = run(
+        "run",
+        str(samples[0]),
+        "--op",
+        "thumbnail:width=abc",
+        "--out",
+        str(tmp_path),
+        "--api",
+        "http://127.0.0.1:9",
+        "--token",
+        "t",
+    )
     assert proc.returncode == 2 and "thumbnail: parameter 'width' must be a number" in proc.stderr

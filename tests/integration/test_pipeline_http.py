@@ -20,7 +20,10 @@ def test_pipeline_over_http_presign_to_download(aws_server: Aws) -> None:
     photos = [photo_bytes(n) for n in ("astronaut", "coffee", "chelsea")]
     images = [{"name": f"{n}.jpg", "content_type": "image/jpeg", "size": len(d)} for n, d in enumerate(photos)]
     images.append({"name": "notes.jpg", "content_type": "image/jpeg", "size": 20})
-    ops = [{"op": "contrast", "params": {"method": "clahe"}}, {"op": "thumbnail", "params": {"width": 200, "height": 200, "fit": "cover"}}]
+    ops = [
+        {"op": "contrast", "params": {"method": "clahe"}},
+        {"op": "thumbnail", "params": {"width": 200, "height": 200, "fit": "cover"}},
+    ]
     job = create_job(images, ops, output={"format": "webp", "quality": 80})
     assert job["uploads"][0]["url"].startswith(aws_server.endpoint)
 
@@ -46,8 +49,9 @@ def test_pipeline_over_http_presign_to_download(aws_server: Aws) -> None:
 
 def test_pipeline_over_http_duplicate_delivery_counts_once(aws_server: Aws) -> None:
     data = photo_bytes("rocket")
-    job = create_job([{"name": "r.jpg", "content_type": "image/jpeg", "size": len(data)}],
-                     [{"op": "thumbnail", "params": {"width": 100}}])
+    job = create_job(
+        [{"name": "r.jpg", "content_type": "image/jpeg", "size": len(data)}], [{"op": "thumbnail", "params": {"width": 100}}]
+    )
     post_upload(job["uploads"][0], data)
     run_consumer(aws_server, "UploadEventsQueue", enqueue_app.lambda_handler, 1)
     [request] = aws_server.drain("RequestQueue", 1)

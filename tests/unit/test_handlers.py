@@ -12,7 +12,7 @@ from functions.notify import app as notify_app
 from functions.process import app as process_app
 from retouch.local.events import sqs_event
 from retouch.models import ImageStatus, ProcessRequest, ProcessResult
-from tests.conftest import Aws, photo_bytes
+from tests.conftest import Aws
 from tests.helpers import call_api, context, create_job, job_status, run_consumer
 
 THUMB = [{"op": "thumbnail", "params": {"width": 64}}]
@@ -20,10 +20,17 @@ IMAGE = {"name": "a.jpg", "content_type": "image/jpeg", "size": 1000}
 
 
 def s3_record_message(aws: Aws, key: str, size: int) -> dict:
-    body = {"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-                         "eventName": "ObjectCreated:Post",
-                         "s3": {"bucket": {"name": aws.bucket, "arn": f"arn:aws:s3:::{aws.bucket}"},
-                                "object": {"key": key, "size": size}}}]}
+    body = {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": "us-east-1",
+                "eventName": "ObjectCreated:Post",
+                "s3": {"bucket": {"name": aws.bucket, "arn": f"arn:aws:s3:::{aws.bucket}"}, "object": {"key": key, "size": size}},
+            }
+        ]
+    }
     return {"MessageId": f"m-{key[-5:]}", "ReceiptHandle": "rh", "Body": json.dumps(body)}
 
 
@@ -107,8 +114,9 @@ def test_enqueue_sends_the_image_index(aws: Aws, astronaut_jpeg: bytes) -> None:
 
 def test_enqueue_fails_a_non_image_straight_away(aws: Aws) -> None:
     job = create_job([IMAGE, IMAGE], THUMB)
-    event = sqs_event([put_upload(aws, upload_key(job, 0), b"hello, I am text pretending to be a JPEG")],
-                      aws.queue_arn("UploadEventsQueue"))
+    event = sqs_event(
+        [put_upload(aws, upload_key(job, 0), b"hello, I am text pretending to be a JPEG")], aws.queue_arn("UploadEventsQueue")
+    )
     enqueue_app.lambda_handler(event, context())
     assert aws.receive("RequestQueue") == []
     _, body = job_status(job["job_id"])
@@ -183,7 +191,12 @@ def test_process_redelivery_reuses_the_same_output(aws: Aws, astronaut_jpeg: byt
     etag = aws.s3.head_object(Bucket=aws.bucket, Key=first.output_key)["ETag"]
     process_app.lambda_handler(event, context())  # the same message again
     second = ProcessResult.from_json(aws.drain("ResponseQueue", 1)[0]["Body"])
-    assert (first.output_key, first.width, first.height, first.bytes) == (second.output_key, second.width, second.height, second.bytes)
+    assert (first.output_key, first.width, first.height, first.bytes) == (
+        second.output_key,
+        second.width,
+        second.height,
+        second.bytes,
+    )
     assert aws.s3.head_object(Bucket=aws.bucket, Key=first.output_key)["ETag"] == etag
     listed = aws.s3.list_objects_v2(Bucket=aws.bucket, Prefix="outputs/")["KeyCount"]
     assert listed == 1
@@ -206,8 +219,10 @@ def test_notify_counts_each_result_once_and_completes_the_job(aws: Aws) -> None:
 def test_notify_sends_malformed_results_back_for_dead_lettering(aws: Aws) -> None:
     job = create_job([IMAGE], THUMB)
     good = ProcessResult.failed(job["job_id"], "i0000", "bad").to_json()
-    messages = [{"MessageId": "m1", "ReceiptHandle": "r", "Body": "{not json"},
-                {"MessageId": "m2", "ReceiptHandle": "r", "Body": good}]
+    messages = [
+        {"MessageId": "m1", "ReceiptHandle": "r", "Body": "{not json"},
+        {"MessageId": "m2", "ReceiptHandle": "r", "Body": good},
+    ]
     response = notify_app.lambda_handler(sqs_event(messages, aws.queue_arn("ResponseQueue")), context())
     assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
     assert job_status(job["job_id"])[1]["status"] == "complete"

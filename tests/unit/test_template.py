@@ -38,8 +38,13 @@ def test_template_passes_cfn_lint() -> None:
 
 @pytest.mark.template
 def test_template_passes_sam_validate_lint() -> None:
-    proc = subprocess.run([tool("sam"), "validate", "--lint", "--template", str(ROOT / "template.yaml")],
-                          capture_output=True, text=True, env=tool_env(), check=False)
+    proc = subprocess.run(
+        [tool("sam"), "validate", "--lint", "--template", str(ROOT / "template.yaml")],
+        capture_output=True,
+        text=True,
+        env=tool_env(),
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -50,8 +55,15 @@ def _size_mb(path: Path) -> float:
 @pytest.mark.template
 def test_sam_build_succeeds_and_every_function_fits_lambda(tmp_path: Path) -> None:
     build = tmp_path / "build"
-    proc = subprocess.run([tool("sam"), "build", "--build-dir", str(build), "--template", str(ROOT / "template.yaml")],
-                          capture_output=True, text=True, env=tool_env(), cwd=ROOT, check=False, timeout=900)
+    proc = subprocess.run(
+        [tool("sam"), "build", "--build-dir", str(build), "--template", str(ROOT / "template.yaml")],
+        capture_output=True,
+        text=True,
+        env=tool_env(),
+        cwd=ROOT,
+        check=False,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     template = load_template(ROOT / "template.yaml")
     layers_default = [layer["Ref"] for layer in template["Globals"]["Function"]["Layers"]]

@@ -149,6 +149,8 @@ class ProcessResult:
     bytes: int | None = None
     error: str | None = None
     duration_ms: int | None = None
+    gave_up: bool = False
+    """The image failed because its message was dead-lettered; a redrive may still succeed."""
     schema: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
@@ -168,8 +170,11 @@ class ProcessResult:
             raise InvalidParameters(f"malformed result message: {exc}") from exc
 
     @classmethod
-    def failed(cls, job_id: str, image_id: str, error: str, duration_ms: int | None = None) -> ProcessResult:
-        return cls(job_id=job_id, image_id=image_id, status=ImageStatus.FAILED, error=error, duration_ms=duration_ms)
+    def failed(
+        cls, job_id: str, image_id: str, error: str, duration_ms: int | None = None, *, gave_up: bool = False
+    ) -> ProcessResult:
+        return cls(job_id=job_id, image_id=image_id, status=ImageStatus.FAILED, error=error, duration_ms=duration_ms,
+                   gave_up=gave_up)
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,10 @@ class ProcessSettings(StorageSettings):
     request_queue_url: str
     visibility_timeout_seconds: int = 60
     """The request queue's visibility timeout; long work keeps extending it by this much."""
+    max_receive_count: int = 5
+    """Deliveries before the request queue dead-letters a message (its redrive policy)."""
+    retry_base_seconds: int = 15
+    """First retry delay after a transient failure; doubles with every further attempt."""
     max_pixels: int = 50_000_000
     max_upload_bytes: int = 50 * 1024 * 1024
     operation_budget_seconds: float = 120.0
@@ -89,3 +93,5 @@ class ProcessSettings(StorageSettings):
 @dataclass(frozen=True, kw_only=True)
 class NotifySettings(_EnvSettings):
     jobs_table: str
+    request_dlq_url: str = ""
+    max_receive_count: int = 5

@@ -239,8 +239,35 @@ class JobRepository:
             raise TransientError(f"DynamoDB mark queued: {exc}") from exc
 
     def record_result(self, result: ProcessResult) -> bool:
-        """Record a terminal result once. Returns False for a duplicate (nothing changed)."""
+        """Record a terminal result once. Returns False for a duplicate (nothing changed).
+
+        The one allowed change of a terminal state: an image that was given up (dead-lettered)
+        and then succeeded after a redrive moves from failed to succeeded.
+        """
         counter = "succeeded" if result.status is ImageStatus.SUCCEEDED else "failed"
+        recorded = self._transition(
+            result,
+            "#s IN (:pending, :queued)",
+            {":pending": ImageStatus.PENDING.value, ":queued": ImageStatus.QUEUED.value},
+            {counter: 1, "remaining": -1},
+        )
+        if recorded:
+            self.complete_if_done(result.job_id)
+            return True
+        if result.status is ImageStatus.SUCCEEDED:
+            return self._transition(
+                result,
+                "#s = :failed AND gave_up = :true",
+                {":failed": ImageStatus.FAILED.value, ":true": True},
+                {"succeeded": 1, "failed": -1},
+            )
+        return False
+
+    def _transition(
+        self, result: ProcessResult, condition: str, condition_values: dict[str, Any], counters: dict[str, int]
+    ) -> bool:
+        """Move one image to ``result``'s state if ``condition`` holds, adjusting job counters
+        in the same transaction. False if the condition failed (nothing changed)."""
         fields = {
             "output_key": result.output_key,
             "width": result.width,
@@ -251,15 +278,18 @@ class JobRepository:
         }
         present = {k: v for k, v in fields.items() if v is not None}
         # every field goes through a name placeholder: several (error, bytes) are reserved words
-        sets = ", ".join(["#s = :status", "finished_at = :now"] + [f"#{k} = :{k}" for k in present])
-        names = {"#s": "status", **{f"#{k}": k for k in present}}
+        sets = ["#s = :status", "finished_at = :now", "gave_up = :gave_up"] + [f"#{k} = :{k}" for k in present]
+        removes = [f"#{k}" for k in fields if k not in present]
+        names = {"#s": "status", **{f"#{k}": k for k in fields}}
         values: dict[str, Any] = {
             ":status": result.status.value,
             ":now": now_iso(),
-            ":pending": ImageStatus.PENDING.value,
-            ":queued": ImageStatus.QUEUED.value,
+            ":gave_up": result.gave_up,
+            **condition_values,
+            **{f":{k}": v for k, v in present.items()},
         }
-        values.update({f":{k}": v for k, v in present.items()})
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        adds = ", ".join(f"#c{n} :c{n}" for n in range(len(counters)))
         try:
             self.ddb.transact_write_items(
                 TransactItems=[
@@ -267,8 +297,8 @@ class JobRepository:
                         "Update": {
                             "TableName": self.table,
                             "Key": _item({"pk": _pk(result.job_id), "sk": IMAGE_PREFIX + result.image_id}),
-                            "UpdateExpression": f"SET {sets}",
-                            "ConditionExpression": "#s IN (:pending, :queued)",
+                            "UpdateExpression": expression,
+                            "ConditionExpression": condition,
                             "ExpressionAttributeNames": names,
                             "ExpressionAttributeValues": _item(values),
                         }
@@ -277,10 +307,10 @@ class JobRepository:
                         "Update": {
                             "TableName": self.table,
                             "Key": _item({"pk": _pk(result.job_id), "sk": JOB_SK}),
-                            "UpdateExpression": "ADD #c :one, remaining :minus_one",
+                            "UpdateExpression": f"ADD {adds}",
                             "ConditionExpression": "attribute_exists(pk)",
-                            "ExpressionAttributeNames": {"#c": counter},
-                            "ExpressionAttributeValues": _item({":one": 1, ":minus_one": -1}),
+                            "ExpressionAttributeNames": {f"#c{n}": k for n, k in enumerate(counters)},
+                            "ExpressionAttributeValues": _item({f":c{n}": v for n, v in enumerate(counters.values())}),
                         }
                     },
                 ]
@@ -293,7 +323,6 @@ class JobRepository:
             raise TransientError(f"DynamoDB record result: {exc}") from exc
         except BotoCoreError as exc:
             raise TransientError(f"DynamoDB record result: {exc}") from exc
-        self.complete_if_done(result.job_id)
         return True
 
     def complete_if_done(self, job_id: str) -> bool:

@@ -50,6 +50,29 @@ class MessageQueue:
             if chunk:
                 raise TransientError(f"SQS refused {len(chunk)} messages after {attempts} attempts")
 
+    def receive(
+        self, max_messages: int = 10, visibility_timeout: int | None = None, wait_seconds: int = 0
+    ) -> list[dict[str, Any]]:
+        """Receive up to ``max_messages`` (at most 10) with their system attributes."""
+        kwargs: dict[str, Any] = {
+            "QueueUrl": self.url,
+            "MaxNumberOfMessages": min(10, max_messages),
+            "WaitTimeSeconds": wait_seconds,
+            "MessageSystemAttributeNames": ["All"],
+        }
+        if visibility_timeout is not None:
+            kwargs["VisibilityTimeout"] = visibility_timeout
+        try:
+            return self.sqs.receive_message(**kwargs).get("Messages", [])  # type: ignore[no-any-return]
+        except (ClientError, BotoCoreError) as exc:
+            raise TransientError(f"SQS receive: {exc}") from exc
+
+    def delete(self, receipt_handle: str) -> None:
+        try:
+            self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=receipt_handle)
+        except (ClientError, BotoCoreError) as exc:
+            raise TransientError(f"SQS delete: {exc}") from exc
+
     def extend_visibility(self, receipt_handle: str, seconds: int) -> None:
         """Keep a message hidden from other workers while it is being worked on."""
         try:

@@ -335,6 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=24)
     p.set_defaults(func=cmd_samples)
 
+    from retouch.cli import dlq
+
+    dlq.add_parser(sub)
+
     p = sub.add_parser("local", help="run the embedded stack in the foreground")
     p.add_argument("--port", type=int, default=8787)
     p.add_argument("--token", help="bearer token to accept (default: a random one, printed)")

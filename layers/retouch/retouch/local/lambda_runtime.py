@@ -113,6 +113,8 @@ class SqsPoller:
     report_failures: bool
     idle_exit_seconds: float = 20.0
     region: str = "us-east-1"
+    duplicate: bool = False
+    """Invoke every batch twice (tests of at-least-once delivery)."""
 
 
 def sqs_worker(runtime: FunctionRuntime, poller: SqsPoller, keep_alive: bool) -> None:
@@ -131,7 +133,10 @@ def sqs_worker(runtime: FunctionRuntime, poller: SqsPoller, keep_alive: bool) ->
             continue
         idle_since = time.monotonic()
         try:
-            response = invoke(handler, runtime, sqs_event(batch, poller.queue_arn, poller.region))
+            event = sqs_event(batch, poller.queue_arn, poller.region)
+            if poller.duplicate:
+                invoke(handler, runtime, event)
+            response = invoke(handler, runtime, event)
         except Exception:  # noqa: BLE001 - a failed invocation leaves the whole batch for retry
             import traceback
 
@@ -169,3 +174,28 @@ def receive_batch(sqs: Any, poller: SqsPoller) -> list[dict[str, Any]]:
         if time.monotonic() >= deadline or (not got and wait == 0):
             break
     return messages
+
+
+def schedule_worker(runtime: FunctionRuntime, interval: float) -> None:
+    """Process entry point: invoke the handler with a scheduled event every ``interval`` s."""
+    prepare_process(runtime)
+    handler = load_handler(runtime)
+    while True:
+        time.sleep(interval)
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "region": os.environ.get("AWS_REGION", "us-east-1"),
+            "resources": [],
+            "detail": {},
+        }
+        try:
+            invoke(handler, runtime, event)
+        except Exception:  # noqa: BLE001 - a failed run is retried at the next interval
+            import traceback
+
+            traceback.print_exc()

@@ -101,6 +101,9 @@ class EmbeddedStack:
         api_port: int = 0,
         endpoint: str | None = None,
         paused: set[str] | None = None,
+        schedule_seconds: float | None = None,
+        environment: dict[str, str] | None = None,
+        duplicate_deliveries: bool = False,
     ) -> None:
         self.template = template or find_template()
         self.stack_name, self.region = stack_name, region
@@ -115,6 +118,11 @@ class EmbeddedStack:
         self.moto: MotoServer | None = None
         self.model: StackModel | None = None
         self.paused: set[str] = set(paused or ())
+        self.schedule_seconds = schedule_seconds
+        self.extra_environment = environment or {}
+        self.duplicate_deliveries = duplicate_deliveries
+        """Deliver every SQS batch twice (at-least-once delivery at its worst)."""
+        """Run scheduled functions this often instead of the template's rate (tests)."""
         self.workers: dict[str, list[BaseProcess]] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -165,6 +173,7 @@ class EmbeddedStack:
         )
         self.create_resources()
         self._start_api()
+        self._start_schedules()
         supervisor = threading.Thread(target=self._supervise, name="retouch-supervisor", daemon=True)
         supervisor.start()
         self._threads.append(supervisor)
@@ -216,7 +225,7 @@ class EmbeddedStack:
 
     def function_env(self, logical_id: str) -> dict[str, str]:
         assert self.model is not None
-        return {**self.model.functions[logical_id].environment, **self.environment()}
+        return {**self.model.functions[logical_id].environment, **self.environment(), **self.extra_environment}
 
     def runtime(self, logical_id: str) -> rt.FunctionRuntime:
         assert self.model is not None
@@ -230,6 +239,19 @@ class EmbeddedStack:
             memory=fn.memory,
             log_path=str(self.logs / f"{logical_id}.log"),
         )
+
+    def _start_schedules(self) -> None:
+        assert self.model is not None
+        for fn in self.model.functions.values():
+            for interval in fn.schedules:
+                proc = self._mp.Process(
+                    target=rt.schedule_worker,
+                    args=(self.runtime(fn.logical_id), self.schedule_seconds or interval),
+                    name=f"{fn.logical_id}-schedule",
+                    daemon=True,
+                )
+                proc.start()
+                self.workers.setdefault(f"{fn.logical_id}:schedule", []).append(proc)
 
     # --- event source mappings ----------------------------------------------------------------
     def pause(self, function: str) -> None:
@@ -283,6 +305,7 @@ class EmbeddedStack:
                 window_seconds=source.window_seconds,
                 report_failures=source.report_failures,
                 region=self.region,
+                duplicate=self.duplicate_deliveries,
             )
             keep_alive = n == 0 and not any(True for _ in alive)
             proc = self._mp.Process(

@@ -112,6 +112,8 @@ class FunctionSpec:
     environment: dict[str, str]
     sqs: list[SqsSource] = field(default_factory=list)
     routes: list[Route] = field(default_factory=list)
+    schedules: list[float] = field(default_factory=list)
+    """Intervals (seconds) of ``Schedule`` events."""
 
     @property
     def module_path(self) -> Path:
@@ -241,6 +243,14 @@ class Resolver:
         return self.ref(name)
 
 
+def rate_seconds(expression: str) -> float:
+    """``rate(5 minutes)`` -> 300.0 (cron expressions are not emulated)."""
+    m = re.fullmatch(r"rate\((\d+) (second|minute|hour|day)s?\)", expression.strip())
+    if not m:
+        raise NotImplementedError(f"schedule {expression!r}: only rate(...) expressions are emulated")
+    return float(m.group(1)) * {"second": 1, "minute": 60, "hour": 3600, "day": 86400}[m.group(2)]
+
+
 def _route_pattern(path: str) -> re.Pattern[str]:
     regex = re.sub(r"\\\{([A-Za-z0-9_]+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
     return re.compile(f"^{regex}$")
@@ -313,6 +323,8 @@ def build_model(
                             report_failures="ReportBatchItemFailures" in ep.get("FunctionResponseTypes", []),
                         )
                     )
+                elif event["Type"] == "Schedule":
+                    spec_fn.schedules.append(rate_seconds(r.resolve(eprops["Schedule"])))
                 elif event["Type"] == "HttpApi":
                     spec_fn.routes.append(Route(eprops["Method"].upper(), eprops["Path"], _route_pattern(eprops["Path"])))
             functions[logical] = spec_fn

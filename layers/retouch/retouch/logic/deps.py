@@ -44,6 +44,8 @@ class ProcessDeps:
 class NotifyDeps:
     settings: cfg.NotifySettings
     jobs: JobRepository
+    dead_letters: MessageQueue | None = None
+    """The request dead-letter queue, for the sweeper."""
 
 
 @lru_cache(maxsize=1)
@@ -77,7 +79,8 @@ def process_deps() -> ProcessDeps:
 @lru_cache(maxsize=1)
 def notify_deps() -> NotifyDeps:
     s = cfg.NotifySettings.from_env()
-    return NotifyDeps(s, JobRepository(client("dynamodb"), s.jobs_table))
+    dead_letters = MessageQueue(client("sqs"), s.request_dlq_url) if s.request_dlq_url else None
+    return NotifyDeps(s, JobRepository(client("dynamodb"), s.jobs_table), dead_letters)
 
 
 def reset() -> None:

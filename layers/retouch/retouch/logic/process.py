@@ -11,12 +11,13 @@ acknowledged; transient ones propagate so the message is retried.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 
 from retouch import keys, pipeline
 from retouch.adapters.queue import VisibilityHeartbeat
-from retouch.errors import PermanentError
+from retouch.errors import PermanentError, RetouchError, TransientError
 from retouch.logic.deps import ProcessDeps
 from retouch.models import ImageStatus, ProcessRequest, ProcessResult
 from retouch.observability import logger, metrics
@@ -28,14 +29,40 @@ def fingerprint(request: ProcessRequest) -> str:
     return hashlib.sha256(body.to_json().encode()).hexdigest()[:32]
 
 
-def process_message(body: str, receipt_handle: str | None, deps: ProcessDeps) -> ProcessResult:
-    """Process one request message body; the result has been sent when this returns."""
+def process_message(body: str, receipt_handle: str | None, receive_count: int, deps: ProcessDeps) -> ProcessResult:
+    """Process one request message body; the result has been sent when this returns.
+
+    Transient failures are retried with growing delays (the message's visibility timeout is
+    set to ``retry_base_seconds * 2**(attempt-1)``). On the last attempt before the queue
+    dead-letters the message, the image is failed with "gave up after N attempts" (a later
+    redrive may still succeed) and the error propagates so the message goes to the DLQ.
+    """
     request = ProcessRequest.from_json(body)  # malformed -> raise -> retried, then dead-lettered
-    if receipt_handle is None:
-        result = process_request(request, deps)
-    else:
-        with VisibilityHeartbeat(deps.requests, receipt_handle, deps.settings.visibility_timeout_seconds):
+    s = deps.settings
+    try:
+        if receipt_handle is None:
             result = process_request(request, deps)
+        else:
+            with VisibilityHeartbeat(deps.requests, receipt_handle, s.visibility_timeout_seconds):
+                result = process_request(request, deps)
+    except Exception as exc:
+        reason = exc.message if isinstance(exc, RetouchError) else f"{type(exc).__name__}: {exc}"
+        log = {"job_id": request.job_id, "image_id": request.image_id, "attempt": receive_count, "error": reason}
+        if receive_count >= s.max_receive_count:
+            logger.error("giving up on image", extra=log)
+            metrics.add_metric(name="ImagesGivenUp", unit="Count", value=1)
+            deps.responses.send(
+                ProcessResult.failed(
+                    request.job_id, request.image_id, f"gave up after {receive_count} attempts: {reason}", gave_up=True
+                ).to_json()
+            )
+        else:
+            delay = min(s.retry_base_seconds * 2 ** max(0, receive_count - 1), 43_200)
+            logger.warning("transient failure; retrying", extra={**log, "retry_in_seconds": delay})
+            if receipt_handle is not None:
+                with contextlib.suppress(TransientError):
+                    deps.requests.extend_visibility(receipt_handle, delay)
+        raise
     deps.responses.send(result.to_json())
     return result
 
