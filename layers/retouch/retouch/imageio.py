@@ -24,8 +24,10 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from retouch.errors import ImageTooLarge, InvalidImage, UnsupportedImage
 from retouch.models import OutputSpec
 
-# Pillow's own bomb guard stays on as a second line; ours is tighter and clearer.
-Image.MAX_IMAGE_PIXELS = 200_000_000
+# The pixel limit is ours (configurable, checked from the header right after Image.open, before
+# any pixel is decoded, with a readable message); Pillow's global guard would pre-empt it with
+# a less helpful message and a fixed limit.
+Image.MAX_IMAGE_PIXELS = None
 
 SNIFF_BYTES = 32
 """How many leading bytes :func:`sniff` needs."""
@@ -137,7 +139,8 @@ def decode(
                 raise InvalidImage(f"the {fmt.upper()} header declares an empty {width}x{height} image")
             if width * height > max_pixels:
                 raise ImageTooLarge(
-                    f"the image is {width}x{height} ({width * height / 1e6:.0f} MP); the limit is {max_pixels / 1e6:.0f} MP"
+                    f"the {fmt.upper()} header declares {width}x{height} pixels ({width * height / 1e6:,.0f} MP); "
+                    f"the limit is {max_pixels / 1e6:,.0f} MP"
                 )
             orientation = im.getexif().get(0x0112, 1) if fmt in ("jpeg", "webp", "tiff", "png") else 1
             upright = (height, width) if orientation in _ROTATING_ORIENTATIONS else (width, height)

@@ -30,7 +30,9 @@ class ObjectStore:
             Conditions=[
                 {"Content-Type": content_type},
                 ["starts-with", "$Content-Type", "image/"],
-                ["content-length-range", 1, max_bytes],
+                # 0 is allowed so an empty file reaches enqueue and fails with a reason there,
+                # instead of being refused by S3 and leaving its image waiting
+                ["content-length-range", 0, max_bytes],
             ],
             ExpiresIn=expires,
         )

@@ -58,8 +58,8 @@ def parse_images(raw: Any, max_images: int, max_bytes: int) -> list[ImageUpload]
             raise ValidationError(f"{where}.name must be a non-empty string of at most {MAX_NAME_LENGTH} characters")
         if not isinstance(ctype, str) or not ctype.startswith("image/") or len(ctype) > 100:
             raise ValidationError(f"{where}.content_type must be an image/* type, got {ctype!r}")
-        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-            raise ValidationError(f"{where}.size must be a positive number of bytes, got {size!r}")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise ValidationError(f"{where}.size must be a number of bytes, got {size!r}")
         if size > max_bytes:
             raise ValidationError(f"{where} ({name}) is {size} bytes; the limit is {max_bytes} bytes")
         images.append(ImageUpload(name=name, content_type=ctype, size=size))
