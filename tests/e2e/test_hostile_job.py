@@ -24,7 +24,10 @@ def test_hostile_files_fail_alone_and_the_job_completes(tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = subprocess.run(
         [sys.executable, "-m", "retouch.cli.main", "run", str(folder), "--op", "thumbnail:width=128", "--out", str(out)],
-        capture_output=True, text=True, timeout=600, check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert proc.returncode == 1, proc.stderr[-3000:]  # some images failed, the command says so
     report = json.loads((out / "job.json").read_text())

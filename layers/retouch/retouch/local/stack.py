@@ -61,7 +61,7 @@ class MotoServer:
     def start(self, timeout: float = 30) -> None:
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", "retouch.local.moto_main", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=out,
             stderr=out,
         )
@@ -331,7 +331,7 @@ class EmbeddedStack:
             def do_GET(self) -> None:
                 stack._handle_http(self)
 
-            do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
+            do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_TRACE = do_GET
 
             def do_OPTIONS(self) -> None:
                 stack._preflight(self)
@@ -377,9 +377,12 @@ class EmbeddedStack:
         cors = self._cors_headers(req.headers.get("Origin"))
         parts = urlsplit(req.path)
         route = params = None
+        allowed = set()
         for fn in self.model.functions.values():
             for r in fn.routes:
                 m = r.pattern.match(parts.path)
+                if m:
+                    allowed.add(r.method)
                 if m and r.method == req.command:
                     route, params = r, m.groupdict()
         length = int(req.headers.get("Content-Length") or 0)
@@ -387,13 +390,17 @@ class EmbeddedStack:
             self._reply(req, 413, b'{"message":"Request Entity Too Large"}', {"Content-Type": "application/json", **cors})
             return
         body = req.rfile.read(length) if length else b""
+        if route is None and allowed:
+            headers = {"Content-Type": "application/json", "Allow": ", ".join(sorted(allowed)), **cors}
+            self._reply(req, 405, b'{"message":"Method Not Allowed"}', headers)
+            return
         if route is None:
             self._reply(req, 404, b'{"message":"Not Found"}', {"Content-Type": "application/json", **cors})
             return
         auth = req.headers.get("Authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
         sub = self.tokens.get(token)
-        if sub is None:
+        if sub is None and route.authorized:
             self._reply(req, 401, b'{"message":"Unauthorized"}', {"Content-Type": "application/json", **cors})
             return
         event = http_api_event(

@@ -100,6 +100,8 @@ class Route:
     method: str
     path: str
     pattern: re.Pattern[str]
+    authorized: bool = True
+    """False for routes whose event says ``Auth: {Authorizer: NONE}``."""
 
 
 @dataclass
@@ -326,6 +328,13 @@ def build_model(
                 elif event["Type"] == "Schedule":
                     spec_fn.schedules.append(rate_seconds(r.resolve(eprops["Schedule"])))
                 elif event["Type"] == "HttpApi":
-                    spec_fn.routes.append(Route(eprops["Method"].upper(), eprops["Path"], _route_pattern(eprops["Path"])))
+                    spec_fn.routes.append(
+                        Route(
+                            eprops["Method"].upper(),
+                            eprops["Path"],
+                            _route_pattern(eprops["Path"]),
+                            authorized=eprops.get("Auth", {}).get("Authorizer") != "NONE",
+                        )
+                    )
             functions[logical] = spec_fn
     return StackModel(stack, region, root, {k: str(v) for k, v in r.params.items()}, buckets, queues, tables, functions, api_cors)

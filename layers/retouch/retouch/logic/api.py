@@ -18,6 +18,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 
 from retouch import keys, ops
+from retouch.logic import openapi
 from retouch.errors import InvalidParameters, NotFound, RetouchError, Unauthorized, ValidationError
 from retouch.logic.deps import ApiDeps, api_deps
 from retouch.models import OUTPUT_FORMATS, ImageRecord, ImageUpload, Job, OutputSpec, image_id_for, now_iso, valid_job_id
@@ -203,6 +204,11 @@ def _job_status(job_id: str) -> Response[Any]:
 def _operations() -> Response[Any]:
     caller()
     return _json(200, {"operations": ops.describe_all(), "output_formats": list(OUTPUT_FORMATS)})
+
+
+@app.get("/openapi.json")
+def _openapi() -> Response[Any]:
+    return _json(200, openapi.document(api_deps().settings.max_images_per_job))
 
 
 @app.exception_handler(RetouchError)

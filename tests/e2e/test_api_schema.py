@@ -1,0 +1,41 @@
+"""schemathesis against the API's own OpenAPI document, over HTTP on the embedded stack."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from retouch.local.stack import EmbeddedStack
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
+    with EmbeddedStack(workdir=tmp_path_factory.mktemp("schema")) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def api_schema(stack: EmbeddedStack) -> schemathesis.BaseSchema:
+    document = requests.get(f"{stack.api_url}/openapi.json", timeout=30).json()
+    return schemathesis.openapi.from_dict(document)
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+def test_api_conforms_to_its_openapi_document(case: schemathesis.Case, stack: EmbeddedStack) -> None:
+    case.call_and_validate(base_url=stack.api_url, headers={"Authorization": f"Bearer {stack.token}"})
+
+
+def test_api_openapi_document_is_public_and_lists_every_operation(stack: EmbeddedStack) -> None:
+    got = requests.get(f"{stack.api_url}/openapi.json", timeout=30)
+    assert got.status_code == 200
+    titles = {s["title"] for s in got.json()["components"]["schemas"]["Operation"]["oneOf"]}
+    assert {"crop", "thumbnail", "contrast"} <= titles
+    assert requests.get(f"{stack.api_url}/operations", timeout=30).status_code == 401
