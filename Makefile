@@ -16,13 +16,14 @@ export AWS_DEFAULT_REGION ?= us-east-1
 DEMO_IN := build/samples
 DEMO_OUT := build/demo
 
-.PHONY: help setup demo test lint typecheck template sam-build bench local clean
+.PHONY: help setup demo test lint typecheck template sam-build bench chaos local clean
 
 help:
 	@echo "make demo   - process sample photos end to end on the embedded local stack"
 	@echo "make test   - lint, type-check, template checks, sam build, and every test"
 	@echo "make local  - run the embedded stack in the foreground (prints the API URL and token)"
 	@echo "make bench  - image operation benchmark"
+	@echo "make chaos  - 500 images with workers killed at random and every message delivered twice"
 
 setup: $(VENV)/.installed $(TOOLS)/.installed
 
@@ -71,7 +72,10 @@ test: lint typecheck
 	$(PY) -m pytest
 
 bench: setup
-	$(PY) bench/bench_ops.py
+	$(PY) -m bench.bench_ops
+
+chaos: setup
+	$(PY) -m bench.chaos --images 500
 
 clean:
 	rm -rf build .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -2,7 +2,7 @@
 and every message is delivered twice. Prints what was submitted, completed, failed (with
 reasons), lost, duplicated and counted wrong. The target is zero lost, zero counted wrong.
 
-    .venv/bin/python bench/chaos.py --images 500 --kill-every 3
+    .venv/bin/python -m bench.chaos --images 500 --kill-every 3     (from the repository root)
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from retouch.local.stack import EmbeddedStack
 from retouch.samples import write_samples
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.hostile (the corpus builder)
-from tests.hostile import corpus  # noqa: E402
+from tests.hostile import corpus
 
 FUNCTIONS = ("EnqueueFunction", "ProcessFunction", "NotifyFunction")
 
@@ -74,7 +74,8 @@ def main() -> int:
             client.upload(upload, path, content_type(path))
         uploaded = time.monotonic()
         print(
-            f"job {job['job_id']}: {len(paths)} uploaded in {uploaded - started:.1f} s; killing a worker every {args.kill_every} s",
+            f"job {job['job_id']}: {len(paths)} uploaded in {uploaded - started:.1f} s; "
+            f"killing a worker every {args.kill_every} s",
             flush=True,
         )
         status = client.job(job["job_id"])
