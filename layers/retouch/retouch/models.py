@@ -22,8 +22,8 @@ OUTPUT_FORMATS: dict[str, str] = {"jpeg": "jpg", "png": "png", "webp": "webp"}
 
 CONTENT_TYPES: dict[str, str] = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 
-_JOB_ID = re.compile(r"^j-[0-9a-f]{32}$")
-_IMAGE_ID = re.compile(r"^i\d{4,6}$")
+_JOB_ID = re.compile(r"j-[0-9a-f]{32}")
+_IMAGE_ID = re.compile(r"i[0-9]{4,6}")
 
 
 class ImageStatus(StrEnum):
@@ -53,11 +53,11 @@ def image_id_for(index: int) -> str:
 
 
 def valid_job_id(job_id: str) -> bool:
-    return bool(_JOB_ID.match(job_id))
+    return bool(_JOB_ID.fullmatch(job_id))
 
 
 def valid_image_id(image_id: str) -> bool:
-    return bool(_IMAGE_ID.match(image_id))
+    return bool(_IMAGE_ID.fullmatch(image_id))
 
 
 @dataclass(frozen=True)
@@ -173,8 +173,9 @@ class ProcessResult:
     def failed(
         cls, job_id: str, image_id: str, error: str, duration_ms: int | None = None, *, gave_up: bool = False
     ) -> ProcessResult:
-        return cls(job_id=job_id, image_id=image_id, status=ImageStatus.FAILED, error=error, duration_ms=duration_ms,
-                   gave_up=gave_up)
+        return cls(
+            job_id=job_id, image_id=image_id, status=ImageStatus.FAILED, error=error, duration_ms=duration_ms, gave_up=gave_up
+        )
 
 
 @dataclass(frozen=True)

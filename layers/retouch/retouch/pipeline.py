@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from retouch import imageio, ops
 from retouch.errors import ImageTooLarge
 from retouch.models import OperationSpec, OutputSpec
-from retouch.ops.geometry import decode_size_hint
+from retouch.ops.geometry import decode_size_hint, thumbnail
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,12 @@ def render(
     if len(data) > max_bytes:
         raise ImageTooLarge(f"the file is {len(data)} bytes; the limit is {max_bytes} bytes")
     decoded = imageio.decode(data, max_pixels=max_pixels, size_hint=shrink_on_load_hint(operations))
-    pixels = ops.apply_operations(decoded.pixels, operations, budget_seconds=budget_seconds)
+    pixels, rest = decoded.pixels, list(operations)
+    if rest and rest[0].op == "thumbnail":
+        # decoded at reduced scale or not, size the thumbnail from the original dimensions
+        params = ops.get("thumbnail").validate(rest.pop(0).params)
+        pixels = thumbnail(pixels, **params, source_size=(decoded.source_width, decoded.source_height))
+    pixels = ops.apply_operations(pixels, rest, budget_seconds=budget_seconds)
     body = imageio.encode(pixels, output)
     return Rendered(
         body=body,

@@ -18,8 +18,8 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 
 from retouch import keys, ops
-from retouch.logic import openapi
 from retouch.errors import InvalidParameters, NotFound, RetouchError, Unauthorized, ValidationError
+from retouch.logic import openapi
 from retouch.logic.deps import ApiDeps, api_deps
 from retouch.models import OUTPUT_FORMATS, ImageRecord, ImageUpload, Job, OutputSpec, image_id_for, now_iso, valid_job_id
 from retouch.observability import logger, metrics

@@ -107,7 +107,12 @@ def thumbnail_size(
 
 
 def thumbnail(
-    image: Image, width: int | None = None, height: int | None = None, fit: str = "contain", upscale: bool = False
+    image: Image,
+    width: int | None = None,
+    height: int | None = None,
+    fit: str = "contain",
+    upscale: bool = False,
+    source_size: tuple[int, int] | None = None,
 ) -> Image:
     """Make a thumbnail.
 
@@ -115,9 +120,13 @@ def thumbnail(
     :param fit: ``contain`` fits the whole image inside the box; ``cover`` fills the box and
         crops the overflow around the centre.
     :param upscale: allow enlarging images smaller than the box (off by default).
+    :param source_size: the original size when ``image`` was decoded at reduced scale
+        (shrink-on-load), so the output size follows the original's aspect ratio exactly.
+        Not a user parameter; the pipeline passes it.
     """
     h, w = image.shape[:2]
-    sw, sh = thumbnail_size(w, h, width, height, fit, upscale)
+    src_w, src_h = source_size or (w, h)
+    sw, sh = thumbnail_size(src_w, src_h, width, height, fit, upscale)
     out = resize(image, sw, sh)
     if fit == "cover" and width and height:
         cw, ch = min(width, sw), min(height, sh)

@@ -1,0 +1,267 @@
+"""colorize: reference transfer, hint propagation and auto mode (model / library) on real photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from skimage import color, data
+
+from retouch.errors import InvalidParameters
+from retouch.ops import colorize_library
+from retouch.ops.colorize import COLORIZE, colorfulness, colorize, parse_hints
+
+PHOTOS = ("coffee", "chelsea", "astronaut", "rocket")
+
+
+def grey(rgb: np.ndarray) -> np.ndarray:
+    g = np.rint(color.rgb2gray(rgb) * 255).astype(np.uint8)
+    return np.dstack([g, g, g])
+
+
+def lightness_psnr(result: np.ndarray, grey_input: np.ndarray) -> float:
+    mse = np.mean((color.rgb2lab(result)[..., 0] - color.rgb2lab(grey_input)[..., 0]) ** 2)
+    return float(10 * np.log10(100.0**2 / max(mse, 1e-12)))
+
+
+def ab_error(result: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean(np.linalg.norm(color.rgb2lab(result)[..., 1:] - color.rgb2lab(truth)[..., 1:], axis=-1)))
+
+
+def jitter_colours(rgb: np.ndarray, degrees: float = 10.0, chroma: float = 1.15) -> np.ndarray:
+    """The same photo with its hue rotated and chroma scaled in Lab, mirrored left-right."""
+    lab = color.rgb2lab(rgb)
+    angle = np.deg2rad(degrees)
+    a, b = lab[..., 1], lab[..., 2]
+    lab[..., 1] = chroma * (a * np.cos(angle) - b * np.sin(angle))
+    lab[..., 2] = chroma * (a * np.sin(angle) + b * np.cos(angle))
+    out = np.clip(color.lab2rgb(lab) * 255, 0, 255).round().astype(np.uint8)
+    return np.ascontiguousarray(out[:, ::-1])
+
+
+@pytest.fixture(scope="module")
+def photos() -> dict[str, np.ndarray]:
+    return {name: getattr(data, name)() for name in PHOTOS}
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+def test_colorize_reference_self_jittered_recovers_colour(photos: dict[str, np.ndarray], name: str) -> None:
+    truth = photos[name]
+    g = grey(truth)
+    result = colorize(g, mode="reference", reference=jitter_colours(truth))
+    assert result.shape == truth.shape and result.dtype == np.uint8
+    assert lightness_psnr(result, g) > 40
+    assert colorfulness(result) > colorfulness(g) + 15
+    baseline = ab_error(g, truth)  # grey: a* = b* = 0
+    assert ab_error(result, truth) < 0.7 * baseline
+
+
+@pytest.mark.parametrize(("name", "other"), [("coffee", "astronaut"), ("chelsea", "coffee"), ("rocket", "chelsea")])
+def test_colorize_reference_other_photo_keeps_lightness_and_adds_colour(
+    photos: dict[str, np.ndarray], name: str, other: str
+) -> None:
+    g = grey(photos[name])
+    result = colorize(g, mode="reference", reference=photos[other])
+    assert lightness_psnr(result, g) > 40
+    assert colorfulness(result) > colorfulness(g) + 10
+
+
+def test_colorize_colour_input_uses_its_lightness_and_keeps_alpha(photos: dict[str, np.ndarray]) -> None:
+    truth = photos["chelsea"]
+    alpha = np.full((*truth.shape[:2], 1), 77, np.uint8)
+    result = colorize(np.concatenate([truth, alpha], axis=2), mode="reference", reference=photos["coffee"])
+    assert result.shape == (*truth.shape[:2], 4)
+    assert np.all(result[:, :, 3] == 77)
+    assert lightness_psnr(result[:, :, :3], truth) > 40
+
+
+def test_colorize_strength_zero_gives_grey(photos: dict[str, np.ndarray]) -> None:
+    g = grey(photos["coffee"])
+    result = colorize(g, mode="reference", reference=photos["coffee"], strength=0.0)
+    assert np.abs(result.astype(int) - g).max() <= 1
+
+
+def synthetic_edge() -> np.ndarray:
+    """A dark left half and a bright right half with mild noise, split by a sharp vertical edge."""
+    rng = np.random.default_rng(1)
+    h, w = 240, 320
+    base = np.where(np.arange(w)[None, :] < w // 2, 70.0, 180.0) * np.ones((h, 1))
+    g = np.clip(base + rng.normal(0, 4, (h, w)), 0, 255).astype(np.uint8)
+    return np.dstack([g, g, g])
+
+
+def hue_degrees(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lab = color.rgb2lab(rgb)
+    return np.degrees(np.arctan2(lab[..., 2], lab[..., 1])), np.hypot(lab[..., 1], lab[..., 2])
+
+
+def test_colorize_hints_do_not_bleed_across_edge() -> None:
+    image = synthetic_edge()
+    w = image.shape[1]
+    result = colorize(image, mode="hints", hints="0.25,0.5,#ff0000; 240,120,#0000ff")
+    hue, chroma = hue_degrees(result)
+    red_hue = hue_degrees(np.array([[[255, 0, 0]]], np.uint8))[0][0, 0]
+    blue_hue = hue_degrees(np.array([[[0, 0, 255]]], np.uint8))[0][0, 0]
+
+    def near(h: np.ndarray, target: float) -> np.ndarray:
+        return np.abs((h - target + 180) % 360 - 180) < 25
+
+    left = near(hue[:, : w // 2], red_hue) & (chroma[:, : w // 2] > 15)
+    right = near(hue[:, w // 2 :], blue_hue) & (chroma[:, w // 2 :] > 15)
+    assert left.mean() > 0.9
+    assert right.mean() > 0.9
+    assert lightness_psnr(result, image) > 40
+
+
+def test_parse_hints_accepts_pixels_fractions_and_rgb_triples() -> None:
+    hints = parse_hints("10,20,#FF8000; 0.5,0.25,00ff00 ;3,4,1,2,3")
+    assert [(h.x, h.y, h.fractional, h.rgb) for h in hints] == [
+        (10, 20, False, (255, 128, 0)),
+        (0.5, 0.25, True, (0, 255, 0)),
+        (3, 4, False, (1, 2, 3)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("10,20", "hint 1 ('10,20') must be x,y,#rrggbb or x,y,r,g,b"),
+        ("1,2,#ff0000;a,2,#ff0000", "hint 2 ('a,2,#ff0000'): x and y must be numbers"),
+        ("1,2,#ff00", "colour must be #rrggbb, got '#ff00'"),
+        ("1,2,300,0,0", "r,g,b must be whole numbers 0-255"),
+        ("-1,2,#ff0000", "x and y must be non-negative numbers"),
+    ],
+)
+def test_parse_hints_rejects_malformed_hints_precisely(text: str, message: str) -> None:
+    with pytest.raises(InvalidParameters, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_hints(text)
+
+
+def test_colorize_hints_outside_image_rejected() -> None:
+    with pytest.raises(InvalidParameters, match=r"hint 1 at \(900, 10\) lies outside the 320x240 image"):
+        colorize(synthetic_edge(), mode="hints", hints="900,10,#ff0000")
+
+
+def test_colorize_reference_missing_is_invalid() -> None:
+    needs = "colorize: mode=reference needs reference=<name of another image in the job>"
+    with pytest.raises(InvalidParameters) as raised:
+        colorize(synthetic_edge(), mode="reference")
+    assert raised.value.message == needs
+    with pytest.raises(InvalidParameters) as raised:
+        COLORIZE.validate({"mode": "reference"})
+    assert raised.value.message == needs
+    with pytest.raises(InvalidParameters, match=r"'other\.jpg' was not loaded"):
+        colorize(synthetic_edge(), mode="reference", reference="other.jpg")
+
+
+def test_colorize_registered_params_validate() -> None:
+    assert COLORIZE.validate({}) == {"mode": "auto", "strength": 1.0}
+    assert COLORIZE.validate({"mode": "reference", "reference": " b.jpg "}) == {
+        "mode": "reference",
+        "strength": 1.0,
+        "reference": "b.jpg",
+    }
+    with pytest.raises(InvalidParameters, match="hints' only applies when mode is hints"):
+        COLORIZE.validate({"hints": "1,1,#ff0000"})
+    with pytest.raises(InvalidParameters, match="mode=hints needs hints="):
+        COLORIZE.validate({"mode": "hints"})
+    with pytest.raises(InvalidParameters, match="colour must be #rrggbb"):
+        COLORIZE.validate({"mode": "hints", "hints": "1,1,red"})
+    described = {p["name"]: p for p in COLORIZE.describe()["params"]}
+    assert described["reference"]["type"] == "string"
+    assert set(described) == {"mode", "strength", "hints", "reference"}
+
+
+def write_onnx(path: Path, weight: tuple[float, float], bias: tuple[float, float]) -> Path:
+    """A tiny model with the Zhang et al. interface: 1x1x224x224 L-50 -> 1x2x56x56 ab = w*(L-50)+b."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.array(weight, np.float32).reshape(2, 1, 1, 1)
+    b = np.array(bias, np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", ["data_l", "W", "B"], ["conv"]),
+            helper.make_node("AveragePool", ["conv"], ["class8_ab"], kernel_shape=[4, 4], strides=[4, 4]),
+        ],
+        "tiny_colorizer",
+        [helper.make_tensor_value_info("data_l", TensorProto.FLOAT, [1, 1, 224, 224])],
+        [helper.make_tensor_value_info("class8_ab", TensorProto.FLOAT, [1, 2, 56, 56])],
+        [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def test_colorize_auto_constant_model_output_followed(
+    photos: dict[str, np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLORIZE_MODEL_PATH", str(write_onnx(tmp_path / "const.onnx", (0, 0), (20, -30))))
+    g = grey(photos["coffee"])
+    result = colorize(g)
+    lab = color.rgb2lab(result)
+    mid = (lab[..., 0] > 35) & (lab[..., 0] < 80)  # where (20, -30) is inside the sRGB gamut
+    assert np.median(lab[..., 1][mid]) == pytest.approx(20, abs=2)
+    assert np.median(lab[..., 2][mid]) == pytest.approx(-30, abs=2)
+    assert lightness_psnr(result, g) > 40
+
+
+def test_colorize_auto_linear_model_output_followed(
+    photos: dict[str, np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLORIZE_MODEL_PATH", str(write_onnx(tmp_path / "linear.onnx", (0.4, 0), (0, 0))))
+    g = grey(photos["chelsea"])
+    lab = color.rgb2lab(colorize(g))
+    expected = 0.4 * (color.rgb2lab(g)[..., 0] - 50)
+    mid = (lab[..., 0] > 25) & (lab[..., 0] < 85)
+    assert np.corrcoef(lab[..., 1][mid], expected[mid])[0, 1] > 0.9
+    assert np.median(np.abs(lab[..., 1][mid] - expected[mid])) < 3
+    assert np.abs(lab[..., 2][mid]).mean() < 2
+
+
+def test_colorize_auto_missing_model_is_permanent_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from retouch.errors import PermanentError
+
+    monkeypatch.setenv("COLORIZE_MODEL_PATH", str(tmp_path / "absent.onnx"))
+    with pytest.raises(PermanentError, match=r"absent\.onnx cannot be read"):
+        colorize(synthetic_edge())
+
+
+@pytest.fixture(scope="module")
+def library_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The library as the layer build makes it: ``python -m retouch.ops.colorize_library OUT.npz``."""
+    out = tmp_path_factory.mktemp("library") / "lib.npz"
+    assert colorize_library.main([str(out)]) == 0
+    return out
+
+
+def test_colorize_library_builder_writes_loadable_library(library_file: Path) -> None:
+    out = library_file
+    library = colorize_library.read_library(out)
+    assert library.names == colorize_library.SKIMAGE_PHOTOS
+    assert all(max(lab.shape[:2]) == colorize_library.THUMB_SIDE for lab in library.labs)
+    assert out.stat().st_size < 1_000_000
+    built = colorize_library.build_library()
+    assert all(np.allclose(a, b) for a, b in zip(library.labs, built.labs, strict=True))
+
+
+def test_colorize_auto_without_model_uses_library(
+    photos: dict[str, np.ndarray], library_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = library_file
+    monkeypatch.delenv("COLORIZE_MODEL_PATH", raising=False)
+    monkeypatch.setenv("COLORIZE_LIBRARY_PATH", str(path))
+    library = colorize_library.load_library(str(path))
+    for name in ("chelsea", "coffee"):
+        truth = photos[name]
+        g = grey(truth)
+        lightness = colorize_library.fit_side(color.rgb2lab(g)[..., 0].astype(np.float32), colorize_library.THUMB_SIDE)
+        assert library.names[colorize_library.retrieve(library, lightness, k=1)[0]] == name
+        result = colorize(g, mode="auto")
+        assert lightness_psnr(result, g) > 40
+        assert colorfulness(result) > colorfulness(g) + 15
+        assert ab_error(result, truth) < 0.8 * ab_error(g, truth)

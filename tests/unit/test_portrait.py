@@ -1,0 +1,227 @@
+"""Face analysis, red-eye removal and teeth whitening on real photos with synthetic defects.
+
+The photos are scikit-image's bundled public-domain images (``astronaut`` is a real smiling
+face); the defects (red pupils over the detected irises, yellowed teeth, a red patch on the
+shirt) are painted by the helpers in ``bench/eval_portrait.py``, so the answers are known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from skimage import data
+
+from bench.eval_portrait import (
+    collage,
+    disc_mask,
+    eye_windows,
+    eyes_fixed,
+    lab,
+    matched,
+    paint_red_eyes,
+    paint_red_patch,
+    psnr,
+    teeth_region,
+    yellow_teeth,
+)
+from retouch.errors import InvalidParameters
+from retouch.ops import faces as face_analysis
+from retouch.ops import get, portrait
+from retouch.ops.faces import Face, detect_faces
+
+SHIRT = (140, 420, 60, 50)  # x, y, w, h of a patch on the astronaut's suit
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    return data.astronaut()
+
+
+@pytest.fixture(scope="module")
+def astronaut_face(astronaut: np.ndarray) -> Face:
+    faces = detect_faces(astronaut, use_cache=False)
+    assert len(faces) == 1
+    return faces[0]
+
+
+@pytest.fixture(scope="module")
+def red_eyed(astronaut: np.ndarray, astronaut_face: Face) -> tuple[np.ndarray, list[tuple[float, float, float]]]:
+    painted, discs = paint_red_eyes(astronaut, [astronaut_face])
+    return paint_red_patch(painted, SHIRT), discs
+
+
+@pytest.fixture(scope="module")
+def mosaic() -> tuple[np.ndarray, list[tuple[int, int, int, int]], list[Face]]:
+    img, placed = collage()
+    return img, placed, detect_faces(img, use_cache=False)
+
+
+def inner_lips_mask(shape: tuple[int, ...], lips: np.ndarray) -> np.ndarray:
+    return portrait._polygon_mask(lips, 0, 0, shape[:2]).astype(bool)
+
+
+# --------------------------------------------------------------------------- detection
+
+
+def test_detect_faces_finds_astronaut_eyes_irises_and_lips(astronaut_face: Face) -> None:
+    face = astronaut_face
+    x, y, w, _ = face.box
+    assert 70 <= w <= 110 and 180 <= x <= 190 and 55 <= y <= 75
+    # eye centres measured by hand on the photo: (204, 101) and (247, 103)
+    assert np.hypot(face.left_eye.center[0] - 204, face.left_eye.center[1] - 101) < 2.5
+    assert np.hypot(face.right_eye.center[0] - 247, face.right_eye.center[1] - 103) < 2.5
+    for eye in face.eyes:
+        assert 3.0 <= eye.iris_radius <= 5.5
+        assert eye.contour is not None and eye.contour.shape == (16, 2)
+    assert face.inner_lips is not None and face.inner_lips.shape == (20, 2)
+    # the smile: inner lips open, mouth between the eyes' x and below the nose
+    assert face.mouth_opening > 0.1
+    assert face.left_eye.center[0] - 10 < face.inner_lips[:, 0].mean() < face.right_eye.center[0] + 10
+    assert face.inner_lips[:, 1].min() > face.nose[1]
+
+
+def test_detect_faces_finds_every_face_in_collage_down_to_40px(
+    mosaic: tuple[np.ndarray, list[tuple[int, int, int, int]], list[Face]],
+) -> None:
+    _, placed, faces = mosaic
+    assert min(w for _, _, w, _ in placed) <= 42
+    assert matched(placed, faces) == len(placed)
+    assert len(faces) == len(placed)  # no false positives on the background
+
+
+def test_detect_faces_finds_none_in_coffee() -> None:
+    assert detect_faces(data.coffee(), use_cache=False) == []
+
+
+def test_detect_faces_analyses_each_photo_once(monkeypatch: pytest.MonkeyPatch, astronaut: np.ndarray) -> None:
+    calls = []
+    real = face_analysis.analyse_faces
+
+    def counting(image: np.ndarray) -> list[Face]:
+        calls.append(image.shape)
+        return real(image)
+
+    face_analysis.clear_cache()
+    monkeypatch.setattr(face_analysis, "analyse_faces", counting)
+    painted, _ = paint_red_eyes(astronaut, detect_faces(astronaut))
+    portrait.teeth_whitening(portrait.red_eye(painted))
+    assert len(calls) == 1  # the painted eyes and the retouches do not make it another photo
+    detect_faces(data.coffee())
+    assert len(calls) == 2
+
+
+# --------------------------------------------------------------------------- red eye
+
+
+def test_red_eye_fixes_painted_pupils_and_touches_nothing_else(
+    astronaut: np.ndarray, astronaut_face: Face, red_eyed: tuple[np.ndarray, list[tuple[float, float, float]]]
+) -> None:
+    painted, discs = red_eyed
+    fixed = portrait.red_eye(painted)
+    assert eyes_fixed(painted, discs) == 0
+    assert eyes_fixed(fixed, discs) == len(discs) == 2
+    assert psnr(painted, fixed, ~eye_windows(astronaut.shape, [astronaut_face])) > 45
+    x, y, w, h = SHIRT
+    assert np.array_equal(fixed[y : y + h, x : x + w], painted[y : y + h, x : x + w])  # the red shirt stays red
+    # pupils become dark and neutral, not grey-pink
+    core = disc_mask(astronaut.shape, discs, 0.6)
+    assert fixed[core].mean(axis=0).max() < 110
+    assert np.ptp(fixed[core].mean(axis=0)) < 25
+
+
+def test_red_eye_keeps_catch_light(red_eyed: tuple[np.ndarray, list[tuple[float, float, float]]]) -> None:
+    painted, discs = red_eyed
+    fixed = portrait.red_eye(painted)
+    for x, y, r in discs:
+        gx, gy = round(x + 0.35 * r - 0.5), round(y - 0.35 * r - 0.5)
+        assert painted[gy, gx].min() > 200
+        assert fixed[gy, gx].min() > 200
+
+
+def test_red_eye_fixes_small_faces_in_collage(
+    mosaic: tuple[np.ndarray, list[tuple[int, int, int, int]], list[Face]],
+) -> None:
+    img, _, faces = mosaic
+    painted, discs = paint_red_eyes(img, faces)
+    fixed = portrait.red_eye(painted)
+    assert eyes_fixed(fixed, discs) == len(discs) == 2 * len(faces)
+    assert psnr(painted, fixed, ~eye_windows(img.shape, faces)) > 45
+
+
+def test_red_eye_leaves_photos_without_red_eyes_unchanged(
+    astronaut: np.ndarray, mosaic: tuple[np.ndarray, list[tuple[int, int, int, int]], list[Face]]
+) -> None:
+    assert np.array_equal(portrait.red_eye(astronaut), astronaut)
+    assert np.array_equal(portrait.red_eye(mosaic[0]), mosaic[0])
+    assert np.array_equal(portrait.red_eye(data.coffee()), data.coffee())
+
+
+def test_red_eye_strength_zero_changes_nothing(red_eyed: tuple[np.ndarray, list[tuple[float, float, float]]]) -> None:
+    painted, _ = red_eyed
+    assert np.array_equal(portrait.red_eye(painted, strength=0.0), painted)
+
+
+def test_red_eye_keeps_alpha_channel(red_eyed: tuple[np.ndarray, list[tuple[float, float, float]]]) -> None:
+    painted, discs = red_eyed
+    alpha = np.full((*painted.shape[:2], 1), 77, np.uint8)
+    fixed = portrait.red_eye(np.concatenate([painted, alpha], axis=2))
+    assert fixed.shape[2] == 4 and np.all(fixed[..., 3] == 77)
+    assert eyes_fixed(fixed[..., :3], discs) == 2
+
+
+# --------------------------------------------------------------------------- teeth
+
+
+def test_teeth_whitening_removes_yellow_only_inside_the_mouth(astronaut: np.ndarray, astronaut_face: Face) -> None:
+    mask = teeth_region(astronaut, astronaut_face)
+    assert mask.sum() > 80  # the smile shows teeth
+    yellowed = yellow_teeth(astronaut, mask)
+    whitened = portrait.teeth_whitening(yellowed)
+    before, after = lab(yellowed), lab(whitened)
+    b0, b1 = before[..., 2][mask].mean(), after[..., 2][mask].mean()
+    assert b0 > 20
+    assert b1 < 0.65 * b0  # default strength removes well over a third of the yellow
+    assert after[..., 0][mask].mean() >= before[..., 0][mask].mean()  # lighter, never darker
+    assert astronaut_face.inner_lips is not None and astronaut_face.outer_lips is not None
+    mouth = inner_lips_mask(astronaut.shape, astronaut_face.inner_lips)
+    assert psnr(yellowed, whitened, ~mouth) > 45  # lips, skin and everything else
+    lips = inner_lips_mask(astronaut.shape, astronaut_face.outer_lips) & ~mouth
+    assert np.array_equal(whitened[lips], yellowed[lips])
+
+
+def test_teeth_whitening_strength_scales_the_effect(astronaut: np.ndarray, astronaut_face: Face) -> None:
+    mask = teeth_region(astronaut, astronaut_face)
+    yellowed = yellow_teeth(astronaut, mask)
+    b = [lab(portrait.teeth_whitening(yellowed, strength=s))[..., 2][mask].mean() for s in (0.0, 0.3, 1.0)]
+    assert b[0] > b[1] > b[2]
+    assert np.array_equal(portrait.teeth_whitening(yellowed, strength=0.0), yellowed)
+
+
+def test_teeth_whitening_leaves_closed_mouth_alone(astronaut: np.ndarray, astronaut_face: Face) -> None:
+    assert astronaut_face.landmarks is not None
+    closed = astronaut_face.landmarks.copy()
+    closed[14] = closed[13]  # lower inner lip on the upper one
+    face = replace(astronaut_face, landmarks=closed)
+    assert face.mouth_opening == 0.0
+    assert portrait._whiten_face(astronaut, face, 1.0) is None
+    assert portrait._whiten_face(astronaut, astronaut_face, 1.0) is not None
+
+
+def test_portrait_ops_leave_faceless_photo_unchanged() -> None:
+    coffee = data.coffee()
+    assert portrait.red_eye(coffee) is coffee
+    assert portrait.teeth_whitening(coffee) is coffee
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def test_portrait_ops_registered_with_validated_parameters() -> None:
+    assert get("red_eye").validate({}) == {"strength": 1.0, "threshold": 0.45}
+    assert get("teeth_whitening").validate({"strength": "0.3"}) == {"strength": 0.3}
+    with pytest.raises(InvalidParameters, match=r"teeth_whitening: parameter 'strength' must be at most 1"):
+        get("teeth_whitening").validate({"strength": 2})
+    with pytest.raises(InvalidParameters, match=r"red_eye: unknown parameter 'radius'"):
+        get("red_eye").validate({"radius": 3})
