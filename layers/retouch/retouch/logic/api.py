@@ -21,7 +21,17 @@ from retouch import keys, ops
 from retouch.errors import InvalidParameters, NotFound, RetouchError, Unauthorized, ValidationError
 from retouch.logic import openapi
 from retouch.logic.deps import ApiDeps, api_deps
-from retouch.models import OUTPUT_FORMATS, ImageRecord, ImageUpload, Job, OutputSpec, image_id_for, now_iso, valid_job_id
+from retouch.models import (
+    OUTPUT_FORMATS,
+    ImageRecord,
+    ImageUpload,
+    Job,
+    OperationSpec,
+    OutputSpec,
+    image_id_for,
+    now_iso,
+    valid_job_id,
+)
 from retouch.observability import logger, metrics
 
 app = APIGatewayHttpResolver()
@@ -77,6 +87,22 @@ def parse_output(raw: Any) -> OutputSpec:
     return OutputSpec(format=raw.get("format", "jpeg"), quality=raw.get("quality", 88))
 
 
+def resolve_references(operations: tuple[OperationSpec, ...], images: list[ImageUpload]) -> tuple[OperationSpec, ...]:
+    """``reference=<name>`` names another image of the job; store it as that image's id."""
+    ids: dict[str, str] = {}
+    for n, img in enumerate(images):
+        ids.setdefault(img.name, image_id_for(n))
+    out = []
+    for spec in operations:
+        ref = spec.params.get(ops.registry.REFERENCE_PARAM)
+        if isinstance(ref, str):
+            if ref not in ids:
+                raise ValidationError(f"{spec.op}: reference {ref!r} is not the name of an image in this job")
+            spec = OperationSpec(spec.op, {**spec.params, ops.registry.REFERENCE_PARAM: ids[ref]})
+        out.append(spec)
+    return tuple(out)
+
+
 # --- use cases ----------------------------------------------------------------------------
 def create_job(owner: str, body: dict[str, Any], deps: ApiDeps) -> dict[str, Any]:
     s = deps.settings
@@ -89,6 +115,7 @@ def create_job(owner: str, body: dict[str, Any], deps: ApiDeps) -> dict[str, Any
     except InvalidParameters as exc:
         raise ValidationError(exc.message) from None
     output = parse_output(body.get("output"))
+    operations = resolve_references(operations, images)
 
     job_id = "j-" + uuid.uuid4().hex
     records = [

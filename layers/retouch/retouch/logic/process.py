@@ -19,7 +19,7 @@ from retouch import keys, pipeline
 from retouch.adapters.queue import VisibilityHeartbeat
 from retouch.errors import PermanentError, RetouchError, TransientError
 from retouch.logic.deps import ProcessDeps
-from retouch.models import ImageStatus, ProcessRequest, ProcessResult
+from retouch.models import ImageStatus, ProcessRequest, ProcessResult, valid_image_id
 from retouch.observability import logger, metrics
 
 
@@ -67,6 +67,17 @@ def process_message(body: str, receipt_handle: str | None, receive_count: int, d
     return result
 
 
+def load_sibling(request: ProcessRequest, image_id: str, deps: ProcessDeps) -> bytes:
+    """Bytes of another upload of the same job (a ``reference`` image)."""
+    if not valid_image_id(image_id):
+        raise PermanentError(f"reference {image_id!r} is not an image of this job")
+    key = request.key.rsplit("/", 1)[0] + "/" + image_id
+    data = deps.store.read(key)
+    if data is None:
+        raise TransientError(f"the reference image {image_id} has not been uploaded yet")
+    return data
+
+
 def process_request(request: ProcessRequest, deps: ProcessDeps) -> ProcessResult:
     s = deps.settings
     started = time.monotonic()
@@ -98,6 +109,7 @@ def process_request(request: ProcessRequest, deps: ProcessDeps) -> ProcessResult
             data,
             request.operations,
             request.output,
+            load_reference=lambda image_id: load_sibling(request, image_id, deps),
             max_pixels=s.max_pixels,
             max_bytes=s.max_upload_bytes,
             budget_seconds=s.operation_budget_seconds,

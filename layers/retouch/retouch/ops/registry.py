@@ -212,18 +212,42 @@ def describe_all() -> list[dict[str, Any]]:
     return [REGISTRY[name].describe() for name in sorted(REGISTRY)]
 
 
-def apply_operations(image: Image, specs: Iterable[OperationSpec], *, budget_seconds: float | None = None) -> Image:
+REFERENCE_PARAM = "reference"
+"""A parameter that names another image of the job; the pipeline replaces it by that image's
+pixels before calling the operation (see :func:`apply_operations`)."""
+
+Resolver = Callable[[str], Image]
+
+
+def apply_operations(
+    image: Image,
+    specs: Iterable[OperationSpec],
+    *,
+    budget_seconds: float | None = None,
+    resolve_image: Resolver | None = None,
+) -> Image:
     """Apply operations in order. Parameters are validated again (messages are input too).
 
     ``budget_seconds`` bounds the whole chain; it is checked between operations.
+    ``resolve_image`` turns a ``reference`` parameter (another image of the job) into pixels.
     """
     started = time.monotonic()
     for spec in specs:
         operation = get(spec.op)
-        image = operation.fn(image, **operation.validate(spec.params))
+        params: dict[str, Any] = operation.validate(spec.params)
+        if isinstance(params.get(REFERENCE_PARAM), str):
+            if resolve_image is None:
+                raise InvalidParameters(f"{spec.op}: reference images cannot be loaded here")
+            params[REFERENCE_PARAM] = resolve_image(params[REFERENCE_PARAM])
+        image = operation.fn(image, **params)
         if budget_seconds is not None and time.monotonic() - started > budget_seconds:
             raise OperationTimeout(f"operations ran past their budget of {budget_seconds:.0f} s (stopped after {spec.op})")
     return image
+
+
+def referenced_images(specs: Iterable[OperationSpec]) -> set[str]:
+    """The ``reference`` values (image names or ids) the operations use."""
+    return {str(s.params[REFERENCE_PARAM]) for s in specs if isinstance(s.params.get(REFERENCE_PARAM), str)}
 
 
 def parse_cli_operation(text: str) -> dict[str, Any]:

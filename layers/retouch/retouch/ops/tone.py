@@ -86,6 +86,8 @@ def contrast(
         # a subsample is enough for percentiles and keeps large images cheap
         step = max(1, int(np.sqrt(y.size / 1_000_000)))
         lo, hi = np.percentile(y[::step, ::step], [low, high])
+        if hi - lo < 1:
+            return image.copy()  # a flat image has no contrast to stretch (as ImageOps.autocontrast)
         return map_luma(image, stretch_lut(float(lo), float(hi)))
     if method == "clahe":
         return map_luma(image, clahe=cv2.createCLAHE(clipLimit=clip_limit, tileGridSize=(tiles, tiles)))
