@@ -188,7 +188,9 @@ def test_operation_validate_fills_defaults() -> None:
 
 
 def test_operation_validate_rejects_unknown_parameter_naming_allowed_ones() -> None:
-    with pytest.raises(InvalidParameters, match=r"thumbnail: unknown parameter 'size' \(allowed: width, height, fit, upscale\)"):
+    with pytest.raises(
+        InvalidParameters, match=r"thumbnail: unknown parameter 'size' \(allowed: width, height, fit, upscale, gravity\)"
+    ):
         ops.get("thumbnail").validate({"width": 10, "size": 3})
 
 

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from retouch.errors import InvalidParameters
+from retouch.ops.framing import GRAVITIES, place_window
 from retouch.ops.registry import Image, Operation, Param, aspect_ratio, register
 
 
@@ -71,13 +72,16 @@ def crop(image: Image, box: list[int | float] | None = None, aspect: str | None 
     :param box: ``[x, y, w, h]`` in pixels, or as fractions of the image size (see
         :func:`box_in_pixels`).
     :param aspect: ``"W:H"``; the largest window of that ratio, placed by ``gravity``.
-    :param gravity: where the aspect window sits; ``center`` is the image centre.
+    :param gravity: where the aspect window sits: ``center``, ``face`` (keep every face in
+        frame) or ``smart`` (faces, else the most salient region); see :mod:`.framing`.
     """
     h, w = image.shape[:2]
     if box is not None:
         return crop_box(image, *box_in_pixels(box, w, h))
     assert aspect is not None
-    return crop_box(image, *centered_window(w, h, aspect_ratio(aspect)))
+    _, _, win_w, win_h = centered_window(w, h, aspect_ratio(aspect))
+    x, y = place_window(image, win_w, win_h, gravity)
+    return crop_box(image, x, y, win_w, win_h)
 
 
 def _check_crop(values: dict[str, Any]) -> None:
@@ -113,6 +117,7 @@ def thumbnail(
     fit: str = "contain",
     upscale: bool = False,
     source_size: tuple[int, int] | None = None,
+    gravity: str = "face",
 ) -> Image:
     """Make a thumbnail.
 
@@ -120,6 +125,7 @@ def thumbnail(
     :param fit: ``contain`` fits the whole image inside the box; ``cover`` fills the box and
         crops the overflow around the centre.
     :param upscale: allow enlarging images smaller than the box (off by default).
+    :param gravity: ``cover`` only: which part to keep (``face`` by default, see :mod:`.framing`).
     :param source_size: the original size when ``image`` was decoded at reduced scale
         (shrink-on-load), so the output size follows the original's aspect ratio exactly.
         Not a user parameter; the pipeline passes it.
@@ -130,7 +136,7 @@ def thumbnail(
     out = resize(image, sw, sh)
     if fit == "cover" and width and height:
         cw, ch = min(width, sw), min(height, sh)
-        x, y = (sw - cw) // 2, (sh - ch) // 2
+        x, y = place_window(out, cw, ch, gravity) if (cw, ch) != (sw, sh) else (0, 0)
         out = np.ascontiguousarray(out[y : y + ch, x : x + cw])
     return out
 
@@ -162,7 +168,13 @@ CROP = register(
                 "box", "numbers", "x,y,w,h in pixels, or fractions of the image written as decimals (0.1,0.1,0.8,0.8)", count=4
             ),
             Param("aspect", "aspect", "aspect ratio W:H of the largest window to keep, e.g. 1:1 or 16:9"),
-            Param("gravity", "choice", "where the aspect window sits", default="center", choices=("center",)),
+            Param(
+                "gravity",
+                "choice",
+                "where the aspect window sits: center, face (keep every face) or smart (faces, else saliency)",
+                default="center",
+                choices=GRAVITIES,
+            ),
         ),
         check=_check_crop,
     )
@@ -184,6 +196,14 @@ THUMBNAIL = register(
                 choices=("contain", "cover"),
             ),
             Param("upscale", "bool", "enlarge images smaller than the box", default=False),
+            Param(
+                "gravity",
+                "choice",
+                "cover: the part to keep: face (every face in frame), smart or center",
+                default="face",
+                choices=GRAVITIES,
+                only_with={"fit": ("cover",)},
+            ),
         ),
         check=_check_thumbnail,
     )
