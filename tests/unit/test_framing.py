@@ -54,7 +54,7 @@ def test_smart_gravity_without_faces_follows_saliency() -> None:
     image[150:250, 950:1100] = (230, 40, 30)  # a red object near the right edge
     saliency = spectral_residual_saliency(image)
     assert saliency[200, 1000] > saliency[200, 200]
-    x, y = place_window(image, 400, 400, "smart")
+    x, _ = place_window(image, 400, 400, "smart")
     assert x <= 950 and x + 400 >= 1100
     assert place_window(image, 400, 400, "face") == (400, 0)  # no faces: centre
 
