@@ -127,7 +127,7 @@ def test_sniff_real_files_of_each_format() -> None:
 
 def test_describe_head_messages() -> None:
     assert imageio.describe_head(b"") == "the file is empty"
-    assert "HEIC/AVIF" in imageio.describe_head(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00")
+    assert "HEIC" in imageio.describe_head(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00")
     assert "'heic'" in imageio.describe_head(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00")
     assert imageio.describe_head(b"%PDF-1.4\n%....") == "it is a PDF document"
     assert imageio.describe_head(b"just some words\n") == "it looks like text"
@@ -357,7 +357,7 @@ def test_decode_text_named_jpg_is_unsupported() -> None:
     [
         (b"", "the file is empty"),
         (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "PDF"),
-        (b"\x00\x00\x00\x1cftypavif" + b"\x00" * 20, "HEIC/AVIF"),
+        (b"\x00\x00\x00\x1cftypheic" + b"\x00" * 20, "HEIC"),
     ],
 )
 def test_decode_other_unsupported_inputs(data: bytes, message: str) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError, features
 
 from retouch.errors import ImageTooLarge, InvalidImage, UnsupportedImage
 from retouch.models import OutputSpec
@@ -32,8 +32,10 @@ Image.MAX_IMAGE_PIXELS = None
 SNIFF_BYTES = 32
 """How many leading bytes :func:`sniff` needs."""
 
-SUPPORTED = ("jpeg", "png", "webp", "gif", "tiff", "bmp")
-_PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF", "tiff": "TIFF", "bmp": "BMP"}
+AVIF = features.check("avif")
+"""Pillow's wheels include libavif (Pillow >= 11.3); then AVIF is read and written."""
+SUPPORTED = ("jpeg", "png", "webp", "gif", "tiff", "bmp", *(("avif",) if AVIF else ()))
+_PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF", "tiff": "TIFF", "bmp": "BMP", "avif": "AVIF"}
 
 
 def sniff(head: bytes) -> str | None:
@@ -50,6 +52,8 @@ def sniff(head: bytes) -> str | None:
         return "tiff"
     if head[:2] == b"BM" and len(head) >= 14:
         return "bmp"
+    if head[4:8] == b"ftyp" and (head[8:12] in (b"avif", b"avis") or b"avif" in head[16:32]) and AVIF:
+        return "avif"
     return None
 
 
@@ -58,7 +62,7 @@ def describe_head(head: bytes) -> str:
     if not head:
         return "the file is empty"
     if head[4:8] == b"ftyp":
-        return f"it is an ISO media file (brand {head[8:12].decode('latin-1')!r}), e.g. HEIC/AVIF/MP4, which is not supported"
+        return f"it is an ISO media file (brand {head[8:12].decode('latin-1')!r}, e.g. HEIC or MP4), which is not supported"
     if head[:5] == b"%PDF-":
         return "it is a PDF document"
     printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head[:32])
@@ -148,7 +152,7 @@ def decode(
                     f"the {fmt.upper()} header declares {width}x{height} pixels ({width * height / 1e6:,.0f} MP); "
                     f"the limit is {max_pixels / 1e6:,.0f} MP"
                 )
-            orientation = im.getexif().get(0x0112, 1) if fmt in ("jpeg", "webp", "tiff", "png") else 1
+            orientation = im.getexif().get(0x0112, 1) if fmt in ("jpeg", "webp", "tiff", "png", "avif") else 1
             upright = (height, width) if orientation in _ROTATING_ORIENTATIONS else (width, height)
             if fmt == "jpeg" and size_hint is not None:
                 wanted = size_hint(*upright)
@@ -188,6 +192,8 @@ def encode(pixels: np.ndarray, output: OutputSpec) -> bytes:
         im.save(buf, "JPEG", quality=output.quality, optimize=False, progressive=False)
     elif output.format == "png":
         im.save(buf, "PNG", compress_level=6)
+    elif output.format == "avif":
+        im.save(buf, "AVIF", quality=output.quality, speed=8)
     else:
         im.save(buf, "WEBP", quality=output.quality, method=4)
     return buf.getvalue()

@@ -17,10 +17,10 @@ from retouch.errors import InvalidParameters, ValidationError
 
 SCHEMA_VERSION = 1
 
-OUTPUT_FORMATS: dict[str, str] = {"jpeg": "jpg", "png": "png", "webp": "webp"}
+OUTPUT_FORMATS: dict[str, str] = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif"}
 """Output format name -> file extension."""
 
-CONTENT_TYPES: dict[str, str] = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+CONTENT_TYPES: dict[str, str] = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "avif": "image/avif"}
 
 _JOB_ID = re.compile(r"j-[0-9a-f]{32}")
 _IMAGE_ID = re.compile(r"i[0-9]{4,6}")

@@ -16,6 +16,7 @@ SNIFFED_TYPES = {
     "gif": "image/gif",
     "tiff": "image/tiff",
     "bmp": "image/bmp",
+    "avif": "image/avif",
 }
 
 
