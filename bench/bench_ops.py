@@ -13,6 +13,10 @@ What is measured
   workers through a temporary directory). Upscaled photos are smoother than camera output, so
   their JPEGs are smaller and entropy decoding is cheaper than on real 12 MP files; the printed
   file sizes say by how much.
+* Cases: every registered operation with representative parameters (thumbnail w=256 contain,
+  256x256 cover with the default face gravity and with center gravity, crop 16:9 centred and
+  with smart gravity, contrast auto/clahe/linear, red_eye, teeth_whitening, colorize auto and
+  hints); a case whose parameters the registry rejects shows as an ERROR row.
 * Each retouch row is ``retouch.pipeline.render`` (decode -> operation -> JPEG encode, quality 85),
   exactly what the process function runs. Baselines, also including the JPEG encode: pyvips
   ``thumbnail_buffer(data, 256)`` (libvips operation cache off, so repeated runs really decode),
@@ -23,10 +27,14 @@ What is measured
 * Every (case, photo, size) runs in a fresh worker process (``subprocess``, this module with
   ``--worker``). The worker imports what the case needs, warms up on a 640x480 copy of the photo
   (so lazy loads such as the face models and the colorize library are not timed), then times N
-  runs. "peak MB" is the worker's lifetime ``ru_maxrss`` (whole process, as Lambda's "Max Memory
-  Used"); "+MB" is the peak during the timed runs (``VmHWM`` after resetting it through
-  ``/proc/self/clear_refs``, else ``ru_maxrss``) minus the resident size just before them (after
-  imports, warm-up and reading the input bytes). MB here are MiB, as Lambda's memory sizes.
+  runs. "peak MB" is the worker's lifetime peak RSS (whole process, as Lambda's "Max Memory
+  Used"): ``VmHWM`` from ``/proc/self/status``, because on Linux ``ru_maxrss`` (RUSAGE_SELF of the
+  worker, and so RUSAGE_CHILDREN of the parent) keeps the parent's peak across fork + exec: a
+  parent that built the 24 MP test images passes its ~180 MB on to every worker's ``ru_maxrss``
+  (``ru_maxrss`` is the fallback where ``/proc`` is missing). "+MB" is the peak during the timed
+  runs (``VmHWM`` after resetting it through ``/proc/self/clear_refs``) minus the resident size
+  just before them (after imports, warm-up and reading the input bytes). MB here are MiB, as
+  Lambda's memory sizes.
 * One core: the worker runs with ``OMP_NUM_THREADS=1``, ``OPENBLAS_NUM_THREADS=1``,
   ``MKL_NUM_THREADS=1``, ``OPENCV_FOR_THREADS_NUM=1`` and ``VIPS_CONCURRENCY=1`` in its
   environment (set before any import) and calls ``cv2.setNumThreads(1)``. It is not pinned to a
@@ -95,12 +103,19 @@ class Case:
 CASES: tuple[Case, ...] = (
     Case("thumbnail w=256 contain", "render", ({"op": "thumbnail", "params": {"width": 256, "fit": "contain"}},), True),
     Case(
-        "thumbnail 256x256 cover",
+        "thumbnail 256x256 cover",  # default gravity (face: runs face detection on the small image)
         "render",
         ({"op": "thumbnail", "params": {"width": 256, "height": 256, "fit": "cover"}},),
         True,
     ),
+    Case(
+        "thumbnail 256x256 cover center",
+        "render",
+        ({"op": "thumbnail", "params": {"width": 256, "height": 256, "fit": "cover", "gravity": "center"}},),
+        True,
+    ),
     Case("crop aspect=16:9", "render", ({"op": "crop", "params": {"aspect": "16:9"}},)),
+    Case("crop aspect=16:9 gravity=smart", "render", ({"op": "crop", "params": {"aspect": "16:9", "gravity": "smart"}},)),
     Case("contrast auto", "render", ({"op": "contrast", "params": {"method": "auto"}},)),
     Case("contrast clahe", "render", ({"op": "contrast", "params": {"method": "clahe"}},)),
     Case(
@@ -230,7 +245,9 @@ def worker(spec_path: Path) -> int:
         del warmup
         gc.collect()
         baseline_kb = _status_kb("VmRSS") or _maxrss_kb()
-        windowed = _reset_peak()
+        before_kb = _status_kb("VmHWM")  # peak of imports + warm-up, before the reset below
+        if before_kb is not None:
+            _reset_peak()
         walls: list[float] = []
         cpus: list[float] = []
         for _ in range(int(spec["runs"])):
@@ -238,11 +255,12 @@ def worker(spec_path: Path) -> int:
             result.output = run(data)
             walls.append(time.perf_counter() - t0)
             cpus.append(time.process_time() - c0)
-        window_peak_kb = (_status_kb("VmHWM") if windowed else None) or _maxrss_kb()
+        # the timed runs' peak if the reset worked, else the lifetime peak (an overestimate of +MB)
+        window_peak_kb = _status_kb("VmHWM") or _maxrss_kb()
         result.ms = statistics.median(walls) * 1000.0
         result.cpu_ms = statistics.median(cpus) * 1000.0
         result.runs_ms = [round(w * 1000.0, 1) for w in walls]
-        result.peak_mb = _maxrss_kb() / 1024.0
+        result.peak_mb = (max(before_kb, window_peak_kb) if before_kb is not None else _maxrss_kb()) / 1024.0
         result.baseline_mb = baseline_kb / 1024.0
         result.delta_mb = max(0.0, window_peak_kb - baseline_kb) / 1024.0
     except Exception as exc:  # reported in the table, not raised: one broken case must not hide the others
@@ -289,10 +307,11 @@ def colorize_library_env(workdir: Path) -> dict[str, str]:
 
 
 def run_worker(
-    case: Case, photo: str, size: str, files: dict[str, Path], runs: int, workdir: Path, env: dict[str, str]
+    index: int, case: Case, photo: str, size: str, files: dict[str, Path], runs: int, workdir: Path, env: dict[str, str]
 ) -> Result:
+    """Measure ``case`` on one photo and size in a fresh worker process (``index`` names its files)."""
     w, h = SIZES[size]
-    tag = f"{len(list(workdir.glob('spec-*.json'))):03d}"
+    tag = f"{index:03d}"
     spec_path, result_path = workdir / f"spec-{tag}.json", workdir / f"result-{tag}.json"
     spec = {
         "case": asdict(case),
@@ -362,10 +381,6 @@ def pyvips_status() -> tuple[bool, str]:
     return True, f"pyvips {pyvips.__version__} on libvips {libvips} ({'API' if pyvips.API_mode else 'ABI'} mode)"
 
 
-def fmt_row(cells: Sequence[str], widths: Sequence[int]) -> str:
-    return "  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
-
-
 def print_table(results: Sequence[Result]) -> None:
     pyvips = {(r.photo, r.size): r for r in results if r.case == PYVIPS and r.ok}
     thumbs = {c.label for c in CASES if c.thumbnail}
@@ -376,32 +391,21 @@ def print_table(results: Sequence[Result]) -> None:
             rows.append([r.case, r.photo, r.size, "ERROR", "", "", "", "", r.error])
             continue
         ratio = ""
-        ref = pyvips.get((r.photo, r.size))
-        if r.case in thumbs and r.case != PYVIPS:
-            ratio = f"{ref.ms / r.ms:.2f}x" if ref is not None and r.ms > 0 else "n/a (no pyvips)"
-        elif r.case == PYVIPS:
-            ratio = "1.00x"
-        rows.append(
-            [
-                r.case,
-                r.photo,
-                r.size,
-                f"{r.ms:.1f}",
-                f"{r.cpu_ms:.1f}",
-                f"{r.mp_per_s:.1f}",
-                f"{r.peak_mb:.0f}",
-                f"{r.delta_mb:.0f}",
-                ratio,
-            ]
-        )
-    widths = [max(len(h), *(len(row[i]) for row in rows)) if i < 8 else 0 for i, h in enumerate(header)]
-    widths[8] = len(header[8])
-    print(fmt_row(header, widths))
-    print(fmt_row(["-" * w for w in widths], widths))
+        if r.case in thumbs:
+            ref = pyvips.get((r.photo, r.size))
+            ratio = f"{ref.ms / r.ms:.2f}x" if ref is not None and r.ms > 0 else "n/a (pyvips not measured)"
+        cells = [f"{r.ms:.1f}", f"{r.cpu_ms:.1f}", f"{r.mp_per_s:.1f}", f"{r.peak_mb:.0f}", f"{r.delta_mb:.0f}", ratio]
+        rows.append([r.case, r.photo, r.size, *cells])
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(8)]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(cells[:8], widths, strict=True))]
+        return "  ".join([*padded, cells[8]]).rstrip()
+
+    print(line(header))
+    print(line(["-" * w for w in widths] + ["-" * len(header[8])]))
     for row in rows:
-        cells = row if row[3] != "ERROR" else [*row[:8], ""]
-        line = fmt_row(cells, widths)
-        print(line + (f"  {row[8]}" if row[3] == "ERROR" else ""))
+        print(line(row))
 
 
 def check_targets(results: Sequence[Result], sizes: Sequence[str], photos: Sequence[str], vips_ok: bool) -> list[str]:
@@ -531,20 +535,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                         results.append(Result(case.label, photo, size, SIZES[size][0] * SIZES[size][1] / 1e6, error=vips_text))
                         continue
                     print(f"  {case.label} {photo} {size} ...", file=sys.stderr, flush=True)
-                    results.append(run_worker(case, photo, size, files, args.runs, workdir, env))
+                    results.append(run_worker(len(results), case, photo, size, files, args.runs, workdir, env))
 
     print()
     print(f"Retouch operation benchmark: {args.runs} timed run(s) per row (median), one core per worker process")
     print(f"  {versions()}; {vips_text}")
     print(f"  one-core settings: {' '.join(f'{k}={v}' for k, v in ONE_CORE_ENV.items())} + cv2.setNumThreads(1)")
     print(
-        f"  source JPEGs (LANCZOS upscale, quality {SOURCE_QUALITY}): {'; '.join(sizes_text)}; output JPEG quality {OUTPUT_QUALITY}"
+        f"  source JPEGs (LANCZOS upscale, quality {SOURCE_QUALITY}): {'; '.join(sizes_text)};",
+        f"output JPEG quality {OUTPUT_QUALITY}",
     )
     print(f"  load average before: {load_before}")
     print()
     print_table(results)
     print()
-    print("peak MB: worker's lifetime max RSS (MiB); +MB: peak during the timed runs over the RSS after imports + warm-up.")
+    print(
+        "peak MB: worker's lifetime peak RSS (VmHWM, MiB); +MB: peak during the timed runs over the RSS after imports + warm-up."
+    )
     print("vs pyvips thumbnail: pyvips wall time / this row's wall time at the same photo and size (>1 = faster than pyvips).")
     print()
     for line in check_targets(results, args.sizes, args.photos, vips_ok):

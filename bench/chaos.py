@@ -44,7 +44,8 @@ def main() -> int:
         path.write_bytes(data)
         paths.append(path)
 
-    overrides = {"RequestVisibilityTimeout": "10", "MaxReceiveCount": "5"}
+    # short visibility timeouts so killed workers' messages come back within seconds
+    overrides = {"RequestVisibilityTimeout": "10", "EventVisibilityTimeout": "10", "MaxReceiveCount": "5"}
     with EmbeddedStack(
         workdir=work / "stack",
         overrides=overrides,

@@ -13,7 +13,7 @@ from functions.enqueue import app as enqueue_app
 from functions.notify import app as notify_app
 from functions.process import app as process_app
 from tests.conftest import Aws, photo_bytes
-from tests.helpers import create_job, job_status, post_upload, run_consumer
+from tests.helpers import call_api, create_job, job_status, post_upload, run_consumer
 
 
 def test_pipeline_over_http_presign_to_download(aws_server: Aws) -> None:
@@ -66,3 +66,63 @@ def test_pipeline_over_http_duplicate_delivery_counts_once(aws_server: Aws) -> N
     assert (body["succeeded"], body["failed"], body["status"]) == (1, 0, "complete")
     listed = aws_server.s3.list_objects_v2(Bucket=aws_server.bucket, Prefix="outputs/")
     assert listed["KeyCount"] == 1
+
+
+def test_pipeline_over_http_pushes_a_signed_completion_callback(aws_server: Aws, monkeypatch) -> None:
+    import hashlib
+    import hmac
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received: list[tuple[dict, str, bytes]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((json.loads(body), self.headers["X-Retouch-Signature"], body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            return
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("ALLOW_HTTP_CALLBACKS", "true")
+    from retouch.logic import deps
+
+    deps.reset()
+    data = photo_bytes("coffee")
+    status, job = call_api(
+        "POST",
+        "/jobs",
+        body={
+            "images": [{"name": "c.jpg", "content_type": "image/jpeg", "size": len(data)}],
+            "operations": [{"op": "thumbnail", "params": {"width": 64}}],
+            "callback_url": f"http://127.0.0.1:{server.server_address[1]}/done",
+        },
+    )
+    assert status == 201 and len(job["callback_secret"]) == 64
+    post_upload(job["uploads"][0], data)
+    run_consumer(aws_server, "UploadEventsQueue", enqueue_app.lambda_handler, 1)
+    run_consumer(aws_server, "RequestQueue", process_app.lambda_handler, 1)
+    run_consumer(aws_server, "ResponseQueue", notify_app.lambda_handler, 1)
+    server.shutdown()
+    [(payload, sig, body)] = received
+    assert payload["job_id"] == job["job_id"] and payload["status"] == "complete" and payload["succeeded"] == 1
+    expected = "sha256=" + hmac.new(job["callback_secret"].encode(), body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(sig, expected)
+
+
+def test_api_refuses_plain_http_callbacks_on_aws(aws_server: Aws) -> None:
+    status, body = call_api(
+        "POST",
+        "/jobs",
+        body={
+            "images": [{"name": "c.jpg", "content_type": "image/jpeg", "size": 10}],
+            "operations": [{"op": "thumbnail", "params": {"width": 64}}],
+            "callback_url": "http://169.254.169.254/latest/meta-data",
+        },
+    )
+    assert status == 400 and "callback_url must be an https URL" in body["error"]["message"]

@@ -66,6 +66,8 @@ class ApiSettings(StorageSettings):
     upload_url_ttl_seconds: int = 900
     download_url_ttl_seconds: int = 900
     max_body_bytes: int = 1024 * 1024
+    allow_http_callbacks: bool = False
+    """Accept http:// callback URLs (the local stack); otherwise only https://."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -33,6 +33,7 @@ from retouch.models import (
     OperationSpec,
     OutputSpec,
     ProcessResult,
+    Recorded,
     now_iso,
 )
 
@@ -111,6 +112,8 @@ class JobRepository:
                 "status": JobStatus.RUNNING.value,
                 "created_at": job.created_at,
                 "expires_at": int(time.time()) + JOB_TTL_DAYS * 86400,
+                "callback_url": job.callback_url,
+                "callback_secret": job.callback_secret,
             }
         )
 
@@ -197,6 +200,8 @@ class JobRepository:
             failed=int(item["failed"]),
             completed_at=item.get("completed_at"),
             images=sorted(images, key=lambda i: i.image_id),
+            callback_url=item.get("callback_url"),
+            callback_secret=item.get("callback_secret"),
         )
 
     @staticmethod
@@ -238,7 +243,7 @@ class JobRepository:
         except BotoCoreError as exc:
             raise TransientError(f"DynamoDB mark queued: {exc}") from exc
 
-    def record_result(self, result: ProcessResult) -> bool:
+    def record_result(self, result: ProcessResult) -> Recorded:
         """Record a terminal result once. Returns False for a duplicate (nothing changed).
 
         The one allowed change of a terminal state: an image that was given up (dead-lettered)
@@ -252,16 +257,17 @@ class JobRepository:
             {counter: 1, "remaining": -1},
         )
         if recorded:
-            self.complete_if_done(result.job_id)
-            return True
+            return Recorded(counted=True, completed=self.complete_if_done(result.job_id))
         if result.status is ImageStatus.SUCCEEDED:
-            return self._transition(
-                result,
-                "#s = :failed AND gave_up = :true",
-                {":failed": ImageStatus.FAILED.value, ":true": True},
-                {"succeeded": 1, "failed": -1},
+            return Recorded(
+                counted=self._transition(
+                    result,
+                    "#s = :failed AND gave_up = :true",
+                    {":failed": ImageStatus.FAILED.value, ":true": True},
+                    {"succeeded": 1, "failed": -1},
+                )
             )
-        return False
+        return Recorded(counted=False)
 
     def _transition(
         self, result: ProcessResult, condition: str, condition_values: dict[str, Any], counters: dict[str, int]

@@ -209,6 +209,7 @@ class EmbeddedStack:
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": "Retouch",
             "POWERTOOLS_DEV": "false",
+            "ALLOW_HTTP_CALLBACKS": "true",  # local callback receivers are plain http
         }
 
     def create_resources(self) -> None:

@@ -11,6 +11,7 @@ Routes (all behind the JWT authorizer; the caller is the token's ``sub``):
 from __future__ import annotations
 
 import json
+import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -77,6 +78,16 @@ def parse_images(raw: Any, max_images: int, max_bytes: int) -> list[ImageUpload]
     return images
 
 
+def parse_callback(raw: Any, allow_http: bool) -> str | None:
+    """An optional URL that receives the job summary (signed) when the job completes."""
+    if raw is None:
+        return None
+    schemes = ("https://", "http://") if allow_http else ("https://",)
+    if not isinstance(raw, str) or not raw.startswith(schemes) or len(raw) > 2048 or any(c.isspace() for c in raw):
+        raise ValidationError(f"callback_url must be an {' or '.join(s[:-3] for s in schemes)} URL of at most 2048 characters")
+    return raw
+
+
 def parse_output(raw: Any) -> OutputSpec:
     if raw is None:
         return OutputSpec()
@@ -106,9 +117,10 @@ def resolve_references(operations: tuple[OperationSpec, ...], images: list[Image
 # --- use cases ----------------------------------------------------------------------------
 def create_job(owner: str, body: dict[str, Any], deps: ApiDeps) -> dict[str, Any]:
     s = deps.settings
-    unknown = set(body) - {"images", "operations", "output"}
+    unknown = set(body) - {"images", "operations", "output", "callback_url"}
     if unknown:
-        raise ValidationError(f"unknown field {sorted(unknown)[0]!r} (allowed: images, operations, output)")
+        raise ValidationError(f"unknown field {sorted(unknown)[0]!r} (allowed: images, operations, output, callback_url)")
+    callback_url = parse_callback(body.get("callback_url"), s.allow_http_callbacks)
     images = parse_images(body.get("images"), s.max_images_per_job, s.max_upload_bytes)
     try:
         operations = ops.validate_operations(body.get("operations"))
@@ -129,7 +141,15 @@ def create_job(owner: str, body: dict[str, Any], deps: ApiDeps) -> dict[str, Any
         for n, img in enumerate(images)
     ]
     job = Job(
-        job_id=job_id, owner=owner, operations=operations, output=output, total=len(records), created_at=now_iso(), images=records
+        callback_url=callback_url,
+        callback_secret=secrets.token_hex(32) if callback_url else None,
+        job_id=job_id,
+        owner=owner,
+        operations=operations,
+        output=output,
+        total=len(records),
+        created_at=now_iso(),
+        images=records,
     )
     deps.jobs.create(job)
     expires_at = (datetime.now(UTC) + timedelta(seconds=s.upload_url_ttl_seconds)).isoformat(timespec="seconds")
@@ -149,6 +169,7 @@ def create_job(owner: str, body: dict[str, Any], deps: ApiDeps) -> dict[str, Any
         "uploads": uploads,
         "upload_expires_at": expires_at.replace("+00:00", "Z"),
         "max_upload_bytes": s.max_upload_bytes,
+        **({"callback_url": callback_url, "callback_secret": job.callback_secret} if callback_url else {}),
     }
 
 

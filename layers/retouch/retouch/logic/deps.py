@@ -7,7 +7,7 @@ environment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from retouch import settings as cfg
@@ -15,6 +15,7 @@ from retouch.adapters.aws import client, reset_clients
 from retouch.adapters.jobs import JobRepository
 from retouch.adapters.queue import MessageQueue
 from retouch.adapters.storage import ObjectStore
+from retouch.adapters.webhooks import WebhookSender
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class NotifyDeps:
     jobs: JobRepository
     dead_letters: MessageQueue | None = None
     """The request dead-letter queue, for the sweeper."""
+    webhooks: WebhookSender = field(default_factory=WebhookSender)
 
 
 @lru_cache(maxsize=1)

@@ -16,15 +16,46 @@ def record_message(body: str, deps: NotifyDeps) -> bool:
     A malformed message raises, so it is retried and finally dead-lettered for inspection.
     """
     result = ProcessResult.from_json(body)
-    counted = deps.jobs.record_result(result)
+    recorded = deps.jobs.record_result(result)
     log = {"job_id": result.job_id, "image_id": result.image_id, "status": result.status.value}
-    if counted:
+    if recorded.completed:
+        push_completion(result.job_id, deps)
+    if recorded:
         logger.info("result recorded", extra=log)
         metrics.add_metric(name="ResultsRecorded", unit="Count", value=1)
     else:
         logger.info("duplicate or late result ignored", extra=log)
         metrics.add_metric(name="ResultsDuplicate", unit="Count", value=1)
-    return counted
+    return recorded.counted
+
+
+def push_completion(job_id: str, deps: NotifyDeps) -> None:
+    """POST the job summary to the job's callback URL, once, when the job completes.
+
+    Best effort: a failing callback is logged and counted, never retried into a loop; the
+    status stays available from ``GET /jobs/{id}``.
+    """
+    job = deps.jobs.get(job_id, with_images=False)
+    if job is None or not job.callback_url or not job.callback_secret:
+        return
+    payload = {
+        "job_id": job.job_id,
+        "status": job.status.value,
+        "total": job.total,
+        "succeeded": job.succeeded,
+        "failed": job.failed,
+        "completed_at": job.completed_at,
+    }
+    try:
+        status = deps.webhooks.post(job.callback_url, payload, job.callback_secret)
+    except OSError as exc:
+        status = 0
+        logger.warning("callback failed", extra={"job_id": job_id, "error": str(exc)})
+    if 200 <= status < 300:
+        metrics.add_metric(name="CallbacksDelivered", unit="Count", value=1)
+    else:
+        logger.warning("callback not accepted", extra={"job_id": job_id, "status": status})
+        metrics.add_metric(name="CallbacksFailed", unit="Count", value=1)
 
 
 def sweep_dead_letters(deps: NotifyDeps, max_messages: int = 500) -> int:
@@ -57,7 +88,10 @@ def sweep_dead_letters(deps: NotifyDeps, max_messages: int = 500) -> int:
                 f"gave up after {attempts} attempts: processing never completed (the worker crashed or timed out)",
                 gave_up=True,
             )
-            if deps.jobs.record_result(result):
+            recorded = deps.jobs.record_result(result)
+            if recorded.completed:
+                push_completion(job_id, deps)
+            if recorded:
                 failed += 1
                 logger.warning("dead-lettered image failed", extra={"job_id": job_id, "image_id": image_id})
     metrics.add_metric(name="DeadLettersSwept", unit="Count", value=seen)
