@@ -79,4 +79,4 @@ chaos: setup
 	$(PY) -m bench.chaos --images 500
 
 clean:
-	rm -rf build .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build .aws-sam .pytest_cache .mypy_cache .ruff_cache .localstack-venv
