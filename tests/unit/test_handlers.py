@@ -11,7 +11,7 @@ from functions.enqueue import app as enqueue_app
 from functions.notify import app as notify_app
 from functions.process import app as process_app
 from retouch.local.events import sqs_event
-from retouch.models import ImageStatus, ProcessRequest, ProcessResult
+from retouch.models import ImageStatus, OutputSpec, ProcessRequest, ProcessResult
 from tests.conftest import Aws, photo_bytes
 from tests.helpers import call_api, context, create_job, job_status, run_consumer
 
@@ -276,3 +276,46 @@ def test_avif_in_and_out_when_pillow_has_libavif(aws: Aws) -> None:
     )
     assert out.source_format == "avif" and out.content_type == "image/avif"
     assert Image.open(io.BytesIO(out.body)).format == "AVIF" and out.width == 120
+
+
+# --- dead-letter sweeper ------------------------------------------------------------------------
+def test_sweeper_settles_images_from_all_three_dead_letter_queues(aws: Aws, monkeypatch) -> None:
+    from functions.notify import app as notify_functions
+    from retouch.logic import deps
+
+    for var, logical in (
+        ("REQUEST_DLQ_URL", "RequestDLQ"),
+        ("RESPONSE_DLQ_URL", "ResponseDLQ"),
+        ("UPLOAD_EVENTS_DLQ_URL", "UploadEventsDLQ"),
+    ):
+        monkeypatch.setenv(var, aws.queue_url(logical))
+    deps.reset()
+    job = create_job([IMAGE] * 4, THUMB)
+    request = ProcessRequest(job["job_id"], "i0000", "a.jpg", aws.bucket, upload_key(job, 0), (), OutputSpec())
+    aws.sqs.send_message(QueueUrl=aws.queue_url("RequestDLQ"), MessageBody=request.to_json())
+    ok = ProcessResult(job["job_id"], "i0001", ImageStatus.SUCCEEDED, output_key="o", width=1, height=1, bytes=1)
+    aws.sqs.send_message(QueueUrl=aws.queue_url("ResponseDLQ"), MessageBody=ok.to_json())
+    aws.sqs.send_message(
+        QueueUrl=aws.queue_url("UploadEventsDLQ"), MessageBody=s3_record_message(aws, upload_key(job, 2), 10)["Body"]
+    )
+    aws.sqs.send_message(QueueUrl=aws.queue_url("RequestDLQ"), MessageBody="not even json")
+
+    assert notify_functions.sweep_handler({"source": "aws.events"}, context()) == {"failed": 3}
+    assert notify_functions.sweep_handler({"source": "aws.events"}, context()) == {"failed": 0}  # idempotent
+    _, body = job_status(job["job_id"])
+    statuses = [(i["status"], i.get("error", "")) for i in body["images"]]
+    assert statuses[0][0] == "failed" and statuses[0][1].startswith("gave up after 5 attempts: processing never completed")
+    assert statuses[1] == ("succeeded", "")
+    assert statuses[2][0] == "failed" and "could not be queued" in statuses[2][1]
+    assert statuses[3][0] == "pending"
+    # request and upload-event dead letters stay for redrive; the applied result is gone
+    depth = {
+        q: sum(
+            int(v)
+            for v in aws.sqs.get_queue_attributes(
+                QueueUrl=aws.queue_url(q), AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            )["Attributes"].values()
+        )
+        for q in ("RequestDLQ", "ResponseDLQ", "UploadEventsDLQ")
+    }
+    assert depth == {"RequestDLQ": 2, "ResponseDLQ": 0, "UploadEventsDLQ": 1}

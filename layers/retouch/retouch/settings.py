@@ -96,4 +96,7 @@ class ProcessSettings(StorageSettings):
 class NotifySettings(_EnvSettings):
     jobs_table: str
     request_dlq_url: str = ""
+    response_dlq_url: str = ""
+    upload_events_dlq_url: str = ""
+    uploads_prefix: str = "uploads/"
     max_receive_count: int = 5

@@ -45,8 +45,8 @@ class ProcessDeps:
 class NotifyDeps:
     settings: cfg.NotifySettings
     jobs: JobRepository
-    dead_letters: MessageQueue | None = None
-    """The request dead-letter queue, for the sweeper."""
+    dead_letters: dict[str, MessageQueue] = field(default_factory=dict)
+    """The dead-letter queues the sweeper reads: ``requests``, ``responses``, ``upload-events``."""
     webhooks: WebhookSender = field(default_factory=WebhookSender)
 
 
@@ -81,7 +81,8 @@ def process_deps() -> ProcessDeps:
 @lru_cache(maxsize=1)
 def notify_deps() -> NotifyDeps:
     s = cfg.NotifySettings.from_env()
-    dead_letters = MessageQueue(client("sqs"), s.request_dlq_url) if s.request_dlq_url else None
+    urls = {"requests": s.request_dlq_url, "responses": s.response_dlq_url, "upload-events": s.upload_events_dlq_url}
+    dead_letters = {name: MessageQueue(client("sqs"), url) for name, url in urls.items() if url}
     return NotifyDeps(s, JobRepository(client("dynamodb"), s.jobs_table), dead_letters)
 
 

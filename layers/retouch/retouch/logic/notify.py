@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from retouch.errors import InvalidParameters
+from retouch.keys import decode_event_key, parse_upload_key
 from retouch.logic.deps import NotifyDeps
 from retouch.models import ProcessRequest, ProcessResult, valid_image_id, valid_job_id
 from retouch.observability import logger, metrics
@@ -59,43 +60,94 @@ def push_completion(job_id: str, deps: NotifyDeps) -> None:
 
 
 def sweep_dead_letters(deps: NotifyDeps, max_messages: int = 500) -> int:
-    """Fail the images whose requests were dead-lettered, so no job waits forever.
+    """Settle the images whose messages were dead-lettered, so no job waits forever.
 
-    A message reaches the request DLQ when processing failed ``maxReceiveCount`` times -
-    including crashes (a worker killed mid-image, a timeout, out of memory) that never got to
-    report anything. The messages stay in the DLQ for inspection and ``retouch dlq redrive``;
-    the sweeper only reads them (hiding each for a minute so one run sees each once) and records
-    "gave up after N attempts", which is idempotent. Returns how many images it failed now.
+    * ``requests``: processing failed ``maxReceiveCount`` times - including crashes (a worker
+      killed mid-image, a timeout, out of memory) that never reported anything. The image is
+      failed with "gave up after N attempts" (``gave_up``: a redrive may still succeed). The
+      messages stay in the DLQ for inspection and ``retouch dlq redrive``.
+    * ``responses``: a result that notify could not record N times. It is a real result, so it
+      is recorded now and then deleted (nothing is lost: it has been applied).
+    * ``upload-events``: an upload that enqueue could not queue N times; its image is failed
+      (gave up), the event stays for redrive.
+
+    Recording is idempotent, so sweeping the same messages again changes nothing; each run hides
+    what it read for a minute so it sees each message once. Returns how many images it settled.
     """
-    if deps.dead_letters is None:
-        return 0
+    settled = seen = 0
     attempts = deps.settings.max_receive_count
-    failed = seen = 0
-    while seen < max_messages:
-        batch = deps.dead_letters.receive(10, visibility_timeout=60)
-        if not batch:
-            break
-        seen += len(batch)
-        for message in batch:
-            ids = dead_letter_ids(message["Body"])
-            if ids is None:
-                logger.error("unreadable dead letter", extra={"message_id": message["MessageId"], "body": message["Body"][:2000]})
-                continue
-            job_id, image_id = ids
-            result = ProcessResult.failed(
-                job_id,
-                image_id,
-                f"gave up after {attempts} attempts: processing never completed (the worker crashed or timed out)",
-                gave_up=True,
-            )
-            recorded = deps.jobs.record_result(result)
-            if recorded.completed:
-                push_completion(job_id, deps)
-            if recorded:
-                failed += 1
-                logger.warning("dead-lettered image failed", extra={"job_id": job_id, "image_id": image_id})
+    for name, queue in deps.dead_letters.items():
+        count = 0
+        while count < max_messages:
+            batch = queue.receive(10, visibility_timeout=60)
+            if not batch:
+                break
+            count += len(batch)
+            for message in batch:
+                result = _dead_letter_result(name, message["Body"], attempts, deps)
+                if result is None:
+                    logger.error(
+                        "unreadable dead letter",
+                        extra={"queue": name, "message_id": message["MessageId"], "body": message["Body"][:2000]},
+                    )
+                    continue
+                recorded = deps.jobs.record_result(result)
+                if recorded.completed:
+                    push_completion(result.job_id, deps)
+                if recorded:
+                    settled += 1
+                    logger.warning(
+                        "dead letter settled",
+                        extra={
+                            "queue": name,
+                            "job_id": result.job_id,
+                            "image_id": result.image_id,
+                            "status": result.status.value,
+                        },
+                    )
+                if name == "responses":
+                    queue.delete(message["ReceiptHandle"])
+        seen += count
     metrics.add_metric(name="DeadLettersSwept", unit="Count", value=seen)
-    return failed
+    return settled
+
+
+def _dead_letter_result(queue: str, body: str, attempts: int, deps: NotifyDeps) -> ProcessResult | None:
+    if queue == "responses":
+        try:
+            return ProcessResult.from_json(body)
+        except InvalidParameters:
+            return None
+    if queue == "upload-events":
+        ref = dead_upload_ref(body, deps.settings.uploads_prefix)
+        if ref is None:
+            return None
+        return ProcessResult.failed(
+            ref[0], ref[1], f"gave up after {attempts} attempts: the upload could not be queued", gave_up=True
+        )
+    ids = dead_letter_ids(body)
+    if ids is None:
+        return None
+    return ProcessResult.failed(
+        ids[0],
+        ids[1],
+        f"gave up after {attempts} attempts: processing never completed (the worker crashed or timed out)",
+        gave_up=True,
+    )
+
+
+def dead_upload_ref(body: str, uploads_prefix: str) -> tuple[str, str] | None:
+    """The job and image of a dead-lettered S3 event (the first of its records that is ours)."""
+    try:
+        records = json.loads(body).get("Records", [])
+        keys_ = [decode_event_key(r["s3"]["object"]["key"]) for r in records]
+    except (ValueError, AttributeError, KeyError, TypeError):
+        return None
+    for key in keys_:
+        ref = parse_upload_key(key, uploads_prefix)
+        if ref is not None:
+            return ref.job_id, ref.image_id
+    return None
 
 
 def dead_letter_ids(body: str) -> tuple[str, str] | None:
