@@ -45,7 +45,7 @@ $(TOOLS)/.installed: requirements-tools.txt
 
 demo: setup
 	$(VENV)/bin/retouch samples $(DEMO_IN) --count 24
-	$(VENV)/bin/retouch run $(DEMO_IN) --op crop:aspect=3:2 --op contrast:method=clahe --op thumbnail:width=800 --format jpeg --out $(DEMO_OUT)
+	$(VENV)/bin/retouch run $(DEMO_IN) --op crop:aspect=3:2,gravity=smart --op contrast:method=clahe --op teeth_whitening --op thumbnail:width=800 --format jpeg --out $(DEMO_OUT)
 
 local: setup
 	$(VENV)/bin/retouch local

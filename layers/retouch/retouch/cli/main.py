@@ -214,7 +214,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             from retouch.local.stack import EmbeddedStack
 
-            console.print("Starting the embedded stack (moto server, 4 functions, local API) ...")
+            console.print("Starting the embedded stack (moto server, the functions of template.yaml, local API) ...")
             local = stack.enter_context(EmbeddedStack(max_workers=args.workers))
             api, token = local.api_url, local.token
             console.print(f"  API {api}, AWS emulator {local.endpoint}, logs in {local.logs}")
