@@ -122,7 +122,19 @@ def lightness(rgb: np.ndarray) -> np.ndarray:
     r, g, b = rgb[:, :, 0], rgb[:, :, 1], rgb[:, :, 2]
     if np.array_equal(r, g) and np.array_equal(g, b):
         return cv2.LUT(r, _grey_lightness_lut())
-    return np.ascontiguousarray(cv2.cvtColor(rgb.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2Lab)[:, :, 0])
+    out = np.empty(rgb.shape[:2], np.float32)
+    for rows in _strips(rgb.shape[0]):  # float copies of a strip only: bounded memory at 24 MP
+        strip = rgb[rows].astype(np.float32) * np.float32(1.0 / 255.0)
+        out[rows] = cv2.cvtColor(strip, cv2.COLOR_RGB2Lab)[:, :, 0]
+    return out
+
+
+STRIP_ROWS = 512
+"""Rows per strip for full-resolution colour conversions (memory stays ~O(strip))."""
+
+
+def _strips(height: int) -> list[slice]:
+    return [slice(y, min(height, y + STRIP_ROWS)) for y in range(0, height, STRIP_ROWS)]
 
 
 def _lab_to_linear_rgb(lab: np.ndarray) -> np.ndarray:
@@ -173,10 +185,12 @@ def limit_chroma(lab_l: np.ndarray, ab: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 def compose(lab_l: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """uint8 RGB from L* (H, W) and a*b* (H, W, 2), with the gamut limit of :func:`limit_chroma`."""
-    a, b = limit_chroma(lab_l, ab)
-    lab = cv2.merge([np.ascontiguousarray(lab_l, dtype=np.float32), a, b])
-    rgb = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
-    return cv2.convertScaleAbs(rgb, alpha=255.0)
+    out = np.empty((*lab_l.shape[:2], 3), np.uint8)
+    for rows in _strips(lab_l.shape[0]):
+        a, b = limit_chroma(lab_l[rows], ab[rows])
+        lab = cv2.merge([np.ascontiguousarray(lab_l[rows], dtype=np.float32), a, b])
+        out[rows] = cv2.convertScaleAbs(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB), alpha=255.0)
+    return out
 
 
 def colorfulness(image: Image) -> float:
