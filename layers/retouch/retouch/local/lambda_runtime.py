@@ -125,7 +125,8 @@ def sqs_worker(runtime: FunctionRuntime, poller: SqsPoller, keep_alive: bool) ->
     sqs = boto3.client("sqs")
     handler = load_handler(runtime)
     idle_since = time.monotonic()
-    while True:
+    parent = os.getppid()
+    while os.getppid() == parent:  # the stack went away (even by kill -9): stop polling
         batch = receive_batch(sqs, poller)
         if not batch:
             if not keep_alive and time.monotonic() - idle_since > poller.idle_exit_seconds:
@@ -180,8 +181,13 @@ def schedule_worker(runtime: FunctionRuntime, interval: float) -> None:
     """Process entry point: invoke the handler with a scheduled event every ``interval`` s."""
     prepare_process(runtime)
     handler = load_handler(runtime)
-    while True:
-        time.sleep(interval)
+    parent = os.getppid()
+    due = time.monotonic() + interval
+    while os.getppid() == parent:
+        time.sleep(min(1.0, max(0.0, due - time.monotonic())))
+        if time.monotonic() < due:
+            continue
+        due += interval
         event = {
             "version": "0",
             "id": str(uuid.uuid4()),

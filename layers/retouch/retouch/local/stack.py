@@ -16,6 +16,7 @@ import math
 import multiprocessing
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -43,6 +44,16 @@ LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "t
 MAX_API_BODY = 10 * 1024 * 1024
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the process that started us dies (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -64,6 +75,7 @@ class MotoServer:
             [sys.executable, "-m", "retouch.local.moto_main", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=out,
             stderr=out,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
