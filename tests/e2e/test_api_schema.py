@@ -8,6 +8,7 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from retouch.local.stack import EmbeddedStack
 
@@ -28,9 +29,16 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_openapi_document(case: schemathesis.Case, stack: EmbeddedStack) -> None:
-    case.call_and_validate(base_url=stack.api_url, headers={"Authorization": f"Bearer {stack.token}"})
+    # Every check runs but "schema-valid data is accepted": the document cannot express the
+    # registry's cross-parameter rules (a parameter that only applies to one method, box *or*
+    # aspect, width *or* height), which the API rejects with a precise 400 - tested elsewhere.
+    case.call_and_validate(
+        base_url=stack.api_url,
+        headers={"Authorization": f"Bearer {stack.token}"},
+        excluded_checks=[positive_data_acceptance],
+    )
 
 
 def test_api_openapi_document_is_public_and_lists_every_operation(stack: EmbeddedStack) -> None:

@@ -86,7 +86,11 @@ class OperationSpec:
     def from_dict(cls, raw: Any) -> OperationSpec:
         if not isinstance(raw, dict) or not isinstance(raw.get("op"), str):
             raise InvalidParameters(f"an operation must be an object with an 'op' name, got {raw!r}")
-        params = raw.get("params") or {}
+        extra = sorted(set(raw) - {"op", "params"})
+        if extra:
+            raise InvalidParameters(f"operation {raw['op']!r}: unknown field {extra[0]!r} (allowed: op, params)")
+        params = raw.get("params")
+        params = {} if params is None else params
         if not isinstance(params, dict):
             raise InvalidParameters(f"operation {raw['op']!r}: 'params' must be an object")
         return cls(op=raw["op"], params=params)
@@ -98,7 +102,7 @@ class OutputSpec:
     quality: int = 88
 
     def __post_init__(self) -> None:
-        if self.format not in OUTPUT_FORMATS:
+        if not isinstance(self.format, str) or self.format not in OUTPUT_FORMATS:
             raise ValidationError(f"output format {self.format!r} is not supported; choose one of {', '.join(OUTPUT_FORMATS)}")
         if not isinstance(self.quality, int) or isinstance(self.quality, bool) or not 1 <= self.quality <= 100:
             raise ValidationError(f"output quality must be an integer from 1 to 100, got {self.quality!r}")

@@ -346,6 +346,12 @@ class EmbeddedStack:
 
             do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_TRACE = do_GET
 
+            def __getattr__(self, name: str) -> Any:
+                # any other method (QUERY, PROPFIND...) is routed too: known paths answer 405
+                if name.startswith("do_"):
+                    return self.do_GET
+                raise AttributeError(name)
+
             def do_OPTIONS(self) -> None:
                 stack._preflight(self)
 

@@ -65,6 +65,9 @@ def parse_images(raw: Any, max_images: int, max_bytes: int) -> list[ImageUpload]
         where = f"images[{n}]"
         if not isinstance(item, dict):
             raise ValidationError(f"{where} must be an object with name, content_type and size")
+        extra = sorted(set(item) - {"name", "content_type", "size"})
+        if extra:
+            raise ValidationError(f"{where}: unknown field {extra[0]!r} (allowed: name, content_type, size)")
         name, ctype, size = item.get("name"), item.get("content_type"), item.get("size")
         if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH or "\x00" in name:
             raise ValidationError(f"{where}.name must be a non-empty string of at most {MAX_NAME_LENGTH} characters")

@@ -33,8 +33,8 @@ def _param_schema(p: Param) -> dict[str, Any]:
         schema["maximum"] = p.maximum
     if p.default is not None:
         schema["default"] = p.default
-    schema["description"] = p.help
-    return schema
+    # null means "the default", as the API treats it
+    return {"anyOf": [schema, {"type": "null"}], "description": p.help}
 
 
 def _operation_schema(op: ops.Operation) -> dict[str, Any]:
@@ -47,7 +47,7 @@ def _operation_schema(op: ops.Operation) -> dict[str, Any]:
         "properties": {
             "op": {"const": op.name},
             "params": {
-                "type": "object",
+                "type": ["object", "null"],
                 "additionalProperties": False,
                 "properties": {p.name: _param_schema(p) for p in op.params},
             },
@@ -99,6 +99,7 @@ def document(max_images: int = 1000) -> dict[str, Any]:
                 "Operation": {"oneOf": [_operation_schema(o) for o in ops.REGISTRY.values()]},
                 "Output": {
                     "oneOf": [
+                        {"type": "null", "description": "the default: JPEG, quality 88"},
                         {"type": "string", "enum": list(OUTPUT_FORMATS)},
                         {
                             "type": "object",
@@ -137,6 +138,12 @@ def document(max_images: int = 1000) -> dict[str, Any]:
                             "items": {"$ref": "#/components/schemas/Operation"},
                         },
                         "output": {"$ref": "#/components/schemas/Output"},
+                        "callback_url": {
+                            "type": ["string", "null"],
+                            "maxLength": 2048,
+                            "pattern": "^https://[^\\s]+$",
+                            "description": "receives the job summary, signed (X-Retouch-Signature: sha256=HMAC), on completion",
+                        },
                     },
                 },
                 "JobCreated": {
