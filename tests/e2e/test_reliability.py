@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -119,6 +121,17 @@ def test_poison_message_is_dead_lettered_and_its_image_failed(photos: list[Path]
         assert failed["status"] == "failed" and failed["error"].startswith("gave up after 2 attempts")
         visible, hidden = stack.queue_depths()["RequestDLQ"]
         assert visible + hidden == 1  # kept for inspection and redrive (the sweeper only reads it)
+
+        # operators see it with `retouch dlq list` and can replay it with `retouch dlq redrive`
+        cli = [sys.executable, "-m", "retouch.cli.main", "dlq"]
+        where = ["--queue", "requests", "--endpoint", stack.endpoint, "--stack-name", stack.stack_name]
+        stack.pause("DeadLetterSweeperFunction:schedule")  # between sweeps the dead letter is visible
+        wait_for(lambda: stack.queue_depths()["RequestDLQ"][0] == 1, 30, "the dead letter to be visible again")
+        listed = subprocess.run([*cli, "list", *where], capture_output=True, text=True, timeout=120, check=False)
+        assert listed.returncode == 0 and job["job_id"] in listed.stdout and "1 dead-lettered message" in listed.stderr
+        moved = subprocess.run([*cli, "redrive", *where], capture_output=True, text=True, timeout=120, check=False)
+        assert moved.returncode == 0 and "1 message(s) redriven" in moved.stderr
+        assert sum(stack.queue_depths()["RequestDLQ"]) == 0
 
 
 def test_every_message_delivered_twice_gives_identical_outputs_and_exact_counts(photos: list[Path], tmp_path: Path) -> None:

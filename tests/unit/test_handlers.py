@@ -78,6 +78,7 @@ def test_api_rejects_bad_requests_with_precise_messages(aws: Aws) -> None:
         ({"images": [{**IMAGE, "size": 60 * 1024 * 1024}], "operations": THUMB}, "limit"),
         ({"images": [IMAGE], "operations": THUMB, "output": "gif"}, "output format 'gif'"),
         ("{not json", "not valid JSON"),
+        ('{"images": [], "pad": "' + "x" * (1024 * 1024) + '"}', "the limit is 1048576 bytes"),
     ]
     for body, message in cases:
         status, reply = call_api("POST", "/jobs", body=body)

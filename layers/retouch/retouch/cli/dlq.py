@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,6 +53,7 @@ def cmd_dlq(args: argparse.Namespace) -> int:
     pairs = dead_letter_pairs(args)
     if args.action == "list":
         table = Table("queue", "message id", "sent", "receives", "content")
+        rows: list[tuple[str, ...]] = []
         total = 0
         for alias, _, dlq in pairs:
             # peek: VisibilityTimeout=0 leaves every message visible for others
@@ -65,9 +67,14 @@ def cmd_dlq(args: argparse.Namespace) -> int:
                     seen.add(m["MessageId"])
                     attrs = m.get("Attributes", {})
                     sent = datetime.fromtimestamp(int(attrs.get("SentTimestamp", 0)) / 1000, UTC).isoformat(timespec="seconds")
-                    table.add_row(alias, m["MessageId"], sent, attrs.get("ApproximateReceiveCount", "?"), summarise(m["Body"]))
+                    row = (alias, m["MessageId"], sent, attrs.get("ApproximateReceiveCount", "?"), summarise(m["Body"]))
+                    table.add_row(*row)
+                    rows.append(row)
             total += len(seen)
-        Console().print(table)
+        if sys.stdout.isatty():
+            Console().print(table)
+        else:  # one tab-separated line per message for scripts
+            sys.stdout.write("".join("\t".join(r) + "\n" for r in rows))
         console.print(f"{total} dead-lettered message(s)")
         return 0
     moved = 0

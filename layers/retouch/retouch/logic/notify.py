@@ -59,6 +59,9 @@ def push_completion(job_id: str, deps: NotifyDeps) -> None:
         metrics.add_metric(name="CallbacksFailed", unit="Count", value=1)
 
 
+SWEEP_VISIBILITY_SECONDS = 10
+
+
 def sweep_dead_letters(deps: NotifyDeps, max_messages: int = 500) -> int:
     """Settle the images whose messages were dead-lettered, so no job waits forever.
 
@@ -72,18 +75,21 @@ def sweep_dead_letters(deps: NotifyDeps, max_messages: int = 500) -> int:
       (gave up), the event stays for redrive.
 
     Recording is idempotent, so sweeping the same messages again changes nothing; each run hides
-    what it read for a minute so it sees each message once. Returns how many images it settled.
+    what it read for a few seconds and skips what it has seen. Returns how many images it settled.
     """
     settled = seen = 0
     attempts = deps.settings.max_receive_count
     for name, queue in deps.dead_letters.items():
         count = 0
+        seen_ids: set[str] = set()
         while count < max_messages:
-            batch = queue.receive(10, visibility_timeout=60)
+            # hidden only briefly, so `retouch dlq list` sees them again between sweeps
+            batch = [m for m in queue.receive(10, visibility_timeout=SWEEP_VISIBILITY_SECONDS) if m["MessageId"] not in seen_ids]
             if not batch:
                 break
             count += len(batch)
             for message in batch:
+                seen_ids.add(message["MessageId"])
                 result = _dead_letter_result(name, message["Body"], attempts, deps)
                 if result is None:
                     logger.error(
