@@ -142,3 +142,88 @@ def test_run_rejects_an_invalid_operation_before_uploading(tmp_path: Path, sampl
         "t",
     )
     assert proc.returncode == 2 and "thumbnail: parameter 'width' must be a number" in proc.stderr
+
+
+def _retouch_inputs(folder: Path) -> dict[str, Path]:
+    """A portrait with red eyes painted over the real irises, a grey photo and its colour reference."""
+    import cv2
+    import numpy as np
+    from skimage import data
+
+    from bench.eval_portrait import paint_red_eyes
+    from retouch.ops.faces import detect_faces
+
+    folder.mkdir(parents=True, exist_ok=True)
+    astronaut = data.astronaut()
+    red, _ = paint_red_eyes(astronaut, detect_faces(astronaut))
+    coffee = data.coffee()
+    paths = {"portrait": folder / "portrait.png", "grey": folder / "grey.jpg", "reference": folder / "reference.jpg"}
+    Image.fromarray(red).save(paths["portrait"])
+    Image.fromarray(cv2.cvtColor(coffee, cv2.COLOR_RGB2GRAY)).save(paths["grey"], quality=92)
+    Image.fromarray(np.ascontiguousarray(coffee[:, ::-1])).save(paths["reference"], quality=92)
+    return paths
+
+
+def _redness_in_eyes(path: Path) -> float:
+    import numpy as np
+
+    from retouch.ops import portrait
+    from retouch.ops.faces import detect_faces
+
+    image = np.asarray(Image.open(path).convert("RGB"))
+    red = portrait.redness(image)
+    values = [
+        red[int(e.center[1]) - 2 : int(e.center[1]) + 3, int(e.center[0]) - 2 : int(e.center[0]) + 3].mean()
+        for f in detect_faces(image)
+        for e in f.eyes
+    ]
+    return float(max(values))
+
+
+def test_retouching_operations_work_through_run_and_apply_alike(stack: EmbeddedStack, tmp_path: Path) -> None:
+    import numpy as np
+
+    paths = _retouch_inputs(tmp_path / "in")
+    assert _redness_in_eyes(paths["portrait"]) > 0.5
+    run_out, apply_out = tmp_path / "run", tmp_path / "apply"
+    proc = run(
+        "run",
+        str(paths["portrait"]),
+        "--op",
+        "red_eye",
+        "--op",
+        "teeth_whitening",
+        "--format",
+        "png",
+        "--out",
+        str(run_out),
+        "--api",
+        stack.api_url,
+        "--token",
+        stack.token,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    local = run(
+        "apply", str(paths["portrait"]), "--op", "red_eye", "--op", "teeth_whitening", "--format", "png", "-o", str(apply_out)
+    )
+    assert local.returncode == 0, local.stderr[-3000:]
+    served, applied = Image.open(run_out / "portrait.png"), Image.open(apply_out / "portrait.png")
+    assert np.array_equal(np.asarray(served), np.asarray(applied))  # the same code in the service and locally
+    assert _redness_in_eyes(run_out / "portrait.png") < 0.2
+
+    proc = run(
+        "run",
+        str(paths["grey"]),
+        str(paths["reference"]),
+        "--op",
+        "colorize:mode=reference,reference=reference.jpg",
+        "--out",
+        str(run_out),
+        "--api",
+        stack.api_url,
+        "--token",
+        stack.token,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    hsv = np.asarray(Image.open(run_out / "grey.jpg").convert("HSV"))
+    assert hsv[:, :, 1].mean() > 40  # the grey photo came back in colour
