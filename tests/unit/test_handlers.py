@@ -320,3 +320,36 @@ def test_sweeper_settles_images_from_all_three_dead_letter_queues(aws: Aws, monk
         for q in ("RequestDLQ", "ResponseDLQ", "UploadEventsDLQ")
     }
     assert depth == {"RequestDLQ": 2, "ResponseDLQ": 0, "UploadEventsDLQ": 1}
+
+
+# --- upload deadline ----------------------------------------------------------------------------
+def test_images_never_uploaded_are_failed_when_the_upload_deadline_passes(aws: Aws, astronaut_jpeg: bytes, monkeypatch) -> None:
+    from retouch.logic import deps
+
+    monkeypatch.setenv("UPLOAD_URL_TTL_SECONDS", "0")
+    monkeypatch.setenv("UPLOAD_GRACE_SECONDS", "0")
+    deps.reset()
+    job = create_job([IMAGE, IMAGE], THUMB)
+    _enqueue(aws, job, [astronaut_jpeg])  # only the first image is uploaded
+    run_consumer(aws, "RequestQueue", process_app.lambda_handler, 1)
+    run_consumer(aws, "ResponseQueue", notify_app.lambda_handler, 2)  # the result and the due deadline
+    _, body = job_status(job["job_id"])
+    assert (body["status"], body["succeeded"], body["failed"]) == ("complete", 1, 1)
+    assert body["images"][1]["error"] == "the image was never uploaded before its upload URL expired"
+
+
+def test_an_early_upload_deadline_is_rescheduled_not_applied(aws: Aws) -> None:
+    import time
+
+    from retouch.models import UploadDeadline
+
+    job = create_job([IMAGE], THUMB)
+    early = UploadDeadline(job["job_id"], time.time() + 3600).to_json()
+    notify_app.lambda_handler(
+        sqs_event([{"MessageId": "d1", "ReceiptHandle": "r", "Body": early}], aws.queue_arn("ResponseQueue")), context()
+    )
+    assert job_status(job["job_id"])[1]["images"][0]["status"] == "pending"
+    attrs = aws.sqs.get_queue_attributes(
+        QueueUrl=aws.queue_url("ResponseQueue"), AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )
+    assert int(attrs["Attributes"]["ApproximateNumberOfMessagesDelayed"]) == 2  # the API's and the re-sent one

@@ -195,6 +195,34 @@ class ProcessResult:
 
 
 @dataclass(frozen=True)
+class UploadDeadline:
+    """A delayed message on the response queue: when it is due, images of the job that were
+    never uploaded are failed, so an abandoned upload cannot keep a job running forever."""
+
+    job_id: str
+    not_before: float
+    """Unix time after which no upload that started in time can still land."""
+    kind: str = "upload-deadline"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def parse(cls, text: str) -> UploadDeadline | None:
+        """The deadline in ``text``, or ``None`` if it is another kind of message."""
+        try:
+            raw = json.loads(text)
+        except ValueError:
+            return None
+        if not isinstance(raw, dict) or raw.get("kind") != "upload-deadline":
+            return None
+        try:
+            return cls(job_id=str(raw["job_id"]), not_before=float(raw["not_before"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidParameters(f"malformed upload deadline: {exc}") from exc
+
+
+@dataclass(frozen=True)
 class ImageUpload:
     """An image the user announces when creating a job."""
 

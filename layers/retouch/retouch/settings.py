@@ -68,6 +68,10 @@ class ApiSettings(StorageSettings):
     max_body_bytes: int = 1024 * 1024
     allow_http_callbacks: bool = False
     """Accept http:// callback URLs (the local stack); otherwise only https://."""
+    response_queue_url: str = ""
+    """Where the job's upload deadline is scheduled (a delayed message notify acts on)."""
+    upload_grace_seconds: int = 300
+    """After the upload URLs expire, how long uploads that started in time may still land."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,3 +104,4 @@ class NotifySettings(_EnvSettings):
     upload_events_dlq_url: str = ""
     uploads_prefix: str = "uploads/"
     max_receive_count: int = 5
+    response_queue_url: str = ""

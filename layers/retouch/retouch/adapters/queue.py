@@ -22,9 +22,9 @@ class MessageQueue:
     sqs: Any
     url: str
 
-    def send(self, body: str) -> None:
+    def send(self, body: str, delay_seconds: int = 0) -> None:
         try:
-            self.sqs.send_message(QueueUrl=self.url, MessageBody=body)
+            self.sqs.send_message(QueueUrl=self.url, MessageBody=body, DelaySeconds=max(0, min(900, delay_seconds)))
         except (ClientError, BotoCoreError) as exc:
             raise TransientError(f"SQS send: {exc}") from exc
 

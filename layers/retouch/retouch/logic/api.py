@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from retouch.models import (
     Job,
     OperationSpec,
     OutputSpec,
+    UploadDeadline,
     image_id_for,
     now_iso,
     valid_job_id,
@@ -155,6 +157,9 @@ def create_job(owner: str, body: dict[str, Any], deps: ApiDeps) -> dict[str, Any
         images=records,
     )
     deps.jobs.create(job)
+    if deps.responses is not None:
+        wait = s.upload_url_ttl_seconds + s.upload_grace_seconds
+        deps.responses.send(UploadDeadline(job_id, time.time() + wait).to_json(), delay_seconds=wait)
     expires_at = (datetime.now(UTC) + timedelta(seconds=s.upload_url_ttl_seconds)).isoformat(timespec="seconds")
     uploads = []
     for rec in records:

@@ -23,6 +23,7 @@ class ApiDeps:
     settings: cfg.ApiSettings
     store: ObjectStore
     jobs: JobRepository
+    responses: MessageQueue | None = None
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,15 @@ class NotifyDeps:
     dead_letters: dict[str, MessageQueue] = field(default_factory=dict)
     """The dead-letter queues the sweeper reads: ``requests``, ``responses``, ``upload-events``."""
     webhooks: WebhookSender = field(default_factory=WebhookSender)
+    responses: MessageQueue | None = None
+    """The response queue, to re-schedule upload deadlines that arrived early."""
 
 
 @lru_cache(maxsize=1)
 def api_deps() -> ApiDeps:
     s = cfg.ApiSettings.from_env()
-    return ApiDeps(s, ObjectStore(client("s3"), s.bucket_name), JobRepository(client("dynamodb"), s.jobs_table))
+    responses = MessageQueue(client("sqs"), s.response_queue_url) if s.response_queue_url else None
+    return ApiDeps(s, ObjectStore(client("s3"), s.bucket_name), JobRepository(client("dynamodb"), s.jobs_table), responses)
 
 
 @lru_cache(maxsize=1)
@@ -83,7 +87,8 @@ def notify_deps() -> NotifyDeps:
     s = cfg.NotifySettings.from_env()
     urls = {"requests": s.request_dlq_url, "responses": s.response_dlq_url, "upload-events": s.upload_events_dlq_url}
     dead_letters = {name: MessageQueue(client("sqs"), url) for name, url in urls.items() if url}
-    return NotifyDeps(s, JobRepository(client("dynamodb"), s.jobs_table), dead_letters)
+    responses = MessageQueue(client("sqs"), s.response_queue_url) if s.response_queue_url else None
+    return NotifyDeps(s, JobRepository(client("dynamodb"), s.jobs_table), dead_letters, responses=responses)
 
 
 def reset() -> None:

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import json
+import time
 
 from retouch.errors import InvalidParameters
 from retouch.keys import decode_event_key, parse_upload_key
 from retouch.logic.deps import NotifyDeps
-from retouch.models import ProcessRequest, ProcessResult, valid_image_id, valid_job_id
+from retouch.models import (
+    ImageStatus,
+    JobStatus,
+    ProcessRequest,
+    ProcessResult,
+    UploadDeadline,
+    valid_image_id,
+    valid_job_id,
+)
 from retouch.observability import logger, metrics
 
 
@@ -16,6 +25,9 @@ def record_message(body: str, deps: NotifyDeps) -> bool:
 
     A malformed message raises, so it is retried and finally dead-lettered for inspection.
     """
+    deadline = UploadDeadline.parse(body)
+    if deadline is not None:
+        return fail_missing_uploads(deadline, deps) > 0
     result = ProcessResult.from_json(body)
     recorded = deps.jobs.record_result(result)
     log = {"job_id": result.job_id, "image_id": result.image_id, "status": result.status.value}
@@ -28,6 +40,36 @@ def record_message(body: str, deps: NotifyDeps) -> bool:
         logger.info("duplicate or late result ignored", extra=log)
         metrics.add_metric(name="ResultsDuplicate", unit="Count", value=1)
     return recorded.counted
+
+
+def fail_missing_uploads(deadline: UploadDeadline, deps: NotifyDeps) -> int:
+    """When a job's upload deadline is due, fail its images that never arrived.
+
+    SQS delays are at most 15 minutes, so a deadline that arrives early is sent again with the
+    remaining delay. Returns the number of images failed.
+    """
+    remaining = deadline.not_before - time.time()
+    if remaining > 1:
+        if deps.responses is not None:
+            deps.responses.send(deadline.to_json(), delay_seconds=int(remaining) + 1)
+        return 0
+    job = deps.jobs.get(deadline.job_id)
+    if job is None or job.status is JobStatus.COMPLETE:
+        return 0
+    failed = 0
+    for image in job.images:
+        if image.status is ImageStatus.PENDING:
+            result = ProcessResult.failed(
+                job.job_id, image.image_id, "the image was never uploaded before its upload URL expired"
+            )
+            recorded = deps.jobs.record_result(result)
+            failed += bool(recorded)
+            if recorded.completed:
+                push_completion(job.job_id, deps)
+    if failed:
+        logger.warning("images never uploaded", extra={"job_id": job.job_id, "images": failed})
+        metrics.add_metric(name="UploadsMissing", unit="Count", value=failed)
+    return failed
 
 
 def push_completion(job_id: str, deps: NotifyDeps) -> None:
