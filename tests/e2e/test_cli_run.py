@@ -32,6 +32,11 @@ def run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*RETOUCH, *args], capture_output=True, text=True, timeout=timeout, check=False)
 
 
+def run_on(stack: EmbeddedStack, *args: str) -> subprocess.CompletedProcess[str]:
+    """``retouch run ARGS`` against ``stack``'s API."""
+    return run("run", *args, "--api", stack.api_url, "--token", stack.token)
+
+
 def upright_size(path: Path) -> tuple[int, int]:
     from PIL import ImageOps
 
@@ -44,8 +49,8 @@ def test_run_processes_24_photos_with_every_output_at_the_right_size(
 ) -> None:
     folder = samples[0].parent
     out = tmp_path / "out"
-    proc = run(
-        "run",
+    proc = run_on(
+        stack,
         str(folder),
         "--op",
         "crop:aspect=1:1",
@@ -57,10 +62,6 @@ def test_run_processes_24_photos_with_every_output_at_the_right_size(
         "png",
         "--out",
         str(out),
-        "--api",
-        stack.api_url,
-        "--token",
-        stack.token,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((out / "job.json").read_text())
@@ -84,8 +85,8 @@ def test_run_saves_good_images_and_fails_bad_ones_with_reasons(stack: EmbeddedSt
     truncated = tmp_path / "cut.jpg"
     truncated.write_bytes(samples[0].read_bytes()[:1500])
     out = tmp_path / "out"
-    proc = run(
-        "run",
+    proc = run_on(
+        stack,
         str(samples[1]),
         str(bad_text),
         str(truncated),
@@ -94,10 +95,6 @@ def test_run_saves_good_images_and_fails_bad_ones_with_reasons(stack: EmbeddedSt
         "thumbnail:width=100,height=100,fit=cover",
         "--out",
         str(out),
-        "--api",
-        stack.api_url,
-        "--token",
-        stack.token,
     )
     assert proc.returncode == 1
     report = json.loads((out / "job.json").read_text())
@@ -186,8 +183,8 @@ def test_retouching_operations_work_through_run_and_apply_alike(stack: EmbeddedS
     paths = _retouch_inputs(tmp_path / "in")
     assert _redness_in_eyes(paths["portrait"]) > 0.5
     run_out, apply_out = tmp_path / "run", tmp_path / "apply"
-    proc = run(
-        "run",
+    proc = run_on(
+        stack,
         str(paths["portrait"]),
         "--op",
         "red_eye",
@@ -197,10 +194,6 @@ def test_retouching_operations_work_through_run_and_apply_alike(stack: EmbeddedS
         "png",
         "--out",
         str(run_out),
-        "--api",
-        stack.api_url,
-        "--token",
-        stack.token,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     local = run(
@@ -211,18 +204,14 @@ def test_retouching_operations_work_through_run_and_apply_alike(stack: EmbeddedS
     assert np.array_equal(np.asarray(served), np.asarray(applied))  # the same code in the service and locally
     assert _redness_in_eyes(run_out / "portrait.png") < 0.2
 
-    proc = run(
-        "run",
+    proc = run_on(
+        stack,
         str(paths["grey"]),
         str(paths["reference"]),
         "--op",
         "colorize:mode=reference,reference=reference.jpg",
         "--out",
         str(run_out),
-        "--api",
-        stack.api_url,
-        "--token",
-        stack.token,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     hsv = np.asarray(Image.open(run_out / "grey.jpg").convert("HSV"))
