@@ -32,7 +32,7 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=500)
     parser.add_argument("--hostile", type=int, default=16, help="hostile files mixed in (from the test corpus)")
     parser.add_argument("--kill-every", type=float, default=3.0, help="seconds between worker kills")
-    parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--timeout", type=float, default=2400)
     parser.add_argument("--no-duplicates", action="store_true", help="do not deliver every message twice")
     args = parser.parse_args()
 
@@ -45,7 +45,7 @@ def main() -> int:
         paths.append(path)
 
     # short visibility timeouts so killed workers' messages come back within seconds
-    overrides = {"RequestVisibilityTimeout": "10", "EventVisibilityTimeout": "10", "MaxReceiveCount": "5"}
+    overrides = {"RequestVisibilityTimeout": "10", "EventVisibilityTimeout": "30", "MaxReceiveCount": "5"}
     with EmbeddedStack(
         workdir=work / "stack",
         overrides=overrides,

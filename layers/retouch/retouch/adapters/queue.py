@@ -82,23 +82,39 @@ class MessageQueue:
 
 
 class VisibilityHeartbeat:
-    """While a message is worked on, keep extending its visibility timeout.
+    """While a batch is worked on, keep extending the visibility timeout of its messages.
 
-    A long operation therefore never becomes visible to a second worker mid-work; if the
-    worker dies, the heartbeat dies with it and the message returns after ``seconds``.
+    Every message of the batch is covered from the start (the last one may wait for the others),
+    and released when its own work ends. A long operation therefore never becomes visible to a
+    second worker mid-work; if the worker dies, the heartbeat dies with it and the messages
+    return after ``seconds``.
     """
 
-    def __init__(self, queue: MessageQueue, receipt_handle: str, seconds: int, every: float | None = None) -> None:
-        self.queue, self.receipt_handle, self.seconds = queue, receipt_handle, seconds
+    def __init__(self, queue: MessageQueue, receipt_handles: Iterable[str], seconds: int, every: float | None = None) -> None:
+        self.queue, self.seconds = queue, seconds
         self.every = every if every is not None else max(1.0, seconds / 3)
+        self._handles = set(receipt_handles)
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="visibility-heartbeat", daemon=True)
 
+    def release(self, receipt_handle: str) -> None:
+        """Stop extending one message (its work is done, or it has its own retry delay)."""
+        with self._lock:
+            self._handles.discard(receipt_handle)
+
     def _run(self) -> None:
         while not self._stop.wait(self.every):
-            # a failed beat is retried by the next one; the worst case is a harmless duplicate
-            with contextlib.suppress(TransientError):
-                self.queue.extend_visibility(self.receipt_handle, self.seconds)
+            with self._lock:
+                handles = sorted(self._handles)
+            for start in range(0, len(handles), SQS_BATCH):
+                entries = [
+                    {"Id": str(n), "ReceiptHandle": h, "VisibilityTimeout": self.seconds}
+                    for n, h in enumerate(handles[start : start + SQS_BATCH])
+                ]
+                # a failed beat is retried by the next one; the worst case is a harmless duplicate
+                with contextlib.suppress(ClientError, BotoCoreError):
+                    self.queue.sqs.change_message_visibility_batch(QueueUrl=self.queue.url, Entries=entries)
 
     def __enter__(self) -> VisibilityHeartbeat:
         self._thread.start()

@@ -14,6 +14,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from retouch import keys, pipeline
 from retouch.adapters.queue import VisibilityHeartbeat
@@ -29,7 +35,27 @@ def fingerprint(request: ProcessRequest) -> str:
     return hashlib.sha256(body.to_json().encode()).hexdigest()[:32]
 
 
-def process_message(body: str, receipt_handle: str | None, receive_count: int, deps: ProcessDeps) -> ProcessResult:
+def process_batch(event: dict[str, Any], context: LambdaContext, deps: ProcessDeps) -> PartialItemFailureResponse:
+    """One SQS batch: every message is kept invisible while the batch works (heartbeat), each
+    record is processed by :func:`process_message`, failures are reported per record."""
+    handles = [r["receiptHandle"] for r in event.get("Records", []) if "receiptHandle" in r]
+    with VisibilityHeartbeat(deps.requests, handles, deps.settings.visibility_timeout_seconds) as heartbeat:
+
+        def record_handler(record: SQSRecord) -> ProcessResult:
+            receive_count = int(record.attributes.approximate_receive_count or 1)
+            try:
+                return process_message(record.body, record.receipt_handle, receive_count, deps, heartbeat)
+            finally:
+                heartbeat.release(record.receipt_handle)
+
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=BatchProcessor(event_type=EventType.SQS), context=context
+        )
+
+
+def process_message(
+    body: str, receipt_handle: str | None, receive_count: int, deps: ProcessDeps, heartbeat: VisibilityHeartbeat | None = None
+) -> ProcessResult:
     """Process one request message body; the result has been sent when this returns.
 
     Transient failures are retried with growing delays (the message's visibility timeout is
@@ -40,11 +66,7 @@ def process_message(body: str, receipt_handle: str | None, receive_count: int, d
     request = ProcessRequest.from_json(body)  # malformed -> raise -> retried, then dead-lettered
     s = deps.settings
     try:
-        if receipt_handle is None:
-            result = process_request(request, deps)
-        else:
-            with VisibilityHeartbeat(deps.requests, receipt_handle, s.visibility_timeout_seconds):
-                result = process_request(request, deps)
+        result = process_request(request, deps)
     except Exception as exc:
         reason = exc.message if isinstance(exc, RetouchError) else f"{type(exc).__name__}: {exc}"
         log = {"job_id": request.job_id, "image_id": request.image_id, "attempt": receive_count, "error": reason}
@@ -60,6 +82,8 @@ def process_message(body: str, receipt_handle: str | None, receive_count: int, d
             delay = min(s.retry_base_seconds * 2 ** max(0, receive_count - 1), 43_200)
             logger.warning("transient failure; retrying", extra={**log, "retry_in_seconds": delay})
             if receipt_handle is not None:
+                if heartbeat is not None:
+                    heartbeat.release(receipt_handle)  # so the heartbeat does not undo the delay
                 with contextlib.suppress(TransientError):
                     deps.requests.extend_visibility(receipt_handle, delay)
         raise
