@@ -111,3 +111,37 @@ def test_samconfig_has_dev_staging_and_prod() -> None:
         deploy = config[env]["deploy"]["parameters"]
         assert config[env]["global"]["parameters"]["stack_name"] == f"retouch-{env}"
         assert f"Stage={env}" in deploy["parameter_overrides"]
+
+
+IMAGE_LAYER_MODULES = ("numpy", "cv2", "PIL")
+
+
+def test_functions_without_the_image_layer_import_without_numpy_opencv_or_pillow() -> None:
+    """A function the template gives no OpenCVLayer must not import what only that layer has."""
+    template = load_template(ROOT / "template.yaml")
+    model = build_model(ROOT / "template.yaml", stack="s", region="us-east-1", endpoint="http://x")
+    light = [
+        name
+        for name, res in template["Resources"].items()
+        if res["Type"] == "AWS::Serverless::Function" and {"Ref": "OpenCVLayer"} not in res["Properties"].get("Layers", [])
+    ]
+    assert {"EnqueueFunction", "NotifyFunction", "DeadLetterSweeperFunction"} <= set(light)
+    blocker = (
+        "import sys, importlib.abc\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.split('.')[0] in {IMAGE_LAYER_MODULES!r}:\n"
+        "            raise ImportError(f'{name} is not in this function\\'s layers')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import importlib.util\n"
+    )
+    for name in light:
+        fn = model.functions[name]
+        code = blocker + (
+            f"spec = importlib.util.spec_from_file_location('handler', {str(fn.module_path)!r})\n"
+            "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+            f"assert callable(getattr(module, {fn.handler_name!r}))\n"
+        )
+        env = {**os.environ, **fn.environment, "POWERTOOLS_TRACE_DISABLED": "true"}
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+        assert proc.returncode == 0, f"{name}: {proc.stderr[-2000:]}"

@@ -1,6 +1,7 @@
 """Reading and writing images safely.
 
-* The type is sniffed from the first bytes (never from the name or the declared type).
+* The type is sniffed from the first bytes (never from the name or the declared type;
+  :mod:`retouch.sniff`, which enqueue uses too).
 * The pixel count is read from the header and checked before any pixel is decoded, so a
   decompression bomb costs nothing.
 * EXIF orientation is applied, ICC profiles are converted to sRGB, and every mode (CMYK,
@@ -23,56 +24,16 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError, features
 
 from retouch.errors import ImageTooLarge, InvalidImage, UnsupportedImage
 from retouch.models import OutputSpec
+from retouch.sniff import SNIFF_BYTES, SUPPORTED, describe_head, sniff, unsupported_message
 
 # The pixel limit is ours (configurable, checked from the header right after Image.open, before
 # any pixel is decoded, with a readable message); Pillow's global guard would pre-empt it with
 # a less helpful message and a fixed limit.
 Image.MAX_IMAGE_PIXELS = None
 
-SNIFF_BYTES = 32
-"""How many leading bytes :func:`sniff` needs."""
-
 AVIF = features.check("avif")
 """Pillow's wheels include libavif (Pillow >= 11.3); then AVIF is read and written."""
-SUPPORTED = ("jpeg", "png", "webp", "gif", "tiff", "bmp", *(("avif",) if AVIF else ()))
 _PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF", "tiff": "TIFF", "bmp": "BMP", "avif": "AVIF"}
-
-
-def sniff(head: bytes) -> str | None:
-    """Name the image format from its magic number, or ``None`` if it is not one we read."""
-    if head[:3] == b"\xff\xd8\xff":
-        return "jpeg"
-    if head[:8] == b"\x89PNG\r\n\x1a\n":
-        return "png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "gif"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return "tiff"
-    if head[:2] == b"BM" and len(head) >= 14:
-        return "bmp"
-    if head[4:8] == b"ftyp" and (head[8:12] in (b"avif", b"avis") or b"avif" in head[16:32]) and AVIF:
-        return "avif"
-    return None
-
-
-def describe_head(head: bytes) -> str:
-    """A short human description of unrecognised leading bytes, for error messages."""
-    if not head:
-        return "the file is empty"
-    if head[4:8] == b"ftyp":
-        return f"it is an ISO media file (brand {head[8:12].decode('latin-1')!r}, e.g. HEIC or MP4), which is not supported"
-    if head[:5] == b"%PDF-":
-        return "it is a PDF document"
-    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head[:32])
-    if printable == len(head[:32]):
-        return "it looks like text"
-    return f"it starts with bytes {head[:8].hex(' ')}"
-
-
-def unsupported_message(head: bytes) -> str:
-    return f"not a supported image ({', '.join(s.upper() for s in SUPPORTED)}): {describe_head(head)}"
 
 
 @dataclass(frozen=True)
@@ -140,6 +101,8 @@ def decode(
     fmt = sniff(data[:SNIFF_BYTES])
     if fmt is None:
         raise UnsupportedImage(unsupported_message(data[:SNIFF_BYTES]))
+    if fmt == "avif" and not AVIF:
+        raise UnsupportedImage("AVIF images cannot be read here: this Pillow build has no libavif")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -197,3 +160,6 @@ def encode(pixels: np.ndarray, output: OutputSpec) -> bytes:
     else:
         im.save(buf, "WEBP", quality=output.quality, method=4)
     return buf.getvalue()
+
+
+__all__ = ["AVIF", "SNIFF_BYTES", "SUPPORTED", "Decoded", "decode", "describe_head", "encode", "sniff", "unsupported_message"]

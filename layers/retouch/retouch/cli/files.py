@@ -6,7 +6,7 @@ import mimetypes
 from collections.abc import Iterable
 from pathlib import Path
 
-from retouch.imageio import SNIFF_BYTES, sniff
+from retouch.sniff import SNIFF_BYTES, sniff
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp", ".heic", ".heif", ".avif"}
 SNIFFED_TYPES = {

@@ -12,7 +12,7 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from retouch import imageio, keys
+from retouch import keys, sniff
 from retouch.logic.deps import EnqueueDeps
 from retouch.models import ImageStatus, ProcessRequest, ProcessResult
 from retouch.observability import logger, metrics
@@ -59,11 +59,11 @@ def check_upload(s3_record: S3EventRecord, deps: EnqueueDeps) -> ProcessRequest 
     if size is not None and size > s.max_upload_bytes:
         error = f"the upload is {size} bytes; the limit is {s.max_upload_bytes} bytes"
     else:
-        head = deps.store.read(key, first_bytes=imageio.SNIFF_BYTES)
+        head = deps.store.read(key, first_bytes=sniff.SNIFF_BYTES)
         if head is None:
             error = "the upload disappeared before it could be processed"
-        elif imageio.sniff(head) is None:
-            error = imageio.unsupported_message(head)
+        elif sniff.sniff(head) is None:
+            error = sniff.unsupported_message(head)
     if error is not None:
         logger.info("upload rejected", extra={**log, "error": error})
         deps.jobs.record_result(ProcessResult.failed(ref.job_id, ref.image_id, error))
