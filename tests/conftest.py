@@ -72,7 +72,7 @@ def function_environment(model: StackModel) -> dict[str, str]:
     env: dict[str, str] = {}
     for fn in model.functions.values():
         env.update(fn.environment)
-    env.update({"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING", "VISIBILITY_TIMEOUT_SECONDS": "30"})
+    env.update({"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"})
     return env
 
 

@@ -7,9 +7,13 @@ is built by hand (a header only), so nothing large is ever written or decoded.
 from __future__ import annotations
 
 import io
+import json
+import random
+import string
 import struct
 import zlib
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -131,7 +135,24 @@ def test_describe_head_messages() -> None:
     assert "'heic'" in imageio.describe_head(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00")
     assert imageio.describe_head(b"%PDF-1.4\n%....") == "it is a PDF document"
     assert imageio.describe_head(b"just some words\n") == "it looks like text"
-    assert imageio.describe_head(b"\x00\x01\x02\x03\xfe\xff\x10\x11\x12") == "it starts with bytes 00 01 02 03 fe ff 10 11"
+    assert imageio.describe_head(b"\x00\x01\x02\x03\xfe\xff\x10\x11\x12") == (
+        "it is not an image format Retouch knows (unrecognised binary data starting with 00 01 02 03 fe ff 10 11)"
+    )
+
+
+def test_describe_head_random_data_is_binary_not_text() -> None:
+    rng = random.Random(7)
+    for _ in range(50):
+        assert "binary data" in imageio.describe_head(rng.randbytes(512))
+        printable = "".join(rng.choice(string.printable) for _ in range(512)).encode()
+        assert "binary data" in imageio.describe_head(printable)
+        ascii_noise = bytes(rng.randrange(32, 127) for _ in range(512))
+        assert "binary data" in imageio.describe_head(ascii_noise)
+    assert imageio.describe_head(Path(__file__).read_bytes()[:512]) == "it looks like text"
+    assert imageio.describe_head(json.dumps({"images": [{"name": f"p{n}.jpg"} for n in range(40)]}).encode()[:512]) == (
+        "it looks like text"
+    )
+    assert imageio.describe_head("Grüße aus Köln, schöne Fotos!\n".encode()) == "it looks like text"
 
 
 # --- decode: formats and modes -------------------------------------------------------------------

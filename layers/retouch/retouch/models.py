@@ -268,6 +268,8 @@ class Job:
     """Where notify POSTs the job summary when the job completes (optional)."""
     callback_secret: str | None = None
     """HMAC-SHA256 key for the ``X-Retouch-Signature`` header of that POST."""
+    callback_sent_at: str | None = None
+    """When the receiver accepted the completion callback (it is then not sent again)."""
 
     @property
     def remaining(self) -> int:

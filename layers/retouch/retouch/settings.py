@@ -78,6 +78,9 @@ class ApiSettings(StorageSettings):
 class EnqueueSettings(StorageSettings):
     jobs_table: str
     request_queue_url: str
+    upload_events_queue_url: str = ""
+    """Enqueue's source queue, whose messages it leases while a batch works (unset: no lease)."""
+    visibility_lease_seconds: int = 30
     max_upload_bytes: int = 50 * 1024 * 1024
 
 
@@ -85,8 +88,8 @@ class EnqueueSettings(StorageSettings):
 class ProcessSettings(StorageSettings):
     response_queue_url: str
     request_queue_url: str
-    visibility_timeout_seconds: int = 60
-    """The request queue's visibility timeout; long work keeps extending it by this much."""
+    visibility_lease_seconds: int = 30
+    """A batch's messages are hidden this long while it works, extended as long as it does."""
     max_receive_count: int = 5
     """Deliveries before the request queue dead-letters a message (its redrive policy)."""
     retry_base_seconds: int = 15
@@ -105,3 +108,6 @@ class NotifySettings(_EnvSettings):
     uploads_prefix: str = "uploads/"
     max_receive_count: int = 5
     response_queue_url: str = ""
+    """Notify's source queue: its messages are leased while a batch works, and upload deadlines
+    that arrive early are sent to it again."""
+    visibility_lease_seconds: int = 30

@@ -5,8 +5,11 @@ Used by enqueue (which runs without the image layer) and by :mod:`retouch.imagei
 
 from __future__ import annotations
 
-SNIFF_BYTES = 32
-"""How many leading bytes :func:`sniff` needs."""
+import zlib
+
+SNIFF_BYTES = 512
+"""How many leading bytes :func:`sniff` and :func:`describe_head` read (enough to tell text
+from binary data)."""
 
 SUPPORTED = ("jpeg", "png", "webp", "gif", "tiff", "bmp", "avif")
 
@@ -38,10 +41,25 @@ def describe_head(head: bytes) -> str:
         return f"it is an ISO media file (brand {head[8:12].decode('latin-1')!r}, e.g. HEIC or MP4), which is not supported"
     if head[:5] == b"%PDF-":
         return "it is a PDF document"
-    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head[:32])
-    if printable == len(head[:32]):
+    if looks_like_text(head):
         return "it looks like text"
-    return f"it starts with bytes {head[:8].hex(' ')}"
+    return f"it is not an image format Retouch knows (unrecognised binary data starting with {head[:8].hex(' ')})"
+
+
+def looks_like_text(head: bytes) -> bool:
+    """Whether ``head`` reads as writing: valid UTF-8 without control characters (but tabs and
+    line breaks) and, when there is enough of it to tell, with the redundancy of language or
+    markup. Random bytes fail the first test; random *printable* characters fail the second
+    (they barely compress, while prose, code, JSON and HTML shrink to well under 80 %)."""
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # only a character cut at the end is allowed
+            return False
+        text = head[: exc.start].decode("utf-8")
+    if not text or any((ord(c) < 32 and c not in "\t\n\r") or ord(c) == 127 for c in text):
+        return False
+    return len(head) < 128 or len(zlib.compress(head, 9)) < 0.8 * len(head)
 
 
 def unsupported_message(head: bytes) -> str:

@@ -10,7 +10,12 @@ One table, two kinds of item under the job's partition:
 Recording a result is idempotent: a transaction moves the image to a terminal state only if it
 is not terminal yet, and adjusts the job counters in the same transaction. A duplicate or late
 result fails the condition and changes nothing, so counts stay exact under at-least-once
-delivery. The job completes with a conditional write when ``remaining`` reaches zero.
+delivery. The job completes with a conditional write when ``remaining`` reaches zero; every
+recording tries it, duplicates included, so a worker that died between the two writes leaves the
+completion to the redelivery (and the sweeper settles any job left open with nothing remaining).
+
+A running job carries ``open=1``, which puts it in the sparse ``open-jobs`` index (keys only); the
+completion removes it. The index holds only jobs in flight, so the sweeper reads few items.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ _de = TypeDeserializer()
 JOB_SK = "JOB"
 IMAGE_PREFIX = "IMG#"
 JOB_TTL_DAYS = 30
+OPEN_INDEX = "open-jobs"
+OPEN = "1"
 
 
 def _pk(job_id: str) -> str:
@@ -110,6 +117,7 @@ class JobRepository:
                 "failed": 0,
                 "remaining": job.total,
                 "status": JobStatus.RUNNING.value,
+                "open": OPEN,
                 "created_at": job.created_at,
                 "expires_at": int(time.time()) + JOB_TTL_DAYS * 86400,
                 "callback_url": job.callback_url,
@@ -202,6 +210,7 @@ class JobRepository:
             images=sorted(images, key=lambda i: i.image_id),
             callback_url=item.get("callback_url"),
             callback_secret=item.get("callback_secret"),
+            callback_sent_at=item.get("callback_sent_at"),
         )
 
     @staticmethod
@@ -243,31 +252,34 @@ class JobRepository:
         except BotoCoreError as exc:
             raise TransientError(f"DynamoDB mark queued: {exc}") from exc
 
-    def record_result(self, result: ProcessResult) -> Recorded:
-        """Record a terminal result once. Returns False for a duplicate (nothing changed).
+    def count_result(self, result: ProcessResult) -> bool:
+        """Count a terminal result once. Returns False for a duplicate (nothing changed).
 
         The one allowed change of a terminal state: an image that was given up (dead-lettered)
-        and then succeeded after a redrive moves from failed to succeeded.
+        and then succeeded after a redrive moves from failed to succeeded. The job's completion
+        is a separate write (:meth:`complete_if_done`), tried after every count, duplicates too.
         """
         counter = "succeeded" if result.status is ImageStatus.SUCCEEDED else "failed"
-        recorded = self._transition(
+        if self._transition(
             result,
             "#s IN (:pending, :queued)",
             {":pending": ImageStatus.PENDING.value, ":queued": ImageStatus.QUEUED.value},
             {counter: 1, "remaining": -1},
-        )
-        if recorded:
-            return Recorded(counted=True, completed=self.complete_if_done(result.job_id))
+        ):
+            return True
         if result.status is ImageStatus.SUCCEEDED:
-            return Recorded(
-                counted=self._transition(
-                    result,
-                    "#s = :failed AND gave_up = :true",
-                    {":failed": ImageStatus.FAILED.value, ":true": True},
-                    {"succeeded": 1, "failed": -1},
-                )
+            return self._transition(
+                result,
+                "#s = :failed AND gave_up = :true",
+                {":failed": ImageStatus.FAILED.value, ":true": True},
+                {"succeeded": 1, "failed": -1},
             )
-        return Recorded(counted=False)
+        return False
+
+    def record_result(self, result: ProcessResult) -> Recorded:
+        """:meth:`count_result`, then :meth:`complete_if_done` (whether or not it counted)."""
+        counted = self.count_result(result)
+        return Recorded(counted=counted, completed=self.complete_if_done(result.job_id))
 
     def _transition(
         self, result: ProcessResult, condition: str, condition_values: dict[str, Any], counters: dict[str, int]
@@ -337,9 +349,9 @@ class JobRepository:
             self.ddb.update_item(
                 TableName=self.table,
                 Key=_item({"pk": _pk(job_id), "sk": JOB_SK}),
-                UpdateExpression="SET #s = :complete, completed_at = :now",
+                UpdateExpression="SET #s = :complete, completed_at = :now REMOVE #open",
                 ConditionExpression="remaining = :zero AND #s = :running",
-                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeNames={"#s": "status", "#open": "open"},
                 ExpressionAttributeValues=_item(
                     {":complete": JobStatus.COMPLETE.value, ":running": JobStatus.RUNNING.value, ":zero": 0, ":now": now_iso()}
                 ),
@@ -349,3 +361,39 @@ class JobRepository:
             if _code(exc) == "ConditionalCheckFailedException":
                 return False
             raise TransientError(f"DynamoDB complete job: {exc}") from exc
+        except BotoCoreError as exc:
+            raise TransientError(f"DynamoDB complete job: {exc}") from exc
+
+    def open_job_ids(self, limit: int = 1000) -> list[str]:
+        """Ids of jobs not yet complete, oldest first (the sparse ``open-jobs`` index)."""
+        ids: list[str] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": OPEN_INDEX,
+            "KeyConditionExpression": "#open = :open",
+            "ExpressionAttributeNames": {"#open": "open"},
+            "ExpressionAttributeValues": _item({":open": OPEN}),
+        }
+        try:
+            while len(ids) < limit:
+                page = self.ddb.query(**kwargs, Limit=limit - len(ids))
+                ids += [_plain(i)["pk"].removeprefix("JOB#") for i in page.get("Items", [])]
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except (ClientError, BotoCoreError) as exc:
+            raise TransientError(f"DynamoDB list open jobs: {exc}") from exc
+        return ids
+
+    def mark_callback_sent(self, job_id: str) -> None:
+        """The completion callback was accepted by the receiver (it is not sent again)."""
+        try:
+            self.ddb.update_item(
+                TableName=self.table,
+                Key=_item({"pk": _pk(job_id), "sk": JOB_SK}),
+                UpdateExpression="SET callback_sent_at = :now",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=_item({":now": now_iso()}),
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise TransientError(f"DynamoDB mark callback: {exc}") from exc

@@ -82,12 +82,15 @@ class MessageQueue:
 
 
 class VisibilityHeartbeat:
-    """While a batch is worked on, keep extending the visibility timeout of its messages.
+    """A lease on a batch's messages while it is worked on: their visibility timeout is cut to
+    ``seconds`` at once, then extended by ``seconds`` every ``seconds / 3`` until released.
 
-    Every message of the batch is covered from the start (the last one may wait for the others),
-    and released when its own work ends. A long operation therefore never becomes visible to a
-    second worker mid-work; if the worker dies, the heartbeat dies with it and the messages
-    return after ``seconds``.
+    The queue's own visibility timeout stays long (it covers a batch that Lambda received but
+    could not invoke yet - throttling, cold start - as AWS recommends); the lease is short, so
+    when a worker dies (``kill -9``, timeout, out of memory) its messages return after at most
+    ``seconds``, not after the queue's timeout. Every message of the batch is covered from the
+    start (the last one may wait for the others) until the batch ends (a finished message is
+    deleted only then), unless released to take a retry delay of its own.
     """
 
     def __init__(self, queue: MessageQueue, receipt_handles: Iterable[str], seconds: int, every: float | None = None) -> None:
@@ -99,24 +102,28 @@ class VisibilityHeartbeat:
         self._thread = threading.Thread(target=self._run, name="visibility-heartbeat", daemon=True)
 
     def release(self, receipt_handle: str) -> None:
-        """Stop extending one message (its work is done, or it has its own retry delay)."""
+        """Stop extending one message (it has a retry delay of its own)."""
         with self._lock:
             self._handles.discard(receipt_handle)
 
+    def _beat(self) -> None:
+        with self._lock:
+            handles = sorted(self._handles)
+        for start in range(0, len(handles), SQS_BATCH):
+            entries = [
+                {"Id": str(n), "ReceiptHandle": h, "VisibilityTimeout": self.seconds}
+                for n, h in enumerate(handles[start : start + SQS_BATCH])
+            ]
+            # a failed beat is retried by the next one; the worst case is a harmless duplicate
+            with contextlib.suppress(ClientError, BotoCoreError):
+                self.queue.sqs.change_message_visibility_batch(QueueUrl=self.queue.url, Entries=entries)
+
     def _run(self) -> None:
         while not self._stop.wait(self.every):
-            with self._lock:
-                handles = sorted(self._handles)
-            for start in range(0, len(handles), SQS_BATCH):
-                entries = [
-                    {"Id": str(n), "ReceiptHandle": h, "VisibilityTimeout": self.seconds}
-                    for n, h in enumerate(handles[start : start + SQS_BATCH])
-                ]
-                # a failed beat is retried by the next one; the worst case is a harmless duplicate
-                with contextlib.suppress(ClientError, BotoCoreError):
-                    self.queue.sqs.change_message_visibility_batch(QueueUrl=self.queue.url, Entries=entries)
+            self._beat()
 
     def __enter__(self) -> VisibilityHeartbeat:
+        self._beat()
         self._thread.start()
         return self
 

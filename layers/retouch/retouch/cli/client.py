@@ -44,9 +44,15 @@ class RetouchClient:
         return self._call("GET", "/operations")  # type: ignore[no-any-return]
 
     def create_job(
-        self, images: list[dict[str, Any]], operations: list[dict[str, Any]], output: dict[str, Any]
+        self, images: list[dict[str, Any]], operations: list[dict[str, Any]], output: dict[str, Any], **fields: Any
     ) -> dict[str, Any]:
-        return self._call("POST", "/jobs", json={"images": images, "operations": operations, "output": output})  # type: ignore[no-any-return]
+        """``POST /jobs``; ``fields`` are further job fields (``callback_url``)."""
+        body = {"images": images, "operations": operations, "output": output, **fields}
+        return self._call("POST", "/jobs", json=body)  # type: ignore[no-any-return]
+
+    def jobs(self) -> list[dict[str, Any]]:
+        """The caller's recent jobs, newest first (``GET /jobs``)."""
+        return self._call("GET", "/jobs")["jobs"]  # type: ignore[no-any-return]
 
     def job(self, job_id: str) -> dict[str, Any]:
         return self._call("GET", f"/jobs/{job_id}")  # type: ignore[no-any-return]

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from retouch import faults
 from retouch.local.events import sqs_event
 
 
@@ -59,8 +62,25 @@ class FunctionRuntime:
     log_path: str | None = None
 
 
+def watch_parent(interval: float = 0.5) -> None:
+    """Exit this process as soon as the process that started it is gone, whatever killed it.
+
+    A thread rather than ``PR_SET_PDEATHSIG``: that signal fires when the parent *thread* exits,
+    and pool workers are started from short-lived request threads.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
 def prepare_process(runtime: FunctionRuntime) -> None:
-    """Environment and log redirection for a fresh worker process."""
+    """Environment, log redirection and the parent watchdog for a fresh worker process."""
+    watch_parent()
     os.environ.update(runtime.environment)
     if runtime.log_path:
         fd = os.open(runtime.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -147,11 +167,16 @@ def sqs_worker(runtime: FunctionRuntime, poller: SqsPoller, keep_alive: bool) ->
         if poller.report_failures and isinstance(response, dict):
             failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         done = [m for m in batch if m["MessageId"] not in failed]
+        for job_id in sorted({j for m in done for j in _JOB_IDS.findall(m["Body"])}):
+            faults.point(f"{runtime.name.removesuffix('Function').lower()}.before_delete", job_id)
         for start in range(0, len(done), 10):
             entries: list[Any] = [
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])
             ]
             sqs.delete_message_batch(QueueUrl=poller.queue_url, Entries=entries)
+
+
+_JOB_IDS = re.compile(r"j-[0-9a-f]{32}")
 
 
 def receive_batch(sqs: Any, poller: SqsPoller) -> list[dict[str, Any]]:

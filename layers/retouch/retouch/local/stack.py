@@ -177,6 +177,13 @@ class EmbeddedStack:
         self.stop()
 
     def start(self) -> EmbeddedStack:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()  # a stack that failed to start leaves nothing running
+            raise
+
+    def _start(self) -> EmbeddedStack:
         if not self.external_endpoint:
             self.moto = MotoServer(log_path=self.logs / "moto.log")
             self.moto.start()
@@ -254,17 +261,36 @@ class EmbeddedStack:
         )
 
     def _start_schedules(self) -> None:
+        """One process per scheduled function; the supervisor restarts it if it dies."""
         assert self.model is not None
         for fn in self.model.functions.values():
             for interval in fn.schedules:
-                proc = self._mp.Process(
-                    target=rt.schedule_worker,
-                    args=(self.runtime(fn.logical_id), self.schedule_seconds or interval),
-                    name=f"{fn.logical_id}-schedule",
-                    daemon=True,
-                )
-                proc.start()
-                self.workers.setdefault(f"{fn.logical_id}:schedule", []).append(proc)
+                self.workers[f"{fn.logical_id}:schedule"] = [self._schedule_process(fn.logical_id, interval)]
+
+    def _schedule_process(self, function: str, interval: float) -> BaseProcess:
+        proc = self._mp.Process(
+            target=rt.schedule_worker,
+            args=(self.runtime(function), self.schedule_seconds or interval),
+            name=f"{function}-schedule",
+            daemon=True,
+        )
+        proc.start()
+        return proc
+
+    def _supervise_schedules(self) -> None:
+        assert self.model is not None
+        for fn in self.model.functions.values():
+            for interval in fn.schedules:
+                name = f"{fn.logical_id}:schedule"
+                procs = self.workers.get(name, [])
+                for p in procs:
+                    if not p.is_alive():
+                        p.join(0)
+                alive = [p for p in procs if p.is_alive()]
+                if not alive and name not in self.paused and not self._stop.is_set():
+                    logger.warning("restarting a scheduled function", extra={"function": fn.logical_id})
+                    alive = [self._schedule_process(fn.logical_id, interval)]
+                self.workers[name] = alive
 
     # --- event source mappings ----------------------------------------------------------------
     def pause(self, function: str) -> None:
@@ -288,6 +314,10 @@ class EmbeddedStack:
         assert self.model is not None
         sqs = self.client("sqs")
         while not self._stop.is_set():
+            try:
+                self._supervise_schedules()
+            except Exception:  # noqa: BLE001 - the supervisor must keep going
+                logger.exception("supervisor step failed", extra={"function": "schedules"})
             for fn in self.model.functions.values():
                 for source in fn.sqs:
                     try:

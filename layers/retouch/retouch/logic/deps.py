@@ -32,6 +32,9 @@ class EnqueueDeps:
     store: ObjectStore
     jobs: JobRepository
     requests: MessageQueue
+    webhooks: WebhookSender = field(default_factory=WebhookSender)
+    events: MessageQueue | None = None
+    """The upload-events queue (enqueue's source), for the lease on a batch's messages."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ def enqueue_deps() -> EnqueueDeps:
         ObjectStore(client("s3"), s.bucket_name),
         JobRepository(client("dynamodb"), s.jobs_table),
         MessageQueue(client("sqs"), s.request_queue_url),
+        events=MessageQueue(client("sqs"), s.upload_events_queue_url) if s.upload_events_queue_url else None,
     )
 
 

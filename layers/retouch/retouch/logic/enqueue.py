@@ -9,13 +9,24 @@ fails its image straight away with a readable reason.
 
 from __future__ import annotations
 
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from retouch import keys, sniff
+from retouch import faults, keys, sniff
+from retouch.logic.batch import leased_batch
 from retouch.logic.deps import EnqueueDeps
-from retouch.models import ImageStatus, ProcessRequest, ProcessResult
+from retouch.logic.results import record, settle_job
+from retouch.models import ImageStatus, JobStatus, ProcessRequest, ProcessResult
 from retouch.observability import logger, metrics
+
+
+def enqueue_batch(event: dict[str, Any], context: LambdaContext, deps: EnqueueDeps) -> PartialItemFailureResponse:
+    """One batch of upload events, leased while it works; failures reported per record."""
+    return leased_batch(event, context, deps.events, deps.settings.visibility_lease_seconds, lambda r, _: handle_record(r, deps))
 
 
 def handle_record(record: SQSRecord, deps: EnqueueDeps) -> int:
@@ -26,14 +37,13 @@ def handle_record(record: SQSRecord, deps: EnqueueDeps) -> int:
     body = record.json_body
     if isinstance(body, dict) and body.get("Event") == "s3:TestEvent":
         return 0  # S3 sends this once when the notification is configured
-    messages = []
-    for s3_record in record.decoded_nested_s3_event.records:
-        request = check_upload(s3_record, deps)
-        if request is not None:
-            messages.append((request.image_id, request.to_json()))
-    deps.requests.send_batch(messages)
-    metrics.add_metric(name="ImagesEnqueued", unit="Count", value=len(messages))
-    return len(messages)
+    checked = (check_upload(s3_record, deps) for s3_record in record.decoded_nested_s3_event.records)
+    requests = [r for r in checked if r is not None]
+    deps.requests.send_batch((r.image_id, r.to_json()) for r in requests)
+    for request in requests:
+        faults.point("enqueue.after_send", request.job_id)
+    metrics.add_metric(name="ImagesEnqueued", unit="Count", value=len(requests))
+    return len(requests)
 
 
 def check_upload(s3_record: S3EventRecord, deps: EnqueueDeps) -> ProcessRequest | None:
@@ -52,6 +62,9 @@ def check_upload(s3_record: S3EventRecord, deps: EnqueueDeps) -> ProcessRequest 
         return None
     if image.status.terminal:
         logger.info("ignoring a repeated upload event for a finished image", extra=log)
+        unsettled = job.status is JobStatus.RUNNING or (job.callback_url and not job.callback_sent_at)
+        if job.remaining == 0 and unsettled:
+            settle_job(job.job_id, deps.jobs, deps.webhooks)  # the first delivery died before completing or pushing
         return None
 
     size = s3_record.s3.get_object.size
@@ -66,7 +79,7 @@ def check_upload(s3_record: S3EventRecord, deps: EnqueueDeps) -> ProcessRequest 
             error = sniff.unsupported_message(head)
     if error is not None:
         logger.info("upload rejected", extra={**log, "error": error})
-        deps.jobs.record_result(ProcessResult.failed(ref.job_id, ref.image_id, error))
+        record(ProcessResult.failed(ref.job_id, ref.image_id, error), deps.jobs, deps.webhooks)
         metrics.add_metric(name="UploadsRejected", unit="Count", value=1)
         return None
 
@@ -74,6 +87,7 @@ def check_upload(s3_record: S3EventRecord, deps: EnqueueDeps) -> ProcessRequest 
         current = deps.jobs.get_image(ref.job_id, ref.image_id)
         if current is None or current.status is not ImageStatus.QUEUED:
             return None  # finished meanwhile; a queued image is re-sent (processing is idempotent)
+    faults.point("enqueue.after_mark_queued", ref.job_id)
     logger.info("upload queued", extra=log)
     return ProcessRequest(
         job_id=ref.job_id,

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from retouch.errors import InvalidParameters
 from retouch.keys import decode_event_key, parse_upload_key
+from retouch.logic.batch import leased_batch
 from retouch.logic.deps import NotifyDeps
+from retouch.logic.results import record, settle_job
 from retouch.models import (
     ImageStatus,
     JobStatus,
@@ -20,6 +26,13 @@ from retouch.models import (
 from retouch.observability import logger, metrics
 
 
+def notify_batch(event: dict[str, Any], context: LambdaContext, deps: NotifyDeps) -> PartialItemFailureResponse:
+    """One batch of results, leased while it works; failures reported per record."""
+    return leased_batch(
+        event, context, deps.responses, deps.settings.visibility_lease_seconds, lambda r, _: record_message(r.body, deps)
+    )
+
+
 def record_message(body: str, deps: NotifyDeps) -> bool:
     """Record one result message. Returns False for a duplicate (nothing counted).
 
@@ -29,10 +42,8 @@ def record_message(body: str, deps: NotifyDeps) -> bool:
     if deadline is not None:
         return fail_missing_uploads(deadline, deps) > 0
     result = ProcessResult.from_json(body)
-    recorded = deps.jobs.record_result(result)
+    recorded = record(result, deps.jobs, deps.webhooks)
     log = {"job_id": result.job_id, "image_id": result.image_id, "status": result.status.value}
-    if recorded.completed:
-        push_completion(result.job_id, deps)
     if recorded:
         logger.info("result recorded", extra=log)
         metrics.add_metric(name="ResultsRecorded", unit="Count", value=1)
@@ -62,46 +73,34 @@ def fail_missing_uploads(deadline: UploadDeadline, deps: NotifyDeps) -> int:
             result = ProcessResult.failed(
                 job.job_id, image.image_id, "the image was never uploaded before its upload URL expired"
             )
-            recorded = deps.jobs.record_result(result)
-            failed += bool(recorded)
-            if recorded.completed:
-                push_completion(job.job_id, deps)
+            failed += bool(record(result, deps.jobs, deps.webhooks))
+    # a redelivered deadline whose first delivery died after counting the last image: complete
+    settle_job(job.job_id, deps.jobs, deps.webhooks)
     if failed:
         logger.warning("images never uploaded", extra={"job_id": job.job_id, "images": failed})
         metrics.add_metric(name="UploadsMissing", unit="Count", value=failed)
     return failed
 
 
-def push_completion(job_id: str, deps: NotifyDeps) -> None:
-    """POST the job summary to the job's callback URL, once, when the job completes.
-
-    Best effort: a failing callback is logged and counted, never retried into a loop; the
-    status stays available from ``GET /jobs/{id}``.
-    """
-    job = deps.jobs.get(job_id, with_images=False)
-    if job is None or not job.callback_url or not job.callback_secret:
-        return
-    payload = {
-        "job_id": job.job_id,
-        "status": job.status.value,
-        "total": job.total,
-        "succeeded": job.succeeded,
-        "failed": job.failed,
-        "completed_at": job.completed_at,
-    }
-    try:
-        status = deps.webhooks.post(job.callback_url, payload, job.callback_secret)
-    except OSError as exc:
-        status = 0
-        logger.warning("callback failed", extra={"job_id": job_id, "error": str(exc)})
-    if 200 <= status < 300:
-        metrics.add_metric(name="CallbacksDelivered", unit="Count", value=1)
-    else:
-        logger.warning("callback not accepted", extra={"job_id": job_id, "status": status})
-        metrics.add_metric(name="CallbacksFailed", unit="Count", value=1)
-
-
 SWEEP_VISIBILITY_SECONDS = 10
+
+
+def sweep(deps: NotifyDeps) -> dict[str, int]:
+    """The scheduled sweep: dead letters settled, and open jobs with nothing remaining completed."""
+    return {"failed": sweep_dead_letters(deps), "completed": settle_open_jobs(deps)}
+
+
+def settle_open_jobs(deps: NotifyDeps, limit: int = 1000) -> int:
+    """Complete every job that is still open although nothing remains (its completion was lost
+    with a worker that died between counting and completing). Returns how many it completed."""
+    completed = 0
+    for job_id in deps.jobs.open_job_ids(limit):
+        if settle_job(job_id, deps.jobs, deps.webhooks):
+            completed += 1
+            logger.warning("open job with nothing remaining completed by the sweeper", extra={"job_id": job_id})
+    if completed:
+        metrics.add_metric(name="JobsSettledBySweeper", unit="Count", value=completed)
+    return completed
 
 
 def sweep_dead_letters(deps: NotifyDeps, max_messages: int = 500) -> int:
@@ -139,10 +138,7 @@ def sweep_dead_letters(deps: NotifyDeps, max_messages: int = 500) -> int:
                         extra={"queue": name, "message_id": message["MessageId"], "body": message["Body"][:2000]},
                     )
                     continue
-                recorded = deps.jobs.record_result(result)
-                if recorded.completed:
-                    push_completion(result.job_id, deps)
-                if recorded:
+                if record(result, deps.jobs, deps.webhooks):
                     settled += 1
                     logger.warning(
                         "dead letter settled",

@@ -16,14 +16,14 @@ import hashlib
 import time
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from retouch import keys, pipeline
+from retouch import faults, keys, pipeline
 from retouch.adapters.queue import VisibilityHeartbeat
 from retouch.errors import PermanentError, RetouchError, TransientError
+from retouch.logic.batch import leased_batch
 from retouch.logic.deps import ProcessDeps
 from retouch.models import ImageStatus, ProcessRequest, ProcessResult, valid_image_id
 from retouch.observability import logger, metrics
@@ -36,21 +36,14 @@ def fingerprint(request: ProcessRequest) -> str:
 
 
 def process_batch(event: dict[str, Any], context: LambdaContext, deps: ProcessDeps) -> PartialItemFailureResponse:
-    """One SQS batch: every message is kept invisible while the batch works (heartbeat), each
-    record is processed by :func:`process_message`, failures are reported per record."""
-    handles = [r["receiptHandle"] for r in event.get("Records", []) if "receiptHandle" in r]
-    with VisibilityHeartbeat(deps.requests, handles, deps.settings.visibility_timeout_seconds) as heartbeat:
+    """One SQS batch: every message is leased while the batch works (heartbeat), each record is
+    processed by :func:`process_message`, failures are reported per record."""
 
-        def record_handler(record: SQSRecord) -> ProcessResult:
-            receive_count = int(record.attributes.approximate_receive_count or 1)
-            try:
-                return process_message(record.body, record.receipt_handle, receive_count, deps, heartbeat)
-            finally:
-                heartbeat.release(record.receipt_handle)
+    def handle(record: SQSRecord, heartbeat: VisibilityHeartbeat | None) -> ProcessResult:
+        receive_count = int(record.attributes.approximate_receive_count or 1)
+        return process_message(record.body, record.receipt_handle, receive_count, deps, heartbeat)
 
-        return process_partial_response(
-            event=event, record_handler=record_handler, processor=BatchProcessor(event_type=EventType.SQS), context=context
-        )
+    return leased_batch(event, context, deps.requests, deps.settings.visibility_lease_seconds, handle)
 
 
 def process_message(
@@ -88,6 +81,7 @@ def process_message(
                     deps.requests.extend_visibility(receipt_handle, delay)
         raise
     deps.responses.send(result.to_json())
+    faults.point("process.after_result", request.job_id)
     return result
 
 
@@ -156,6 +150,7 @@ def process_request(request: ProcessRequest, deps: ProcessDeps) -> ProcessResult
             "duration-ms": str(duration_ms),
         },
     )
+    faults.point("process.after_output", request.job_id)
     logger.info(
         "image processed",
         extra={

@@ -1,0 +1,64 @@
+"""Fault injection at named points: crash the function process right after a side effect.
+
+Random kills rarely hit the one-call windows between two side effects (a counter committed but
+the job not completed, an output written but no result sent). These points let a test hit each
+window exactly once: it *arms* a point by creating a file named after it in the directory that
+``RETOUCH_FAULT_DIR`` names (optionally scoped to one job: ``<point>@<job id>``), and the first
+process to reach that point removes the file and dies at once with ``os._exit`` - no cleanup, no
+``finally``, no message deleted, exactly like ``kill -9`` or a Lambda timeout. Removing the file
+is atomic, so an armed point fires once however many workers reach it.
+
+Without ``RETOUCH_FAULT_DIR`` (on AWS it is never set) :func:`point` is one environment lookup.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+FAULT_DIR_ENV = "RETOUCH_FAULT_DIR"
+CRASH_EXIT_CODE = 137
+"""What the process exits with at a fault point (the status of a ``kill -9``)."""
+
+POINTS: dict[str, str] = {
+    "enqueue.after_mark_queued": "enqueue marked the image queued, the request not yet sent",
+    "enqueue.after_send": "enqueue sent the request messages",
+    "record.after_count": "a result's counter transaction committed, the job not yet completed",
+    "record.after_complete": "the job's completion was written, not yet pushed",
+    "process.after_output": "process wrote the output object, no result sent yet",
+    "process.after_result": "process sent the result message",
+    "enqueue.before_delete": "enqueue returned; its upload events are not deleted yet",
+    "process.before_delete": "process returned; its requests are not deleted yet",
+    "notify.before_delete": "notify returned; its results are not deleted yet",
+}
+"""Every named point, with the window it opens. ``*.before_delete`` points are in the local event
+source mapping (on AWS that is Lambda's own poller, which deletes after the function returns)."""
+
+
+def point(name: str, job_id: str | None = None) -> None:
+    """Crash here if ``name`` (for any job, or for ``job_id``) is armed."""
+    directory = os.environ.get(FAULT_DIR_ENV)
+    if not directory:
+        return
+    for candidate in ((f"{name}@{job_id}",) if job_id else ()) + (name,):
+        try:
+            os.unlink(os.path.join(directory, candidate))
+        except FileNotFoundError:
+            continue
+        os.write(2, f"fault injected: {candidate} (pid {os.getpid()})\n".encode())
+        os._exit(CRASH_EXIT_CODE)
+
+
+def arm(directory: Path, name: str, job_id: str | None = None) -> Path:
+    """Arm ``name`` (once) for the processes whose ``RETOUCH_FAULT_DIR`` is ``directory``."""
+    if name not in POINTS:
+        raise ValueError(f"unknown fault point {name!r}; known: {', '.join(POINTS)}")
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / (f"{name}@{job_id}" if job_id else name)
+    path.touch()
+    return path
+
+
+def armed(directory: Path) -> list[str]:
+    """Points armed in ``directory`` that have not fired yet."""
+    return sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []

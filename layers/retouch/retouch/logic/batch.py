@@ -1,0 +1,42 @@
+"""One SQS batch, as every queue consumer handles it: its messages leased while it works
+(:class:`~retouch.adapters.queue.VisibilityHeartbeat`), each record handled on its own, failures
+reported per record (Powertools ``BatchProcessor``, ``ReportBatchItemFailures``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from retouch.adapters.queue import MessageQueue, VisibilityHeartbeat
+
+
+def leased_batch(
+    event: dict[str, Any],
+    context: LambdaContext,
+    queue: MessageQueue | None,
+    lease_seconds: int,
+    handle: Callable[[SQSRecord, VisibilityHeartbeat | None], Any],
+) -> PartialItemFailureResponse:
+    """Handle every record of ``event`` with ``handle(record, heartbeat)``.
+
+    ``queue`` is the batch's source queue (``None``: no lease, the queue's own visibility
+    timeout applies). Every message stays leased until the whole batch returns - a finished one
+    too, since the event source mapping deletes it only then - unless its handler released it
+    to set a retry delay of its own.
+    """
+    processor = BatchProcessor(event_type=EventType.SQS)
+    if queue is None:
+        return process_partial_response(
+            event=event, record_handler=lambda record: handle(record, None), processor=processor, context=context
+        )
+    handles = [r["receiptHandle"] for r in event.get("Records", []) if "receiptHandle" in r]
+    with VisibilityHeartbeat(queue, handles, lease_seconds) as heartbeat:
+        # Powertools passes the record by keyword: the parameter must be called ``record``
+        return process_partial_response(
+            event=event, record_handler=lambda record: handle(record, heartbeat), processor=processor, context=context
+        )

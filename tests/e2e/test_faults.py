@@ -1,0 +1,225 @@
+"""The promise under faults, proved at every window rather than hoped for under random kills.
+
+Each case arms one fault point (or, for the notify path, a pair) for its own job: the first
+function process to reach that point dies on the spot (``os._exit``, like ``kill -9``), right
+after a side effect and before the next. All cases run at once on one embedded stack whose
+lease is short, so a crashed worker's messages return within seconds. The end state must be
+exact: every image terminal, counts exact, one output per success, one completion callback per
+job, nothing left in any queue or dead-letter queue, and every armed point fired.
+
+Then: SIGKILL of ``retouch local`` leaves none of its processes alive.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from retouch import faults
+from retouch.cli.client import RetouchClient
+from retouch.local.stack import EmbeddedStack
+from retouch.samples import write_samples
+
+NOTIFY_PATH = ("record.after_count", "record.after_complete", "notify.before_delete")
+REJECTION_PATH = ("record.after_count", "record.after_complete", "enqueue.before_delete")
+# one-image jobs, so every crash hits the job's last result (the window that can lose completion):
+# a photo goes enqueue -> process -> notify; a text file is failed by enqueue itself
+CASES: list[tuple[str, tuple[str, ...]]] = (
+    [("photo", (p,)) for p in faults.POINTS]
+    + [("photo", pair) for pair in itertools.combinations(NOTIFY_PATH, 2)]
+    + [("text", (p,)) for p in REJECTION_PATH]
+    + [("text", pair) for pair in itertools.combinations(REJECTION_PATH, 2)]
+)
+OPS = [{"op": "thumbnail", "params": {"width": 96}}]
+
+
+class Receiver(ThreadingHTTPServer):
+    """Completion callbacks, counted per job."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                receiver.calls[body["job_id"]] += 1
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.daemon_threads = True
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/done"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    yield server
+    server.shutdown()
+
+
+def wait_until(predicate, timeout: float, what: str, describe=lambda: "") -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}: {describe()}")
+
+
+def test_every_fault_point_and_notify_pair_ends_in_the_exact_state(tmp_path: Path, receiver: Receiver) -> None:
+    fault_dir = tmp_path / "faults"
+    fault_dir.mkdir()
+    text = tmp_path / "notes.jpg"
+    text.write_text("this is a shopping list, not a photo\n")
+    files = {"photo": write_samples(tmp_path / "photos", 1)[0], "text": text}
+    # The queues' own visibility timeouts stay long: only the lease brings messages back. A crash
+    # also costs a receive to every message in the same batch, so under this many crashes a
+    # message could reach the DLQ without ever failing itself; a receive count above the number of
+    # armed points rules that out (and the empty DLQs below show it).
+    armed_points = sum(len(points) for _, points in CASES)
+    overrides = {"VisibilityLeaseSeconds": "3", "MaxReceiveCount": str(armed_points + 2)}
+    with EmbeddedStack(
+        workdir=tmp_path / "stack", overrides=overrides, environment={faults.FAULT_DIR_ENV: str(fault_dir)}
+    ) as stack:
+        # redeliveries alone must settle everything (the sweeper's share is a unit test)
+        stack.pause("DeadLetterSweeperFunction:schedule")
+        client = RetouchClient(stack.api_url, stack.token)
+        jobs: dict[str, tuple[str, tuple[str, ...]]] = {}
+        for case in CASES:
+            path = files[case[0]]
+            job = client.create_job(
+                [{"name": path.name, "content_type": "image/jpeg", "size": path.stat().st_size}],
+                OPS,
+                {"format": "jpeg"},
+                callback_url=receiver.url,
+            )
+            for point in case[1]:
+                faults.arm(fault_dir, point, job["job_id"])
+            jobs[job["job_id"]] = case
+            client.upload(job["uploads"][0], path, "image/jpeg")
+
+        def running() -> list[tuple[str, tuple[str, ...]]]:
+            return [case for job_id, case in jobs.items() if client.job(job_id)["status"] != "complete"]
+
+        wait_until(lambda: not running(), 600, "every job to complete", running)
+        wait_until(
+            lambda: not any(sum(d) for d in stack.queue_depths().values()),
+            300,
+            "every queue to drain (redeliveries included)",
+            stack.queue_depths,
+        )
+        assert faults.armed(fault_dir) == [], "some fault points were never reached"
+
+        s3 = stack.client("s3")
+        bucket = next(iter(stack.model.buckets.values()))["BucketName"]
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="outputs/")
+        outputs = sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+        expected_outputs = []
+        for job_id, case in jobs.items():
+            status = client.job(job_id)
+            summary = (status["status"], status["total"], status["succeeded"], status["failed"], status["remaining"])
+            image = status["images"][0]
+            if case[0] == "photo":
+                assert summary == ("complete", 1, 1, 0, 0) and image["status"] == "succeeded", (case, status)
+                expected_outputs.append(f"/{job_id}/{image['image_id']}.jpg")
+            else:
+                assert summary == ("complete", 1, 0, 1, 0), (case, status)
+                assert image["status"] == "failed" and "looks like text" in image["error"], case
+            assert receiver.calls[job_id] == 1, f"{case}: {receiver.calls[job_id]} completion callbacks"
+        # one output per success, nothing else (keys: outputs/<owner>/<job>/<image>.<ext>)
+        assert sorted("/" + k.split("/", 2)[2] for k in outputs) == sorted(expected_outputs)
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def test_sigkill_of_retouch_local_leaves_no_process_behind(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "retouch.cli.main", "local", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert proc.stdout is not None
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "try: retouch run" in line:
+                break
+        assert any("API URL" in line for line in lines), "".join(lines)
+        # the API pool starts its workers on first use; make sure they exist
+        url = next(line.split()[-1] for line in lines if "API URL" in line)
+        token = next(line.split()[-1] for line in lines if "bearer token" in line)
+        RetouchClient(url, token).operations()
+        wait_until(lambda: len(descendants(proc.pid)) >= 5, 120, "the stack's processes", lambda: descendants(proc.pid))
+        family = descendants(proc.pid)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    wait_until(
+        lambda: not any(alive(p) for p in family),
+        60,
+        "every process of the stack to exit",
+        lambda: [(p, Path(f"/proc/{p}/cmdline").read_bytes()[:120]) for p in family if alive(p)],
+    )
+
+
+def test_a_killed_scheduled_worker_is_restarted_by_the_supervisor(tmp_path: Path) -> None:
+    name = "DeadLetterSweeperFunction:schedule"
+    with EmbeddedStack(workdir=tmp_path) as stack:
+        killed = stack.kill_worker(name)
+        assert killed is not None
+
+        def restarted() -> bool:
+            return any(p.is_alive() and p.pid != killed for p in stack.workers.get(name, []))
+
+        wait_until(restarted, 60, "a new sweeper process", lambda: stack.workers.get(name))
