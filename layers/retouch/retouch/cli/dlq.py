@@ -11,6 +11,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from rich.console import Console
@@ -26,7 +27,10 @@ ALIASES = {"requests": "RequestQueue", "responses": "ResponseQueue", "upload-eve
 def dead_letter_pairs(args: argparse.Namespace) -> list[tuple[str, MessageQueue, MessageQueue]]:
     """(name, source queue, its DLQ) for the queues selected by ``--queue``."""
     model = build_model(find_template(), stack=args.stack_name, region=args.region, endpoint=args.endpoint or "https://sqs")
-    sqs = boto3.client("sqs", region_name=args.region, endpoint_url=args.endpoint)
+    local = bool(args.endpoint) and urlsplit(args.endpoint).hostname in ("127.0.0.1", "localhost", "::1")
+    # the embedded stack's emulator takes any credentials; a deployed stack uses the caller's own
+    emulator = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"} if local else {}
+    sqs = boto3.client("sqs", region_name=args.region, endpoint_url=args.endpoint, **emulator)  # type: ignore[call-overload]
     pairs = []
     for alias, logical in ALIASES.items():
         if args.queue not in ("all", alias):

@@ -33,6 +33,38 @@ def expand_inputs(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
+def collect_inputs(paths: Iterable[Path], *, recursive: bool = False) -> tuple[list[tuple[Path, str]], list[dict[str, str]]]:
+    """``(path, name relative to its folder)`` for every image to process, and the files skipped
+    (with the reason). Files named on the command line are taken whatever their name; in a folder,
+    files with an image suffix (with ``recursive``, in its subfolders too, keeping the structure in
+    the relative name). Raises ``FileNotFoundError`` for a path that does not exist."""
+    found: list[tuple[Path, str]] = []
+    skipped: list[dict[str, str]] = []
+    for p in paths:
+        if p.is_dir():
+            children = sorted(p.rglob("*") if recursive else p.iterdir())
+            for c in children:
+                if not c.is_file():
+                    continue
+                if c.name.startswith("."):
+                    skipped.append({"path": str(c), "reason": "hidden file"})
+                elif c.suffix.lower() in IMAGE_SUFFIXES:
+                    found.append((c, str(c.relative_to(p))))
+                else:
+                    skipped.append({"path": str(c), "reason": f"not an image file name ({c.suffix or 'no suffix'})"})
+        elif p.is_file():
+            found.append((p, p.name))
+        else:
+            raise FileNotFoundError(f"{p}: no such file or directory")
+    seen: set[Path] = set()
+    unique = []
+    for path, rel in found:  # a file named twice (or inside a folder also named) is one input
+        if path.resolve() not in seen:
+            seen.add(path.resolve())
+            unique.append((path, rel))
+    return unique, skipped
+
+
 def content_type(path: Path) -> str:
     """The image/* type to declare: sniffed from the bytes, else guessed from the name.
 
@@ -47,13 +79,23 @@ def content_type(path: Path) -> str:
     return guessed if guessed and guessed.startswith("image/") else "image/x-unknown"
 
 
-def output_names(inputs: list[Path], extension: str) -> list[str]:
-    """``<stem>.<ext>`` for each input; repeated stems get ``-2``, ``-3`` ... in input order."""
-    seen: dict[str, int] = {}
+def unique_names(wanted: Iterable[str], taken: Iterable[str] = ()) -> list[str]:
+    """Each wanted name, or ``<stem>-2<ext>``, ``-3`` ... when it (case-insensitively) is taken,
+    by a name in ``taken`` or an earlier one - so ``a.jpg``, ``a.png`` and ``a-2.jpg`` never
+    collide, whatever their order."""
+    used = {t.lower() for t in taken}
     names = []
-    for p in inputs:
-        stem = p.stem or "image"
-        key = stem.lower()
-        seen[key] = seen.get(key, 0) + 1
-        names.append(f"{stem}.{extension}" if seen[key] == 1 else f"{stem}-{seen[key]}.{extension}")
+    for name in wanted:
+        path = Path(name)
+        candidate, n = name, 1
+        while candidate.lower() in used:
+            n += 1
+            candidate = str(path.with_name(f"{path.stem}-{n}{path.suffix}"))
+        used.add(candidate.lower())
+        names.append(candidate)
     return names
+
+
+def output_names(inputs: list[Path], extension: str) -> list[str]:
+    """``<stem>.<ext>`` for each input, made unique (see :func:`unique_names`)."""
+    return unique_names(f"{p.stem or 'image'}.{extension}" for p in inputs)

@@ -6,25 +6,28 @@ import argparse
 import json
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import requests
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from retouch import ops
+from retouch.cli import runner
 from retouch.cli.client import ApiError, RetouchClient
-from retouch.cli.files import content_type, expand_inputs, output_names
+from retouch.cli.files import collect_inputs, expand_inputs, output_names, unique_names
 from retouch.errors import InvalidParameters, RetouchError
 from retouch.models import OUTPUT_FORMATS
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # never wrap a file name mid-name
 MAX_IMAGES_PER_REQUEST = 1000
 
 
@@ -69,168 +72,267 @@ def cmd_ops(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- retouch run ------------------------------------------------------------------------------
-def run_job(
-    client: RetouchClient,
-    inputs: list[Path],
-    operations: list[dict[str, Any]],
-    output: dict[str, Any],
-    out_dir: Path,
-    *,
-    timeout: float,
-    parallel: int,
-) -> dict[str, Any]:
-    """Create a job, upload, wait, download; returns the job report (also written as job.json)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ext = OUTPUT_FORMATS[output["format"]]
-    names = output_names(inputs, ext)
-    types = [content_type(p) for p in inputs]
-    started = time.time()
-    job = client.create_job(
-        [{"name": p.name, "content_type": t, "size": p.stat().st_size} for p, t in zip(inputs, types, strict=True)],
-        operations,
-        output,
-    )
-    job_id = job["job_id"]
-    console.print(f"Job [bold]{job_id}[/]: {len(inputs)} images, operations: " + " -> ".join(o["op"] for o in job["operations"]))
-    by_id = {u["image_id"]: (p, t, n) for u, p, t, n in zip(job["uploads"], inputs, types, names, strict=True)}
-    upload_errors: dict[str, str] = {}
-    with _progress() as progress, ThreadPoolExecutor(parallel) as pool:
-        task = progress.add_task("uploading", total=len(inputs))
-        futures: dict[Any, str] = {
-            pool.submit(client.upload, u, by_id[u["image_id"]][0], by_id[u["image_id"]][1]): u["image_id"] for u in job["uploads"]
-        }
-        for f in as_completed(futures):
-            try:
-                f.result()
-            except (ApiError, OSError) as exc:
-                upload_errors[futures[f]] = str(exc)
-            progress.advance(task)
-    uploaded = time.time()
-
-    status = client.job(job_id)
-    expected_terminal = len(inputs) - len(upload_errors)
-    with _progress() as progress:
-        task = progress.add_task("processing", total=len(inputs))
-        while True:
-            status = client.job(job_id)
-            done = status["succeeded"] + status["failed"]
-            progress.update(task, completed=done + len(upload_errors))
-            if status["status"] == "complete" or (done >= expected_terminal and expected_terminal < len(inputs)):
-                break
-            if time.time() - uploaded > timeout:
-                console.print(f"[yellow]Gave up waiting after {timeout:.0f} s; {status['remaining']} images still pending[/]")
-                break
-            time.sleep(0.5)
-    completed = time.time()
-
-    report_images = []
-    downloads = {img["image_id"]: img for img in status["images"] if img.get("download_url")}
-    saved: dict[str, str] = {}
-    with _progress() as progress, ThreadPoolExecutor(parallel) as pool:
-        task = progress.add_task("downloading", total=len(downloads))
-        futures = {pool.submit(client.download, img["download_url"], out_dir / by_id[i][2]): i for i, img in downloads.items()}
-        for f in as_completed(futures):
-            try:
-                f.result()
-                saved[futures[f]] = str(out_dir / by_id[futures[f]][2])
-            except (ApiError, OSError) as exc:
-                upload_errors[futures[f]] = f"download failed: {exc}"
-            progress.advance(task)
-    finished = time.time()
-
-    for img in status["images"]:
-        path, _, _ = by_id[img["image_id"]]
-        entry = {"input": str(path), "name": img["name"], "image_id": img["image_id"], "status": img["status"]}
-        for field in ("width", "height", "bytes", "duration_ms", "error"):
-            if field in img:
-                entry[field] = img[field]
-        if img["image_id"] in upload_errors:
-            entry["status"], entry["error"] = "failed", upload_errors[img["image_id"]]
-        if img["image_id"] in saved:
-            entry["output"] = saved[img["image_id"]]
-        elif entry["status"] == "succeeded":
-            entry["status"], entry["error"] = "failed", "output was not downloaded"
-        report_images.append(entry)
-    succeeded = sum(1 for e in report_images if e["status"] == "succeeded")
-    report = {
-        "job_id": job_id,
-        "api": client.api_url,
-        "operations": job["operations"],
-        "output": job["output"],
-        "total": len(inputs),
-        "succeeded": succeeded,
-        "failed": len(inputs) - succeeded,
-        "timings": {
-            "upload_seconds": round(uploaded - started, 3),
-            "processing_after_last_upload_seconds": round(completed - uploaded, 3),
-            "download_seconds": round(finished - completed, 3),
-            "total_seconds": round(finished - started, 3),
-            "images_per_second": round(len(inputs) / max(finished - started, 1e-9), 2),
-        },
-        "images": report_images,
-    }
-    (out_dir / "job.json").write_text(json.dumps(report, indent=2))
-    return report
+# --- retouch run / jobs / download ----------------------------------------------------------
+EXIT_OK, EXIT_FAILED_IMAGES, EXIT_USAGE, EXIT_SERVICE, EXIT_INCOMPLETE = 0, 1, 2, 3, 4
+"""Exit codes (documented in the README): all succeeded; some images failed; a usage error; the
+service unreachable or failing; stopped before the end (Ctrl-C, SIGTERM, --timeout) - resumable."""
 
 
-def print_summary(report: dict[str, Any], out_dir: Path) -> None:
-    t = report["timings"]
-    console.print(
-        f"[bold]{report['succeeded']}/{report['total']}[/] images succeeded in {t['total_seconds']:.1f} s "
-        f"({t['images_per_second']:.1f} images/s; upload {t['upload_seconds']:.1f} s, "
-        f"processing after last upload {t['processing_after_last_upload_seconds']:.1f} s, download {t['download_seconds']:.1f} s)"
-    )
-    failed = [i for i in report["images"] if i["status"] != "succeeded"]
-    for img in failed[:20]:
-        console.print(f"  [red]failed[/] {img['input']}: {img.get('error', img['status'])}")
-    if len(failed) > 20:
-        console.print(f"  ... and {len(failed) - 20} more (see job.json)")
-    console.print(f"Outputs in [bold]{out_dir}[/], report in [bold]{out_dir / 'job.json'}[/]")
+class CliProgress(runner.Progress):
+    """A progress bar on a terminal; plain, unwrapped lines otherwise."""
+
+    def __init__(self) -> None:
+        self.bar: Progress | None = _progress() if console.is_terminal else None
+        self.tasks: dict[str, Any] = {}
+        self.totals: dict[str, list[int]] = {}
+        self.last_line = 0.0
+        super().__init__(start=self._start, advance=self._advance, note=self._note)
+
+    def __enter__(self) -> CliProgress:
+        if self.bar:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar:
+            self.bar.stop()
+
+    def _start(self, phase: str, total: int) -> None:
+        if self.bar:
+            if phase in self.tasks:
+                self.bar.update(self.tasks[phase], total=total, completed=0)
+            else:
+                self.tasks[phase] = self.bar.add_task(phase, total=total)
+        else:
+            self.totals[phase] = [0, total]  # plain lines start with the first image finished
+
+    def _advance(self, phase: str, n: int) -> None:
+        if self.bar:
+            if phase in self.tasks:
+                self.bar.advance(self.tasks[phase], n)
+            return
+        done = self.totals.setdefault(phase, [0, 0])
+        done[0] += n
+        if n == 0:
+            return
+        if phase == "processing" and (time.monotonic() - self.last_line > 5 or done[0] >= done[1]):
+            self.last_line = time.monotonic()
+            console.print(f"{phase}: {done[0]}/{done[1]} finished", highlight=False)
+
+    def _note(self, message: str) -> None:
+        console.print(message, highlight=False, markup=False)
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """Fail fast (before any stack starts) when the outputs cannot be written."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise runner.RunError(f"--out {out_dir} is a file, not a folder", EXIT_USAGE)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".retouch-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise runner.RunError(f"cannot write to --out {out_dir}: {exc.strerror or exc}", EXIT_USAGE) from exc
+
+
+def check_api_url(api: str) -> str:
+    parts = urlsplit(api)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise runner.RunError(f"--api {api!r} is not a URL; give it as https://HOST (the stack's ApiUrl output)", EXIT_USAGE)
+    return api.rstrip("/")
+
+
+def connect(args: argparse.Namespace, stack: ExitStack) -> RetouchClient:
+    """A client for ``--api`` (with its token), or for an embedded stack started here."""
+    if args.api:
+        api = check_api_url(args.api)
+        token = args.token or os.environ.get("RETOUCH_TOKEN")
+        if not token:
+            raise runner.RunError("--api needs --token (or RETOUCH_TOKEN)", EXIT_USAGE)
+        return RetouchClient(api, token)
+    from retouch.local.stack import EmbeddedStack
+
+    console.print("Starting the embedded stack (moto server, the functions of template.yaml, local API) ...")
+    local = stack.enter_context(EmbeddedStack(max_workers=getattr(args, "workers", None)))
+    console.print(f"  API {local.api_url}, AWS emulator {local.endpoint}, logs in {local.logs}", highlight=False)
+    return RetouchClient(local.api_url, local.token)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    try:
-        operations = parse_ops(args.op)
-    except InvalidParameters as exc:
-        console.print(f"[red]error:[/] {exc.message}")
-        return 2
-    try:
-        inputs = expand_inputs(Path(p) for p in args.paths)
-    except FileNotFoundError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        return 2
-    if not inputs:
-        console.print("[red]error:[/] no images found in the given paths")
-        return 2
-    output = {"format": args.format, "quality": args.quality}
-    out_dir = Path(args.out)
+    out_dir = Path(args.resume or args.out or "")
+    if not (args.resume or args.out):
+        raise runner.RunError("--out is required (the folder for the outputs and job.json)", EXIT_USAGE)
+    check_out_dir(out_dir)
+    existing = runner.Manifest.load(out_dir / runner.MANIFEST)
+    skipped: list[dict[str, str]] = []
+    if args.resume:
+        if existing is None:
+            raise runner.RunError(f"nothing to resume: {out_dir / runner.MANIFEST} does not exist", EXIT_USAGE)
+        operations, output = existing.operations, existing.output
+        inputs = [(Path(e.input), e.output_name) for e in existing.entries]
+    else:
+        if not args.paths or not args.op:
+            raise runner.RunError("give the photos (files or folders) and at least one --op", EXIT_USAGE)
+        try:
+            operations = parse_ops(args.op)
+        except InvalidParameters as exc:
+            raise runner.RunError(exc.message, EXIT_USAGE) from exc
+        output = {"format": args.format, "quality": args.quality}
+        if existing is not None and (existing.operations, existing.output) != (operations, output):
+            raise runner.RunError(
+                f"{out_dir / runner.MANIFEST} is a run with other operations or output settings; "
+                "use another --out, or --resume to finish that run",
+                EXIT_USAGE,
+            )
+        try:
+            inputs, skipped = collect_inputs((Path(p) for p in args.paths), recursive=args.recursive)
+        except FileNotFoundError as exc:
+            raise runner.RunError(str(exc), EXIT_USAGE) from exc
+        if not inputs:
+            raise runner.RunError("no images found in the given paths", EXIT_USAGE)
+        if skipped:
+            console.print(f"Skipped {len(skipped)} files that are not images (listed in job.json):", highlight=False)
+            for item in skipped[:5]:
+                console.print(f"  {item['path']}: {item['reason']}", highlight=False, markup=False)
+            if len(skipped) > 5:
+                console.print(f"  ... and {len(skipped) - 5} more")
+    extension = OUTPUT_FORMATS[output["format"]]
+    entries = runner.plan(inputs, extension, existing) if not args.resume else existing.entries  # type: ignore[union-attr]
+    for e in entries:
+        if e.status == runner.PENDING and not Path(e.input).is_file():
+            e.status, e.error = runner.FAILED, "the input file is gone"
+    finished = sum(e.status == runner.SUCCEEDED for e in entries)
+    if existing is not None:
+        console.print(f"Resuming the run in {out_dir}: {finished} of {len(entries)} outputs already saved", highlight=False)
+    manifest = runner.Manifest(
+        api=existing.api if existing else "",
+        operations=operations,
+        output=output,
+        entries=entries,
+        skipped=existing.skipped if args.resume and existing else skipped,
+        jobs=existing.jobs if existing else [],
+    )
+    if not runner.has_work(manifest):
+        console.print("Nothing left to do: every input is finished")
+        return report(manifest, out_dir, args)
     with ExitStack() as stack:
-        if args.api:
-            token = args.token or os.environ.get("RETOUCH_TOKEN")
-            if not token:
-                console.print("[red]error:[/] --api needs --token (or RETOUCH_TOKEN)")
-                return 2
-            api = args.api
-        else:
-            from retouch.local.stack import EmbeddedStack
+        client = connect(args, stack)
+        manifest.api = client.api_url
+        run = runner.Run(
+            client,
+            manifest,
+            out_dir,
+            job_size=args.job_size,
+            parallel=args.parallel,
+            timeout=args.timeout,
+            progress=CliProgress(),
+        )
+        return finish(run, out_dir, args)
 
-            console.print("Starting the embedded stack (moto server, the functions of template.yaml, local API) ...")
-            local = stack.enter_context(EmbeddedStack(max_workers=args.workers))
-            api, token = local.api_url, local.token
-            console.print(f"  API {api}, AWS emulator {local.endpoint}, logs in {local.logs}")
-        client = RetouchClient(api, token)
-        reports = []
-        for start in range(0, len(inputs), MAX_IMAGES_PER_REQUEST):
-            chunk = inputs[start : start + MAX_IMAGES_PER_REQUEST]
-            try:
-                reports.append(run_job(client, chunk, operations, output, out_dir, timeout=args.timeout, parallel=args.parallel))
-            except ApiError as exc:
-                console.print(f"[red]error:[/] {exc}")
-                return 1
-        for report in reports:
-            print_summary(report, out_dir)
-        return 0 if all(r["failed"] == 0 for r in reports) else 1
+
+def finish(run: runner.Run, out_dir: Path, args: argparse.Namespace) -> int:
+    """Execute ``run``, then report it: the summary, failures, where things went, the exit code."""
+    assert isinstance(run.progress, CliProgress)
+    try:
+        with run.progress:
+            manifest = run.execute()
+    except KeyboardInterrupt:
+        manifest = run.manifest
+        c = manifest.counts()
+        console.print(
+            f"Interrupted: {c[runner.SUCCEEDED]} outputs saved, {c[runner.PENDING] + c[runner.SUBMITTED]} pending; "
+            f"run the same command again (or retouch run --resume {out_dir}) to finish",
+            highlight=False,
+        )
+        report(manifest, out_dir, args, print_failures=False)
+        return EXIT_INCOMPLETE
+    return report(manifest, out_dir, args)
+
+
+def report(manifest: runner.Manifest, out_dir: Path, args: argparse.Namespace, *, print_failures: bool = True) -> int:
+    c = manifest.counts()
+    pending = c[runner.PENDING] + c[runner.SUBMITTED]
+    failed = [e for e in manifest.entries if e.status == runner.FAILED]
+    t = manifest.timings
+    if print_failures:
+        console.print(
+            f"{c[runner.SUCCEEDED]}/{len(manifest.entries)} images succeeded in {t.get('total_seconds', 0):.1f} s "
+            f"({t.get('images_per_second', 0):.1f} images/s)" + (f"; {pending} still pending" if pending else ""),
+            highlight=False,
+        )
+        for e in failed[:20]:
+            console.print(f"  failed {e.input}: {e.error}", highlight=False, markup=False)
+        if len(failed) > 20:
+            console.print(f"  ... and {len(failed) - 20} more (see job.json)")
+        if pending:
+            console.print(f"Not finished: run the same command again (or retouch run --resume {out_dir}) to go on")
+        console.print(f"Outputs in {out_dir}, report in {out_dir / runner.MANIFEST}", highlight=False)
+    code = EXIT_INCOMPLETE if pending else (EXIT_FAILED_IMAGES if failed else EXIT_OK)
+    if getattr(args, "json", False):
+        summary = {
+            "state": manifest.state,
+            "exit_code": code,
+            "total": len(manifest.entries),
+            "succeeded": c[runner.SUCCEEDED],
+            "failed": len(failed),
+            "pending": pending,
+            "out": str(out_dir),
+            "manifest": str(out_dir / runner.MANIFEST),
+            "jobs": manifest.jobs,
+            "failures": [{"input": e.input, "error": e.error} for e in failed],
+        }
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    return code
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    with ExitStack() as stack:
+        client = connect(args, stack)
+        jobs = client.jobs()
+    if args.json:
+        sys.stdout.write(json.dumps({"jobs": jobs}, indent=2) + "\n")
+        return EXIT_OK
+    if not jobs:
+        console.print("No jobs yet")
+    for j in jobs:
+        sys.stdout.write(
+            f"{j['job_id']}\t{j['status']}\t{j['created_at']}\t{j['succeeded']}/{j['total']} succeeded\t{j['failed']} failed\n"
+        )
+    return EXIT_OK
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    out_dir = Path(args.out)
+    check_out_dir(out_dir)
+    with ExitStack() as stack:
+        client = connect(args, stack)
+        job = client.job(args.job_id)
+        existing = runner.Manifest.load(out_dir / runner.MANIFEST)
+        if existing is not None and existing.jobs != [args.job_id]:
+            raise runner.RunError(f"{out_dir} holds another run; choose an empty --out", EXIT_USAGE)
+        extension = OUTPUT_FORMATS[job["output"]["format"]]
+        if existing is not None:
+            entries = existing.entries
+        else:
+            names = unique_names(f"{Path(i['name']).stem or 'image'}.{extension}" for i in job["images"])
+            entries = [
+                runner.Entry(
+                    input=i["name"],
+                    output_name=n,
+                    status=runner.SUBMITTED,
+                    job_id=job["job_id"],
+                    image_id=i["image_id"],
+                    uploaded=True,
+                )
+                for i, n in zip(job["images"], names, strict=True)
+            ]
+        manifest = runner.Manifest(
+            api=client.api_url, operations=job["operations"], output=job["output"], entries=entries, jobs=[job["job_id"]]
+        )
+        console.print(f"Downloading job {job['job_id']} ({job['status']}, {job['total']} images) to {out_dir}", highlight=False)
+        run = runner.Run(client, manifest, out_dir, parallel=args.parallel, timeout=args.timeout, progress=CliProgress())
+        return finish(run, out_dir, args)
 
 
 def reference_bytes(name: str, inputs: list[Path]) -> bytes:
@@ -297,6 +399,14 @@ def cmd_local(args: argparse.Namespace) -> int:
     from retouch.local.stack import EmbeddedStack
 
     tokens = {args.token: args.user} if args.token else None
+    if args.port:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", args.port))
+            except OSError as exc:
+                raise runner.RunError(
+                    f"port {args.port} is not free ({exc.strerror}); choose another with --port (0: any free port)", EXIT_USAGE
+                ) from exc
     with EmbeddedStack(tokens=tokens, api_port=args.port, max_workers=args.workers) as stack:
         console.print("[bold]Retouch embedded stack[/] is running (Ctrl-C to stop)")
         console.print(f"  API URL:       {stack.api_url}")
@@ -314,22 +424,45 @@ def cmd_local(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_api_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--api", help="API base URL (default: start the embedded local stack)")
+    p.add_argument("--token", help="bearer token for --api (or RETOUCH_TOKEN)")
+    p.add_argument("--workers", type=int, default=None, help="embedded stack: most worker processes per function")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="retouch", description="Retouch: queue-driven photo retouching.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks (for bug reports)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="process photos through the service (embedded stack unless --api)")
-    p.add_argument("paths", nargs="+", help="image files, or directories of images")
-    p.add_argument("--op", action="append", required=True, metavar="NAME[:key=value,...]", help="an operation; repeat to chain")
+    p.add_argument("paths", nargs="*", help="image files, or folders of images")
+    p.add_argument("--op", action="append", metavar="NAME[:key=value,...]", help="an operation; repeat to chain")
     p.add_argument("--format", choices=list(OUTPUT_FORMATS), default="jpeg")
     p.add_argument("--quality", type=int, default=88)
-    p.add_argument("--out", required=True, help="folder for the outputs and job.json")
-    p.add_argument("--api", help="API base URL (default: start the embedded local stack)")
-    p.add_argument("--token", help="bearer token for --api (or RETOUCH_TOKEN)")
-    p.add_argument("--timeout", type=float, default=3600, help="seconds to wait for processing")
+    p.add_argument("--out", help="folder for the outputs and job.json (rerunning the same command resumes)")
+    p.add_argument("--resume", metavar="OUT", help="finish the run whose job.json is in OUT (inputs and operations from it)")
+    p.add_argument("--recursive", action="store_true", help="look for images in subfolders too (keeping the structure)")
+    add_api_arguments(p)
+    p.add_argument("--timeout", type=float, default=3600, help="seconds to wait for processing before stopping (resumable)")
     p.add_argument("--parallel", type=int, default=8, help="parallel uploads/downloads")
-    p.add_argument("--workers", type=int, default=None, help="embedded stack: most worker processes per function")
+    p.add_argument("--job-size", type=int, default=MAX_IMAGES_PER_REQUEST, help="most images per job")
+    p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("jobs", help="list your jobs on the service")
+    add_api_arguments(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_jobs)
+
+    p = sub.add_parser("download", help="download the outputs of a job (waits for it to finish)")
+    p.add_argument("job_id")
+    p.add_argument("--out", required=True, help="folder for the outputs and job.json")
+    add_api_arguments(p)
+    p.add_argument("--timeout", type=float, default=3600)
+    p.add_argument("--parallel", type=int, default=8)
+    p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
+    p.set_defaults(func=cmd_download)
 
     p = sub.add_parser("ops", help="list operations and their parameters")
     p.add_argument("--json", action="store_true")
@@ -362,10 +495,53 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # SIGTERM unwinds like Ctrl-C, so an embedded stack shuts its processes down
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    """Run one command; every error a user can cause or meet is one line and a documented exit
+    code (a traceback only with ``--debug``)."""
+
+    def terminate(*_: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops like Ctrl-C: cleanly, with what is done saved
+
+    signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even where the shell ignored it (a `cmd &` in a script)
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except runner.RunError as exc:
+        console.print(f"error: {exc.message}", highlight=False, markup=False)
+        return exc.code
+    except ApiError as exc:
+        if args.debug:
+            raise
+        console.print(f"error: the service answered {exc.status}: {exc.message}", highlight=False, markup=False)
+        return EXIT_USAGE if exc.status in (400, 401, 403, 404, 409, 413, 422) else EXIT_SERVICE
+    except requests.exceptions.RequestException as exc:
+        if args.debug:
+            raise
+        where = getattr(args, "api", None) or "the service"
+        console.print(f"error: cannot reach {where}: {_reason(exc)}", highlight=False, markup=False)
+        return EXIT_SERVICE
+    except KeyboardInterrupt:
+        console.print("Interrupted")
+        return EXIT_INCOMPLETE
+    except Exception as exc:
+        if args.debug:
+            raise
+        console.print(f"error: {_reason(exc)} (run with --debug for details)", highlight=False, markup=False)
+        return EXIT_SERVICE
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost cause of ``exc`` in one line, without the library's class names."""
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, ConnectionRefusedError) or "Connection refused" in text:
+        return "connection refused (is the API URL right, and is the service running?)"
+    if isinstance(exc, TimeoutError) or "timed out" in text:
+        return "the connection timed out"
+    if "Name or service not known" in text or "nodename nor servname" in text:
+        return "unknown host name"
+    return text
 
 
 if __name__ == "__main__":

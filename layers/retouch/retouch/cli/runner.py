@@ -1,0 +1,405 @@
+"""``retouch run`` and ``retouch download``: a run that never loses work.
+
+A *run* is every input of one command, however many jobs it takes. Its state lives in one file,
+``<out>/job.json`` (the *manifest*), rewritten atomically as the run goes:
+
+* every input has one entry, with its output name - unique across the whole run (not per job)
+  and stable, since a resumed run reads the names back from the manifest;
+* an entry is ``pending`` (not in a job yet), ``submitted`` (in a job; ``uploaded`` once its
+  bytes are in), ``succeeded`` (its output is saved) or ``failed`` (the service's reason, or a
+  client-side failure marked ``retry``, which a resumed run submits again);
+* outputs are downloaded as soon as each image finishes, while the job still runs.
+
+Interrupted (Ctrl-C, SIGTERM, ``--timeout``), a run stops with what it has saved and a manifest
+that says what is pending. Run the same command again (or ``retouch run --resume OUT``) and it
+skips finished outputs, follows its jobs that still exist on the service, and submits only what
+never got in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from retouch.cli.client import ApiError, RetouchClient
+from retouch.cli.files import content_type, unique_names
+
+MANIFEST = "job.json"
+MANIFEST_VERSION = 2
+POLL_SECONDS = 0.5
+SAVE_EVERY_SECONDS = 1.0
+
+PENDING, SUBMITTED, SUCCEEDED, FAILED = "pending", "submitted", "succeeded", "failed"
+
+
+class RunError(Exception):
+    """A run cannot go on (a usage problem or the service); ``code`` is the exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.message, self.code = message, code
+
+
+@dataclass
+class Entry:
+    """One input of the run."""
+
+    input: str
+    output_name: str
+    """The output's path inside the output folder (unique in the run, case-insensitively)."""
+    status: str = PENDING
+    job_id: str | None = None
+    image_id: str | None = None
+    uploaded: bool = False
+    output: str | None = None
+    """Where the output was saved (set once it is)."""
+    width: int | None = None
+    height: int | None = None
+    bytes: int | None = None
+    duration_ms: int | None = None
+    error: str | None = None
+    retry: bool = False
+    """A client-side failure (upload or download): a resumed run tries again."""
+
+    @property
+    def name(self) -> str:
+        return Path(self.input).name
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"name": self.name, **asdict(self)}
+        return {k: v for k, v in out.items() if v is not None and not (k == "retry" and not v)}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Entry:
+        known = {f: raw[f] for f in cls.__dataclass_fields__ if f in raw}
+        return cls(**known)
+
+
+@dataclass
+class Manifest:
+    """The run's state (``job.json``)."""
+
+    api: str
+    operations: list[dict[str, Any]]
+    output: dict[str, Any]
+    entries: list[Entry] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    jobs: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+    timings: dict[str, float] = field(default_factory=dict)
+    state: str = "running"
+
+    def counts(self) -> dict[str, int]:
+        c = {PENDING: 0, SUBMITTED: 0, SUCCEEDED: 0, FAILED: 0}
+        for e in self.entries:
+            c[e.status] += 1
+        return c
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.counts()
+        return {
+            "version": MANIFEST_VERSION,
+            "state": self.state,
+            "api": self.api,
+            "operations": self.operations,
+            "output": self.output,
+            "total": len(self.entries),
+            "succeeded": c[SUCCEEDED],
+            "failed": c[FAILED],
+            "pending": c[PENDING] + c[SUBMITTED],
+            "jobs": self.jobs,
+            "timings": self.timings,
+            "images": [e.to_dict() for e in self.entries],
+            "skipped": self.skipped,
+        }
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest | None:
+        try:
+            raw = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise RunError(f"{path} is not a readable run manifest ({exc}); choose another --out", 2) from exc
+        if not isinstance(raw, dict) or raw.get("version") != MANIFEST_VERSION:
+            raise RunError(f"{path} was written by another version of retouch; choose another --out", 2)
+        return cls(
+            api=raw["api"],
+            operations=raw["operations"],
+            output=raw["output"],
+            entries=[Entry.from_dict(e) for e in raw["images"]],
+            skipped=raw.get("skipped", []),
+            jobs=list(raw.get("jobs", [])),
+        )
+
+    def save(self, out_dir: Path) -> None:
+        """Atomically: a reader (or a crash) never sees half a file."""
+        tmp = out_dir / f".{MANIFEST}.tmp"
+        tmp.write_text(json.dumps(self.to_dict(), indent=2))
+        os.replace(tmp, out_dir / MANIFEST)
+
+
+@dataclass
+class Progress:
+    """What the run reports as it goes (a progress bar, or plain lines)."""
+
+    start: Callable[[str, int], None] = lambda phase, total: None
+    advance: Callable[[str, int], None] = lambda phase, n: None
+    note: Callable[[str], None] = lambda message: None
+
+
+class Run:
+    """Submit, follow and download one run's entries; see the module docstring."""
+
+    def __init__(
+        self,
+        client: RetouchClient,
+        manifest: Manifest,
+        out_dir: Path,
+        *,
+        job_size: int = 1000,
+        parallel: int = 8,
+        timeout: float = 3600,
+        progress: Progress | None = None,
+    ) -> None:
+        self.client, self.manifest, self.out_dir = client, manifest, out_dir
+        self.job_size, self.parallel, self.timeout = job_size, parallel, timeout
+        self.progress = progress or Progress()
+        self._lock = threading.RLock()
+        self._saved_at = 0.0
+        self._stop = threading.Event()
+        self._active: dict[str, dict[str, Entry]] = {}
+        """job id -> image id -> entry, for entries still to finish."""
+        self._downloads: dict[str, Future[None]] = {}
+
+    # --- the run --------------------------------------------------------------------------
+    def execute(self) -> Manifest:
+        """Run to the end, or until interrupted (``KeyboardInterrupt`` propagates after the
+        manifest is saved) or timed out (``state`` is then ``incomplete``)."""
+        m = self.manifest
+        for e in m.entries:
+            if e.status == FAILED and e.retry:
+                e.status, e.error, e.retry = PENDING, None, False
+            if e.status == SUCCEEDED and not (e.output and Path(e.output).is_file()):
+                e.status, e.output = PENDING, None  # its output was removed: make it again
+        started = time.monotonic()
+        already = sum(e.status == SUCCEEDED for e in m.entries)
+        self.progress.start("processing", len(m.entries))
+        self.progress.advance("processing", sum(e.status in (SUCCEEDED, FAILED) for e in m.entries))
+        self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="transfer")
+        submitter = threading.Thread(target=self._submit_all, name="submitter", daemon=True)
+        try:
+            self._reattach()
+            submitter.start()
+            self._follow(submitter, started)
+        except BaseException:
+            m.state = "incomplete"
+            raise
+        finally:
+            self._stop.set()
+            # transfers in flight finish (a download lands whole or not at all); queued ones are dropped
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            if submitter.is_alive():
+                submitter.join()
+            for e in m.entries:
+                if e.status == SUBMITTED and not e.uploaded:
+                    e.status, e.job_id, e.image_id = PENDING, None, None  # never got in: submit again
+            m.timings["total_seconds"] = round(time.monotonic() - started, 3)
+            made = sum(e.status == SUCCEEDED for e in m.entries) - already
+            m.timings["images_per_second"] = round(made / max(m.timings["total_seconds"], 1e-9), 2)
+            if m.state == "running":
+                m.state = "complete" if m.counts()[PENDING] + m.counts()[SUBMITTED] == 0 else "incomplete"
+            with self._lock:
+                m.save(self.out_dir)
+        return m
+
+    def _reattach(self) -> None:
+        """Entries of earlier jobs: follow those the service still has, resubmit the rest."""
+        by_job: dict[str, list[Entry]] = {}
+        for e in self.manifest.entries:
+            if e.status == SUBMITTED and e.job_id:
+                by_job.setdefault(e.job_id, []).append(e)
+        for job_id, entries in by_job.items():
+            try:
+                self.client.job(job_id)
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+                self.progress.note(f"job {job_id} is no longer on the service; its {len(entries)} unfinished images go again")
+                for e in entries:
+                    e.status, e.job_id, e.image_id, e.uploaded = PENDING, None, None, False
+                continue
+            for e in entries:
+                if not e.uploaded:  # its upload never completed: it goes again in a new job
+                    e.status, e.job_id, e.image_id = PENDING, None, None
+            follow = {e.image_id: e for e in entries if e.status == SUBMITTED and e.image_id}
+            if follow:
+                self.progress.note(f"following job {job_id} ({len(follow)} unfinished images)")
+                with self._lock:
+                    self._active[job_id] = follow
+
+    def _submit_all(self) -> None:
+        if self._stop.is_set():
+            return
+        try:
+            pending = [e for e in self.manifest.entries if e.status == PENDING]
+            for start in range(0, len(pending), self.job_size):
+                if self._stop.is_set():
+                    return
+                self._submit(pending[start : start + self.job_size])
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            if not self._stop.is_set():  # (once stopping, cancelled uploads are expected)
+                self._submit_error = exc
+
+    _submit_error: BaseException | None = None
+
+    def _submit(self, chunk: list[Entry]) -> None:
+        types = [content_type(Path(e.input)) for e in chunk]
+        images = [
+            {"name": e.name, "content_type": t, "size": Path(e.input).stat().st_size} for e, t in zip(chunk, types, strict=True)
+        ]
+        job = self.client.create_job(images, self.manifest.operations, self.manifest.output)
+        job_id = job["job_id"]
+        with self._lock:
+            for e, form in zip(chunk, job["uploads"], strict=True):
+                e.status, e.job_id, e.image_id, e.uploaded = SUBMITTED, job_id, form["image_id"], False
+            self.manifest.jobs.append(job_id)
+            self.manifest.save(self.out_dir)  # the job id is on disk before any byte is sent
+            self._active[job_id] = {e.image_id: e for e in chunk if e.image_id}
+        ops = " -> ".join(o["op"] for o in job["operations"])
+        self.progress.note(f"job {job_id}: {len(chunk)} images, operations: {ops}")
+        self.progress.start("uploading", len(chunk))
+
+        def upload(e: Entry, form: dict[str, Any], ctype: str) -> None:
+            if self._stop.is_set():
+                return
+            try:
+                self.client.upload(form, Path(e.input), ctype)
+            except (ApiError, OSError) as exc:
+                with self._lock:
+                    e.status, e.error, e.retry = FAILED, f"upload failed: {exc}", True
+                    self._active.get(job_id, {}).pop(e.image_id or "", None)
+                self.progress.advance("processing", 1)
+            else:
+                with self._lock:
+                    e.uploaded = True
+            self.progress.advance("uploading", 1)
+
+        futures = [self._pool.submit(upload, e, u, t) for e, u, t in zip(chunk, job["uploads"], types, strict=True)]
+        for f in futures:
+            f.result()
+
+    def _follow(self, submitter: threading.Thread, started: float) -> None:
+        """Poll the active jobs, download each output as it appears, until nothing is left."""
+        while True:
+            if self._submit_error is not None:
+                raise self._submit_error
+            with self._lock:
+                active = {j: dict(images) for j, images in self._active.items()}
+            for job_id, images in active.items():
+                if images:
+                    self._poll(job_id, images)
+            self._collect_downloads()
+            self._save_soon()
+            with self._lock:
+                for job_id in [j for j, images in self._active.items() if not images]:
+                    del self._active[job_id]
+                idle = not self._active and not self._downloads
+            if idle and not submitter.is_alive():
+                if self._submit_error is not None:
+                    raise self._submit_error
+                return
+            if time.monotonic() - started > self.timeout:
+                self._stop.set()
+                self.manifest.state = "incomplete"
+                self.progress.note(f"stopped waiting after {self.timeout:.0f} s")
+                return
+            time.sleep(POLL_SECONDS)
+
+    def _poll(self, job_id: str, waiting: dict[str, Entry]) -> None:
+        try:
+            status = self.client.job(job_id)
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            with self._lock:  # the job expired on the service
+                for e in waiting.values():
+                    e.status, e.error, e.retry = FAILED, "the job is no longer on the service", True
+                self._active.pop(job_id, None)
+            return
+        for img in status["images"]:
+            found = waiting.get(img["image_id"])
+            if found is None or img["status"] not in (SUCCEEDED, FAILED) or img["image_id"] in self._downloads:
+                continue
+            e = found
+            for key in ("width", "height", "bytes", "duration_ms"):
+                setattr(e, key, img.get(key))
+            if img["status"] == FAILED:
+                with self._lock:
+                    e.status, e.error = FAILED, img.get("error", "failed")
+                    self._active[job_id].pop(e.image_id or "", None)
+                self.progress.advance("processing", 1)
+            else:
+                self._downloads[img["image_id"]] = self._pool.submit(self._download, job_id, e, img["download_url"])
+
+    def _download(self, job_id: str, e: Entry, url: str) -> None:
+        dest = self.out_dir / e.output_name
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            self.client.download(url, dest)
+        except (ApiError, OSError) as exc:
+            with self._lock:
+                e.status, e.error, e.retry = FAILED, f"download failed: {exc}", True
+        else:
+            with self._lock:
+                e.status, e.output, e.error = SUCCEEDED, str(dest), None
+        with self._lock:
+            self._active.get(job_id, {}).pop(e.image_id or "", None)
+        self.progress.advance("processing", 1)
+
+    def _collect_downloads(self) -> None:
+        for image_id, future in list(self._downloads.items()):
+            if future.done():
+                future.result()
+                del self._downloads[image_id]
+
+    def _save_soon(self) -> None:
+        if time.monotonic() - self._saved_at >= SAVE_EVERY_SECONDS:
+            with self._lock:
+                self.manifest.save(self.out_dir)
+            self._saved_at = time.monotonic()
+
+
+def has_work(manifest: Manifest) -> bool:
+    """Whether anything is left to submit, follow or download (a finished run has none)."""
+    return any(
+        e.status in (PENDING, SUBMITTED)
+        or (e.status == FAILED and e.retry)
+        or (e.status == SUCCEEDED and not (e.output and Path(e.output).is_file()))
+        for e in manifest.entries
+    )
+
+
+def plan(inputs: list[tuple[Path, str]], extension: str, existing: Manifest | None) -> list[Entry]:
+    """Entries for ``(path, relative name)`` inputs, keeping those ``existing`` already has (with
+    their names and state) and naming new ones so that no two outputs collide."""
+    known = {e.input: e for e in existing.entries} if existing else {}
+    entries: list[Entry] = []
+    new: list[tuple[Path, str]] = []
+    for path, rel in inputs:
+        if str(path) in known:
+            entries.append(known[str(path)])
+        else:
+            new.append((path, rel))
+    wanted = [str(Path(rel).with_suffix("." + extension)) for _, rel in new]
+    names = unique_names(wanted, taken=[e.output_name for e in entries])
+    entries += [Entry(input=str(p), output_name=n) for (p, _), n in zip(new, names, strict=True)]
+    order = {str(p): n for n, (p, _) in enumerate(inputs)}
+    return sorted(entries, key=lambda e: order.get(e.input, len(order)))
