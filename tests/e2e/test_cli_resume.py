@@ -240,3 +240,23 @@ def test_output_that_is_not_a_terminal_is_never_wrapped(stack: EmbeddedStack, tm
     proc = run("run", str(bad), "--op", "thumbnail:width=9", "--out", str(tmp_path / "out"), *api(stack))
     assert proc.returncode == 1
     assert any(long_name in line for line in proc.stderr.splitlines()), proc.stderr
+
+
+def test_run_reads_iphone_heic_and_bigtiff(stack: EmbeddedStack, photos: list[Path], tmp_path: Path) -> None:
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    folder = tmp_path / "in"
+    folder.mkdir()
+    with Image.open(photos[0]) as src:
+        photo = src.convert("RGB")
+        photo.save(folder / "IMG_0001.HEIC", "HEIF", quality=90)  # as an iPhone names them
+        photo.save(folder / "scan.tif", "TIFF", big_tiff=True)
+        size = photo.size
+    assert (folder / "IMG_0001.HEIC").read_bytes()[4:12] == b"ftypheic" and (folder / "scan.tif").read_bytes()[:4] == b"II+\x00"
+    out = tmp_path / "out"
+    proc = run("run", str(folder), "--op", "thumbnail:width=64", "--out", str(out), *api(stack))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for name in ("IMG_0001.jpg", "scan.jpg"):
+        with Image.open(out / name) as im:
+            assert im.format == "JPEG" and im.width == 64 and abs(im.height - round(64 * size[1] / size[0])) <= 1

@@ -116,7 +116,7 @@ def test_sniff_magic_numbers(head: bytes, fmt: str) -> None:
         b"BM",  # a BMP needs its 14-byte header
         b"hello world, this is text",
         b"%PDF-1.7\n",
-        b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00",
+        b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00",  # a video
     ],
 )
 def test_sniff_rejects_other_bytes(head: bytes) -> None:
@@ -131,13 +131,90 @@ def test_sniff_real_files_of_each_format() -> None:
 
 def test_describe_head_messages() -> None:
     assert imageio.describe_head(b"") == "the file is empty"
-    assert "HEIC" in imageio.describe_head(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00")
-    assert "'heic'" in imageio.describe_head(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00")
+    assert imageio.sniff(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00") == "heic"
+    assert "image sequence" in imageio.describe_head(b"\x00\x00\x00\x18ftyphevc\x00\x00\x00\x00")
     assert imageio.describe_head(b"%PDF-1.4\n%....") == "it is a PDF document"
     assert imageio.describe_head(b"just some words\n") == "it looks like text"
     assert imageio.describe_head(b"\x00\x01\x02\x03\xfe\xff\x10\x11\x12") == (
         "it is not an image format Retouch knows (unrecognised binary data starting with 00 01 02 03 fe ff 10 11)"
     )
+
+
+@pytest.mark.parametrize(
+    ("head", "what"),
+    [
+        (b"8BPS\x00\x01" + b"\x00" * 20, "a Photoshop document (PSD)"),
+        (b"\x00\x00\x00\x0cjP  \r\n\x87\n\x00\x00\x00\x14ftypjp2 ", "a JPEG 2000 image"),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "a PDF document"),
+        (b"PK\x03\x04\x14\x00\x06\x00", "a ZIP archive"),
+        (b"\x00\x00\x00\x20ftypqt  \x00\x00\x02\x00", "a QuickTime video"),
+        (b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00", "an MP4 video"),
+        (b"II*\x00\x10\x00\x00\x00CR\x02\x00", "a Canon CR2 camera raw file"),
+        (b"<?xml version='1.0'?>\n<svg xmlns='http://www.w3.org/2000/svg'/>", "an SVG drawing"),
+        (b"<!DOCTYPE html><html><body>hi</body></html>", "a web page (HTML)"),
+        (b"RIFF\x24\x00\x00\x00WAVEfmt ", "a WAV audio file"),
+        (b"\x7fELF\x02\x01\x01\x00", "a Linux program"),
+        (b"\x1f\x8b\x08\x00\x00\x00", "a gzip-compressed file"),
+    ],
+)
+def test_describe_head_names_what_an_unsupported_file_is(head: bytes, what: str) -> None:
+    assert imageio.describe_head(head).startswith("it is " + what)
+    assert what in imageio.unsupported_message(head)
+
+
+def heic_file(arr: np.ndarray, orientation: int = 1) -> bytes:
+    """A real HEIC, written by pillow-heif's encoder (x265)."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "HEIF", quality=95, exif=exif.tobytes())
+    return buf.getvalue()
+
+
+def test_heic_is_read_upright_in_colour() -> None:
+    arr = np.zeros((48, 64, 3), np.uint8)
+    arr[:, :32] = (230, 20, 20)  # red left half, blue right half
+    arr[:, 32:] = (20, 20, 230)
+    data = heic_file(arr)
+    assert data[4:12] == b"ftypheic" and imageio.sniff(data[:32]) == "heic"
+    decoded = imageio.decode(data, max_pixels=BIG)
+    assert decoded.format == "heic" and decoded.pixels.shape == (48, 64, 3)
+    left, right = decoded.pixels[24, 8].astype(int), decoded.pixels[24, 56].astype(int)
+    assert left[0] > 180 and left[2] < 70 and right[2] > 180 and right[0] < 70
+
+
+def test_heic_orientation_is_applied_once() -> None:
+    arr = np.zeros((40, 60, 3), np.uint8)
+    arr[:10] = 255  # a white band along the top edge of the stored image
+    decoded = imageio.decode(heic_file(arr, orientation=6), max_pixels=BIG)  # 6: rotate 90 degrees clockwise
+    assert decoded.pixels.shape[:2] == (60, 40)  # upright: portrait
+    assert decoded.pixels[:, -5:].mean() > 200 and decoded.pixels[:, :5].mean() < 60  # the band is now on the right
+
+
+def test_heic_header_over_the_pixel_limit_is_refused_before_decoding() -> None:
+    with pytest.raises(ImageTooLarge, match="HEIC header declares 64x48"):
+        imageio.decode(heic_file(np.zeros((48, 64, 3), np.uint8)), max_pixels=1000)
+
+
+def test_bigtiff_is_read() -> None:
+    im = Image.new("RGB", (40, 30), (200, 30, 10))
+    buf = io.BytesIO()
+    im.save(buf, "TIFF", big_tiff=True)
+    data = buf.getvalue()
+    assert data[:4] == b"II+\x00" and imageio.sniff(data[:16]) == "tiff"
+    decoded = imageio.decode(data, max_pixels=BIG)
+    assert decoded.pixels.shape == (30, 40, 3) and tuple(decoded.pixels[5, 5]) == (200, 30, 10)
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.1])
+def test_corrupt_file_messages_carry_no_library_internals(keep: float) -> None:
+    for fmt in ("JPEG", "PNG", "WEBP", "TIFF", "GIF"):
+        data = photo_file("astronaut", fmt)
+        try:
+            imageio.decode(data[: int(len(data) * keep)], max_pixels=BIG)
+        except (InvalidImage, UnsupportedImage) as exc:
+            assert "(" not in exc.message and "error" not in exc.message.lower(), (fmt, exc.message)
+            assert "Plugin" not in exc.message and "decoder" not in exc.message, (fmt, exc.message)
 
 
 def test_describe_head_random_data_is_binary_not_text() -> None:
@@ -378,7 +455,7 @@ def test_decode_text_named_jpg_is_unsupported() -> None:
     [
         (b"", "the file is empty"),
         (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "PDF"),
-        (b"\x00\x00\x00\x1cftypheic" + b"\x00" * 20, "HEIC"),
+        (b"\x00\x00\x00\x1cftypmsf1" + b"\x00" * 20, "HEIF image sequence"),
     ],
 )
 def test_decode_other_unsupported_inputs(data: bytes, message: str) -> None:

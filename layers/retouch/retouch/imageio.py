@@ -4,6 +4,7 @@
   :mod:`retouch.sniff`, which enqueue uses too).
 * The pixel count is read from the header and checked before any pixel is decoded, so a
   decompression bomb costs nothing.
+* HEIC/HEIF (iPhone photos) and BigTIFF are read like the others.
 * EXIF orientation is applied, ICC profiles are converted to sRGB, and every mode (CMYK,
   16-bit, grayscale, palette, alpha) becomes 8-bit RGB or RGBA.
 * JPEG is decoded at reduced scale (DCT scaling, ``Image.draft``) when the first operation is a
@@ -20,10 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pillow_heif
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError, features
 
 from retouch.errors import ImageTooLarge, InvalidImage, UnsupportedImage
 from retouch.models import OutputSpec
+from retouch.observability import logger
 from retouch.sniff import SNIFF_BYTES, SUPPORTED, describe_head, sniff, unsupported_message
 
 # The pixel limit is ours (configurable, checked from the header right after Image.open, before
@@ -33,7 +36,19 @@ Image.MAX_IMAGE_PIXELS = None
 
 AVIF = features.check("avif")
 """Pillow's wheels include libavif (Pillow >= 11.3); then AVIF is read and written."""
-_PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF", "tiff": "TIFF", "bmp": "BMP", "avif": "AVIF"}
+_PIL_FORMATS = {
+    "jpeg": "JPEG",
+    "png": "PNG",
+    "webp": "WEBP",
+    "gif": "GIF",
+    "tiff": "TIFF",
+    "bmp": "BMP",
+    "avif": "AVIF",
+    "heic": "HEIF",
+}
+# HEIC/HEIF (iPhone photos) through pillow-heif (libheif + libde265). libheif applies the file's
+# rotation and mirroring itself and reports EXIF orientation 1, so it is never applied twice.
+pillow_heif.register_heif_opener()
 
 
 @dataclass(frozen=True)
@@ -104,7 +119,9 @@ def decode(
     if fmt == "avif" and not AVIF:
         raise UnsupportedImage("AVIF images cannot be read here: this Pillow build has no libavif")
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(record=True) as caught:
+            # library warnings (corrupt EXIF, truncated strips...) go to the debug log, never to users
+            warnings.simplefilter("always")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im: Image.Image = Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[fmt]])
             width, height = im.size
@@ -115,7 +132,7 @@ def decode(
                     f"the {fmt.upper()} header declares {width}x{height} pixels ({width * height / 1e6:,.0f} MP); "
                     f"the limit is {max_pixels / 1e6:,.0f} MP"
                 )
-            orientation = im.getexif().get(0x0112, 1) if fmt in ("jpeg", "webp", "tiff", "png", "avif") else 1
+            orientation = im.getexif().get(0x0112, 1) if fmt in ("jpeg", "webp", "tiff", "png", "avif", "heic") else 1
             upright = (height, width) if orientation in _ROTATING_ORIENTATIONS else (width, height)
             if fmt == "jpeg" and size_hint is not None:
                 wanted = size_hint(*upright)
@@ -127,16 +144,19 @@ def decode(
             im = ImageOps.exif_transpose(im) or im
             im = _normalise_mode(_to_srgb(im))
             pixels = np.asarray(im)
+        for w in caught:
+            logger.debug("decoder warning", extra={"format": fmt, "warning": str(w.message)[:300]})
     except (ImageTooLarge, InvalidImage):
         raise
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLarge(str(exc)) from exc
-    except Image.DecompressionBombWarning as exc:
-        raise ImageTooLarge(str(exc)) from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        logger.debug("decompression bomb", extra={"format": fmt, "detail": str(exc)[:300]})
+        raise ImageTooLarge(f"the {fmt.upper()} image would be too large to decode safely") from exc
     except UnidentifiedImageError as exc:
         raise InvalidImage(f"the file looks like {fmt.upper()} but cannot be read: it is corrupt or not really an image") from exc
     except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError, ZeroDivisionError) as exc:
-        raise InvalidImage(f"the {fmt.upper()} data is corrupt or truncated ({exc})") from exc
+        # the library's own words ("decoder error -2", "MAX_TEXT_CHUNK") stay in the log
+        logger.debug("undecodable image", extra={"format": fmt, "detail": f"{type(exc).__name__}: {exc}"[:300]})
+        raise InvalidImage(f"the {fmt.upper()} data is corrupt or truncated, so the image cannot be read") from exc
     except MemoryError as exc:
         raise ImageTooLarge("the image needs more memory to decode than the worker has") from exc
     return Decoded(pixels=pixels, format=fmt, source_width=upright[0], source_height=upright[1])

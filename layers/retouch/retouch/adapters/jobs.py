@@ -345,6 +345,11 @@ class JobRepository:
 
     def complete_if_done(self, job_id: str) -> bool:
         """running -> complete when no image remains. Idempotent; False if not (yet) done."""
+        return self.try_complete(job_id)[0]
+
+    def try_complete(self, job_id: str) -> tuple[bool, Job | None]:
+        """:meth:`complete_if_done`, also returning the job as it stands when it did not complete
+        (from the failed condition itself: one request either way)."""
         try:
             self.ddb.update_item(
                 TableName=self.table,
@@ -355,11 +360,13 @@ class JobRepository:
                 ExpressionAttributeValues=_item(
                     {":complete": JobStatus.COMPLETE.value, ":running": JobStatus.RUNNING.value, ":zero": 0, ":now": now_iso()}
                 ),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-            return True
+            return True, None
         except ClientError as exc:
             if _code(exc) == "ConditionalCheckFailedException":
-                return False
+                item: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
+                return False, (self._job(_plain(item), []) if item else None)
             raise TransientError(f"DynamoDB complete job: {exc}") from exc
         except BotoCoreError as exc:
             raise TransientError(f"DynamoDB complete job: {exc}") from exc

@@ -17,6 +17,7 @@ SNIFFED_TYPES = {
     "tiff": "image/tiff",
     "bmp": "image/bmp",
     "avif": "image/avif",
+    "heic": "image/heic",
 }
 
 

@@ -147,9 +147,11 @@ def connect(args: argparse.Namespace, stack: ExitStack) -> RetouchClient:
     """A client for ``--api`` (with its token), or for an embedded stack started here."""
     if args.api:
         api = check_api_url(args.api)
-        token = args.token or os.environ.get("RETOUCH_TOKEN")
+        token = args.token or os.environ.get("RETOUCH_TOKEN") or signed_in_token(api)
         if not token:
-            raise runner.RunError("--api needs --token (or RETOUCH_TOKEN)", EXIT_USAGE)
+            raise runner.RunError(
+                f"not signed in to {api}: run retouch login --stack-name STACK (or pass --token / RETOUCH_TOKEN)", EXIT_USAGE
+            )
         return RetouchClient(api, token)
     from retouch.local.stack import EmbeddedStack
 
@@ -157,6 +159,52 @@ def connect(args: argparse.Namespace, stack: ExitStack) -> RetouchClient:
     local = stack.enter_context(EmbeddedStack(max_workers=getattr(args, "workers", None)))
     console.print(f"  API {local.api_url}, AWS emulator {local.endpoint}, logs in {local.logs}", highlight=False)
     return RetouchClient(local.api_url, local.token)
+
+
+def signed_in_token(api: str) -> str | None:
+    from retouch.cli import auth
+
+    try:
+        return auth.token_for(api)
+    except auth.SignInError as exc:
+        raise runner.RunError(exc.message, EXIT_USAGE if exc.refused else EXIT_SERVICE) from exc
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    from retouch.cli import auth
+
+    api, pool, client_id = args.api, args.user_pool_id, args.client_id
+    try:
+        if args.stack_name:
+            outputs = auth.stack_outputs(args.stack_name, args.region)
+            api = api or outputs.get("ApiUrl")
+            pool = pool or outputs.get("UserPoolId")
+            client_id = client_id or outputs.get("UserPoolClientId")
+        if not (api and pool and client_id):
+            raise runner.RunError("give --stack-name (or --api, --user-pool-id and --client-id)", EXIT_USAGE)
+        api = check_api_url(api)
+        email = args.email or input("Email: ").strip()
+        if args.password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            import getpass
+
+            password = getpass.getpass("Password: ")
+        session = auth.login(api, pool, client_id, args.region, email, password, endpoint=args.cognito_endpoint)
+    except auth.SignInError as exc:
+        raise runner.RunError(exc.message, EXIT_USAGE if exc.refused else EXIT_SERVICE) from exc
+    where = auth.credentials_path()
+    console.print(f"Signed in to {session.api} as {email}; tokens cached in {where} (owner only)", highlight=False)
+    console.print(f"  try: retouch run PHOTOS... --op thumbnail:width=512 --out out --api {session.api}", highlight=False)
+    return EXIT_OK
+
+
+def cmd_logout(args: argparse.Namespace) -> int:
+    from retouch.cli import auth
+
+    gone = auth.logout(args.api)
+    console.print(f"Signed out of {', '.join(gone)}" if gone else "Not signed in", highlight=False)
+    return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -426,7 +474,7 @@ def cmd_local(args: argparse.Namespace) -> int:
 
 def add_api_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--api", help="API base URL (default: start the embedded local stack)")
-    p.add_argument("--token", help="bearer token for --api (or RETOUCH_TOKEN)")
+    p.add_argument("--token", help="bearer token for --api (default: RETOUCH_TOKEN, then the sign-in of retouch login)")
     p.add_argument("--workers", type=int, default=None, help="embedded stack: most worker processes per function")
 
 
@@ -463,6 +511,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parallel", type=int, default=8)
     p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("login", help="sign in to a deployed stack (Cognito) and cache the tokens")
+    p.add_argument("--stack-name", help="the deployed stack (its outputs give the API URL and user pool)")
+    p.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
+    p.add_argument("--api", help="API URL (default: the stack's ApiUrl output)")
+    p.add_argument("--user-pool-id", help="default: the stack's UserPoolId output")
+    p.add_argument("--client-id", help="default: the stack's UserPoolClientId output")
+    p.add_argument("--email", help="default: asked")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin (scripts)")
+    p.add_argument("--cognito-endpoint", help=argparse.SUPPRESS)  # an emulator, for tests
+    p.set_defaults(func=cmd_login)
+
+    p = sub.add_parser("logout", help="forget a cached sign-in")
+    p.add_argument("--api", help="the API to sign out of (default: all)")
+    p.set_defaults(func=cmd_logout)
 
     p = sub.add_parser("ops", help="list operations and their parameters")
     p.add_argument("--json", action="store_true")

@@ -134,7 +134,8 @@ def process_request(request: ProcessRequest, deps: ProcessDeps) -> ProcessResult
         )
     except PermanentError as exc:
         duration_ms = int((time.monotonic() - started) * 1000)
-        logger.info("image failed", extra={**log, "error": exc.message, "duration_ms": duration_ms})
+        cause = f"{type(exc.__cause__).__name__}: {exc.__cause__}"[:500] if exc.__cause__ else None
+        logger.info("image failed", extra={**log, "error": exc.message, "cause": cause, "duration_ms": duration_ms})
         metrics.add_metric(name="ImagesFailed", unit="Count", value=1)
         return ProcessResult.failed(request.job_id, request.image_id, exc.message, duration_ms)
 

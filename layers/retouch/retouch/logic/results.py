@@ -5,7 +5,8 @@ Each step is its own write, and a worker may die between any two of them; every 
 is then delivered again, and recording it again finishes what the first delivery started:
 
 1. count the result (a conditional transaction: a duplicate changes nothing);
-2. complete the job if nothing remains - tried on duplicates too, so completion is never lost;
+2. complete the job if nothing remains - tried on duplicates too, so completion is never lost
+   (the failed condition returns the job, so a duplicate costs one request more, not two);
 3. push the completion callback if the job is complete and its receiver has not accepted it
    yet (at least once: a receiver de-duplicates by job id).
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 from retouch import faults
 from retouch.adapters.jobs import JobRepository
 from retouch.adapters.webhooks import WebhookSender
-from retouch.models import JobStatus, ProcessResult, Recorded
+from retouch.models import Job, JobStatus, ProcessResult, Recorded
 from retouch.observability import logger, metrics
 
 
@@ -23,19 +24,24 @@ def record(result: ProcessResult, jobs: JobRepository, webhooks: WebhookSender) 
     """Record ``result`` once (idempotent); complete the job and push its completion if due."""
     counted = jobs.count_result(result)
     faults.point("record.after_count", result.job_id)
-    completed = jobs.complete_if_done(result.job_id)
-    faults.point("record.after_complete", result.job_id)
-    if completed or not counted:  # a duplicate may be the redelivery of a crashed completion
-        push_completion(result.job_id, jobs, webhooks)
+    completed = settle_job(result.job_id, jobs, webhooks)
     return Recorded(counted=counted, completed=completed)
 
 
 def settle_job(job_id: str, jobs: JobRepository, webhooks: WebhookSender) -> bool:
-    """Complete a job with nothing remaining (and push it); True if this call completed it."""
-    completed = jobs.complete_if_done(job_id)
+    """Complete a job with nothing remaining, and push its completion unless its receiver has it
+    (a redelivery may be that of a worker that died after completing); True if this call
+    completed the job. Two requests when nothing is due: the conditional completion returns the
+    job as it stands when its condition fails."""
+    completed, current = jobs.try_complete(job_id)
     faults.point("record.after_complete", job_id)
-    push_completion(job_id, jobs, webhooks)
+    if completed or (current is not None and _push_due(current)):
+        push_completion(job_id, jobs, webhooks)
     return completed
+
+
+def _push_due(job: Job) -> bool:
+    return job.status is JobStatus.COMPLETE and bool(job.callback_url) and not job.callback_sent_at
 
 
 def push_completion(job_id: str, jobs: JobRepository, webhooks: WebhookSender) -> None:
