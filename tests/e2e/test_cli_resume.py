@@ -45,6 +45,13 @@ def manifest(out: Path) -> dict:
     return json.loads((out / "job.json").read_text())
 
 
+def outputs(out: Path) -> list[str]:
+    """The stems of the output files in ``out`` (each once, or it fails)."""
+    stems = [p.stem for p in out.iterdir() if p.name != "job.json"]
+    assert len(stems) == len(set(stems)), stems
+    return sorted(stems)
+
+
 def tiny(path: Path, shade: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.new("RGB", (12, 8), (shade % 256, 40, 90)).save(path)
@@ -78,7 +85,7 @@ def test_run_names_colliding_inputs_apart(stack: EmbeddedStack, tmp_path: Path) 
     tiny(folder / "a-2.jpg", 20)
     Image.open(a).save(folder / "a.png")
     out = tmp_path / "out"
-    proc = run("run", str(folder), "--op", "thumbnail:width=4", "--out", str(out), *api(stack))
+    proc = run("run", str(folder), "--op", "thumbnail:width=4", "--format", "jpeg", "--out", str(out), *api(stack))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "3/3 images succeeded" in proc.stderr
     assert len(list(out.glob("*.jpg"))) == 3
@@ -114,7 +121,7 @@ def test_run_interrupted_midway_saves_what_is_done_and_resumes_to_every_output_o
     assert again.returncode == 0, again.stderr[-3000:]
     m = manifest(out)
     assert (m["state"], m["succeeded"], m["pending"]) == ("complete", 30, 0)
-    assert sorted(p.name for p in out.glob("*.jpg")) == sorted(p.stem + ".jpg" for p in photos)
+    assert outputs(out) == sorted(p.stem for p in photos)
     assert m["jobs"][0] == first["jobs"][0]  # the job is followed again, not submitted twice
     if proc.returncode == 4:
         assert "following job" in again.stderr
@@ -133,7 +140,7 @@ def test_run_resumed_without_the_old_stack_resubmits_what_it_lost(photos: list[P
     summary = json.loads(again.stdout)
     assert (summary["state"], summary["succeeded"], summary["pending"]) == ("complete", 6, 0)
     assert ("is no longer on the service" in again.stderr) == bool(followed)
-    assert sorted(p.name for p in out.glob("*.jpg")) == sorted(p.stem + ".jpg" for p in photos[:6])
+    assert outputs(out) == sorted(p.stem for p in photos[:6])
 
 
 def test_jobs_lists_and_download_fetches_a_finished_job(stack: EmbeddedStack, photos: list[Path], tmp_path: Path) -> None:
@@ -145,9 +152,9 @@ def test_jobs_lists_and_download_fetches_a_finished_job(stack: EmbeddedStack, ph
     fetched = tmp_path / "fetched"
     got = run("download", job_id, "--out", str(fetched), *api(stack))
     assert got.returncode == 0, got.stderr[-3000:]
-    assert sorted(p.name for p in fetched.glob("*.jpg")) == sorted(p.stem + ".jpg" for p in photos[:3])
-    for p in photos[:3]:
-        assert (fetched / f"{p.stem}.jpg").read_bytes() == (out / f"{p.stem}.jpg").read_bytes()
+    assert outputs(fetched) == sorted(p.stem for p in photos[:3])
+    for e in manifest(out)["images"]:
+        assert (fetched / Path(e["output"]).name).read_bytes() == Path(e["output"]).read_bytes()
 
 
 def test_every_user_error_is_one_line_and_its_exit_code(stack: EmbeddedStack, photos: list[Path], tmp_path: Path) -> None:
@@ -260,3 +267,29 @@ def test_run_reads_iphone_heic_and_bigtiff(stack: EmbeddedStack, photos: list[Pa
     for name in ("IMG_0001.jpg", "scan.jpg"):
         with Image.open(out / name) as im:
             assert im.format == "JPEG" and im.width == 64 and abs(im.height - round(64 * size[1] / size[0])) <= 1
+
+
+def test_run_keeps_each_source_format_by_default(stack: EmbeddedStack, photos: list[Path], tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    logo = Image.new("RGBA", (40, 20), (200, 30, 30, 255))
+    logo.paste((0, 0, 0, 0), (20, 0, 40, 20))  # transparent right half
+    logo.save(folder / "logo.png")
+    (folder / "photo.jpg").write_bytes(photos[1].read_bytes())
+    with Image.open(photos[2]) as src:
+        src.convert("RGB").save(folder / "scan.bmp")
+    out = tmp_path / "out"
+    proc = run("run", str(folder), "--op", "thumbnail:width=20", "--out", str(out), *api(stack))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(p.name for p in out.iterdir() if p.name != "job.json") == ["logo.png", "photo.jpg", "scan.jpg"]
+    with Image.open(out / "logo.png") as im:
+        assert im.format == "PNG" and im.mode == "RGBA" and im.getpixel((15, 5))[3] == 0 and im.getpixel((2, 5))[3] == 255
+    with Image.open(out / "photo.jpg") as im, Image.open(out / "scan.jpg") as bmp:
+        assert im.format == "JPEG" and bmp.format == "JPEG"
+    fetched = tmp_path / "fetched"
+    got = run("download", manifest(out)["jobs"][0], "--out", str(fetched), *api(stack))
+    assert got.returncode == 0 and sorted(p.name for p in fetched.glob("*.*") if p.name != "job.json") == [
+        "logo.png",
+        "photo.jpg",
+        "scan.jpg",
+    ]

@@ -75,7 +75,7 @@ def test_run_processes_24_photos_with_every_output_at_the_right_size(
             side = min(256, min(w, h))
             assert im.format == "PNG" and im.size == (side, side) == (entry["width"], entry["height"])
         assert entry["bytes"] == output.stat().st_size and entry["duration_ms"] >= 0
-    assert set(report["timings"]) >= {"upload_seconds", "processing_after_last_upload_seconds", "images_per_second"}
+    assert set(report["timings"]) >= {"total_seconds", "images_per_second"} and report["state"] == "complete"
     assert "24/24 images succeeded" in proc.stderr
 
 
@@ -211,8 +211,8 @@ def test_retouching_operations_work_through_run_and_apply_alike(stack: EmbeddedS
         "--op",
         "colorize:mode=reference,reference=reference.jpg",
         "--out",
-        str(run_out),
+        str(tmp_path / "colour"),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    hsv = np.asarray(Image.open(run_out / "grey.jpg").convert("HSV"))
+    hsv = np.asarray(Image.open(tmp_path / "colour" / "grey.jpg").convert("HSV"))
     assert hsv[:, :, 1].mean() > 40  # the grey photo came back in colour

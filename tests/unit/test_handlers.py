@@ -90,7 +90,7 @@ def test_api_lists_operations_from_the_registry(aws: Aws) -> None:
     status, body = call_api("GET", "/operations")
     names = {o["name"] for o in body["operations"]}
     assert status == 200 and {"thumbnail", "crop", "contrast"} <= names
-    assert body["output_formats"][:3] == ["jpeg", "png", "webp"]
+    assert body["output_formats"][:4] == ["auto", "jpeg", "png", "webp"]
 
 
 def test_api_lists_own_jobs_only(aws: Aws) -> None:

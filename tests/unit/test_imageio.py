@@ -692,3 +692,21 @@ def test_render_bad_parameters_are_permanent() -> None:
         render(data, bad, OutputSpec(), max_pixels=BIG, max_bytes=10_000_000)
     with pytest.raises(InvalidParameters):
         render(data, (OperationSpec("crop", {"box": [5000, 5000, 10, 10]}),), OutputSpec(), max_pixels=BIG, max_bytes=10_000_000)
+
+
+def test_auto_output_keeps_png_transparency_and_gif_becomes_png_or_jpeg() -> None:
+    rgba = np.zeros((20, 30, 4), np.uint8)
+    rgba[..., 0] = 200
+    rgba[:, :15, 3] = 255  # left half opaque, right half transparent
+    png = encode_pil(Image.fromarray(rgba, "RGBA"), "PNG")
+    r = render(png, thumbnail_ops(width=30), OutputSpec(), max_pixels=BIG, max_bytes=10_000_000)
+    assert r.content_type == "image/png"
+    with Image.open(io.BytesIO(r.body)) as out:
+        assert out.mode == "RGBA" and out.getpixel((25, 10))[3] == 0 and out.getpixel((5, 10))[3] == 255
+    jpeg = photo_file("astronaut", "JPEG", size=(64, 64))
+    assert render(jpeg, thumbnail_ops(width=32), OutputSpec(), max_pixels=BIG, max_bytes=10_000_000).content_type == "image/jpeg"
+    gif = encode_pil(Image.fromarray(photo("astronaut")).resize((40, 40)).convert("P"), "GIF")
+    assert imageio.output_for(gif, OutputSpec()).format == "jpeg"  # no transparency: a photo-like JPEG
+    clear = Image.fromarray(photo("astronaut")).resize((40, 40)).convert("P")
+    clear.info["transparency"] = 0
+    assert imageio.output_for(encode_pil(clear, "GIF", transparency=0), OutputSpec()).format == "png"

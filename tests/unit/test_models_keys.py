@@ -53,10 +53,35 @@ def request(**overrides: object) -> ProcessRequest:
 
 
 # --- OutputSpec -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("source", "alpha", "chosen"),
+    [
+        ("jpeg", False, "jpeg"),
+        ("png", True, "png"),
+        ("png", False, "png"),
+        ("webp", True, "webp"),
+        ("avif", False, "avif"),
+        ("gif", True, "png"),
+        ("gif", False, "jpeg"),
+        ("tiff", True, "png"),
+        ("tiff", False, "jpeg"),
+        ("bmp", False, "jpeg"),
+        ("heic", False, "jpeg"),
+        (None, False, "jpeg"),
+    ],
+)
+def test_output_auto_keeps_the_source_format_where_it_can(source: str | None, alpha: bool, chosen: str) -> None:
+    assert OutputSpec("auto", 70).resolve(source, alpha) == OutputSpec(chosen, 70)
+    assert OutputSpec("webp").resolve(source, alpha) == OutputSpec("webp")  # an explicit format wins
+
+
 def test_output_spec_defaults_and_properties() -> None:
     spec = OutputSpec()
-    assert (spec.format, spec.quality) == ("jpeg", 88)
-    assert (spec.extension, spec.content_type) == ("jpg", "image/jpeg")
+    assert (spec.format, spec.quality) == ("auto", 88)
+    with pytest.raises(ValueError, match="resolved"):
+        _ = spec.extension
+    jpeg = OutputSpec("jpeg")
+    assert (jpeg.extension, jpeg.content_type) == ("jpg", "image/jpeg")
     assert (OutputSpec("png").extension, OutputSpec("png").content_type) == ("png", "image/png")
     assert (OutputSpec("webp", 1).extension, OutputSpec("webp", 100).content_type) == ("webp", "image/webp")
 

@@ -19,13 +19,14 @@ import struct
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 import pillow_heif
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError, features
 
 from retouch.errors import ImageTooLarge, InvalidImage, UnsupportedImage
-from retouch.models import OutputSpec
+from retouch.models import AUTO, OutputSpec
 from retouch.observability import logger
 from retouch.sniff import SNIFF_BYTES, SUPPORTED, describe_head, sniff, unsupported_message
 
@@ -97,6 +98,34 @@ def _normalise_mode(im: Image.Image) -> Image.Image:
     if has_alpha:
         return im if im.mode == "RGBA" else im.convert("RGBA")
     return im if im.mode == "RGB" else im.convert("RGB")
+
+
+def probe(source: bytes | BinaryIO) -> tuple[str | None, bool]:
+    """The format and whether it has transparency, from the header alone (no pixel decoded);
+    ``(None, False)`` when it is not an image we read."""
+    head = source[:SNIFF_BYTES] if isinstance(source, bytes) else source.read(SNIFF_BYTES)
+    fmt = sniff(head)
+    if fmt is None:
+        return None, False
+    if fmt in ("jpeg",):
+        return fmt, False
+    try:
+        if not isinstance(source, bytes):
+            source.seek(0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            im = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source, formats=[_PIL_FORMATS[fmt]])
+            alpha = im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info
+    except Exception:  # noqa: BLE001 - an unreadable header: decode reports it properly later
+        return fmt, False
+    return fmt, alpha
+
+
+def output_for(source: bytes | BinaryIO, output: OutputSpec) -> OutputSpec:
+    """``output`` made concrete for ``source`` (see :data:`retouch.models.FORMAT_CHOICES`)."""
+    if output.format != AUTO:
+        return output
+    return output.resolve(*probe(source))
 
 
 def decode(
@@ -182,4 +211,16 @@ def encode(pixels: np.ndarray, output: OutputSpec) -> bytes:
     return buf.getvalue()
 
 
-__all__ = ["AVIF", "SNIFF_BYTES", "SUPPORTED", "Decoded", "decode", "describe_head", "encode", "sniff", "unsupported_message"]
+__all__ = [
+    "AVIF",
+    "SNIFF_BYTES",
+    "SUPPORTED",
+    "Decoded",
+    "decode",
+    "describe_head",
+    "encode",
+    "output_for",
+    "probe",
+    "sniff",
+    "unsupported_message",
+]

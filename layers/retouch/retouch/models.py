@@ -20,6 +20,12 @@ SCHEMA_VERSION = 1
 OUTPUT_FORMATS: dict[str, str] = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif"}
 """Output format name -> file extension."""
 
+AUTO = "auto"
+FORMAT_CHOICES: tuple[str, ...] = (AUTO, *OUTPUT_FORMATS)
+"""What a job may ask for: a format, or ``auto`` - the source's format where it can be written
+(JPEG stays JPEG, PNG stays PNG, WebP and AVIF stay so), otherwise PNG when the image has
+transparency and JPEG when it has none (GIF, TIFF, BMP, HEIC)."""
+
 CONTENT_TYPES: dict[str, str] = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "avif": "image/avif"}
 
 _JOB_ID = re.compile(r"j-[0-9a-f]{32}")
@@ -98,21 +104,33 @@ class OperationSpec:
 
 @dataclass(frozen=True)
 class OutputSpec:
-    format: str = "jpeg"
+    format: str = AUTO
     quality: int = 88
 
     def __post_init__(self) -> None:
-        if not isinstance(self.format, str) or self.format not in OUTPUT_FORMATS:
-            raise ValidationError(f"output format {self.format!r} is not supported; choose one of {', '.join(OUTPUT_FORMATS)}")
+        if not isinstance(self.format, str) or self.format not in FORMAT_CHOICES:
+            raise ValidationError(f"output format {self.format!r} is not supported; choose one of {', '.join(FORMAT_CHOICES)}")
         if not isinstance(self.quality, int) or isinstance(self.quality, bool) or not 1 <= self.quality <= 100:
             raise ValidationError(f"output quality must be an integer from 1 to 100, got {self.quality!r}")
 
+    def resolve(self, source_format: str | None, has_alpha: bool) -> OutputSpec:
+        """The concrete format for a source (``auto`` decided; any other format is kept)."""
+        if self.format != AUTO:
+            return self
+        if source_format in OUTPUT_FORMATS:
+            return OutputSpec(source_format, self.quality)
+        return OutputSpec("png" if has_alpha else "jpeg", self.quality)
+
     @property
     def extension(self) -> str:
+        """The file extension (of a resolved spec: ``auto`` has none until the source is known)."""
+        if self.format == AUTO:
+            raise ValueError("an 'auto' output has no extension until it is resolved for a source")
         return OUTPUT_FORMATS[self.format]
 
     @property
     def content_type(self) -> str:
+        self.extension  # noqa: B018 - refuses an unresolved 'auto'
         return CONTENT_TYPES[self.format]
 
 

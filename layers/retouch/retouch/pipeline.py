@@ -43,7 +43,8 @@ def render(
     budget_seconds: float | None = None,
     load_reference: Callable[[str], bytes] | None = None,
 ) -> Rendered:
-    """Decode ``data``, apply ``operations`` in order and encode as ``output``.
+    """Decode ``data``, apply ``operations`` in order and encode as ``output`` (``auto``: decided
+    from the source, see :func:`retouch.imageio.output_for`).
 
     :param load_reference: bytes of another image named by a ``reference`` parameter
         (colorize's exemplar); it is decoded with the same limits.
@@ -53,6 +54,7 @@ def render(
     started = time.monotonic()
     if len(data) > max_bytes:
         raise ImageTooLarge(f"the file is {len(data)} bytes; the limit is {max_bytes} bytes")
+    output = imageio.output_for(data, output)
     decoded = imageio.decode(data, max_pixels=max_pixels, size_hint=shrink_on_load_hint(operations))
     pixels, rest = decoded.pixels, list(operations)
     if rest and rest[0].op == "thumbnail":

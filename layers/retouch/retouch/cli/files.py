@@ -95,8 +95,3 @@ def unique_names(wanted: Iterable[str], taken: Iterable[str] = ()) -> list[str]:
         used.add(candidate.lower())
         names.append(candidate)
     return names
-
-
-def output_names(inputs: list[Path], extension: str) -> list[str]:
-    """``<stem>.<ext>`` for each input, made unique (see :func:`unique_names`)."""
-    return unique_names(f"{p.stem or 'image'}.{extension}" for p in inputs)

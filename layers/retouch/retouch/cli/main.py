@@ -23,9 +23,9 @@ from rich.table import Table
 from retouch import ops
 from retouch.cli import runner
 from retouch.cli.client import ApiError, RetouchClient
-from retouch.cli.files import collect_inputs, expand_inputs, output_names, unique_names
+from retouch.cli.files import collect_inputs, expand_inputs, unique_names
 from retouch.errors import InvalidParameters, RetouchError
-from retouch.models import OUTPUT_FORMATS
+from retouch.models import AUTO, FORMAT_CHOICES, OUTPUT_FORMATS, OutputSpec
 
 console = Console(stderr=True, soft_wrap=True)  # never wrap a file name mid-name
 MAX_IMAGES_PER_REQUEST = 1000
@@ -121,6 +121,26 @@ class CliProgress(runner.Progress):
 
     def _note(self, message: str) -> None:
         console.print(message, highlight=False, markup=False)
+
+
+def extension_for(path: Path, output: OutputSpec) -> str:
+    """The output's extension for an input: the format the service will write (``auto`` is
+    decided from the file's header, by the same function the process function uses)."""
+    if output.format != AUTO:
+        return output.extension
+    from retouch import imageio
+
+    try:
+        with path.open("rb") as fh:
+            return imageio.output_for(fh, output).extension
+    except OSError:
+        return output.resolve(None, False).extension
+
+
+def content_type_format(suffix: str) -> str:
+    """A format name from a file name's suffix (``.jpg`` -> ``jpeg``)."""
+    suffix = suffix.lower().lstrip(".")
+    return {"jpg": "jpeg", "jpe": "jpeg"}.get(suffix, suffix)
 
 
 def check_out_dir(out_dir: Path) -> None:
@@ -245,8 +265,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 console.print(f"  {item['path']}: {item['reason']}", highlight=False, markup=False)
             if len(skipped) > 5:
                 console.print(f"  ... and {len(skipped) - 5} more")
-    extension = OUTPUT_FORMATS[output["format"]]
-    entries = runner.plan(inputs, extension, existing) if not args.resume else existing.entries  # type: ignore[union-attr]
+    spec = OutputSpec(**output)
+    entries = runner.plan(inputs, lambda path: extension_for(path, spec), existing) if not args.resume else existing.entries  # type: ignore[union-attr]
     for e in entries:
         if e.status == runner.PENDING and not Path(e.input).is_file():
             e.status, e.error = runner.FAILED, "the input file is gone"
@@ -359,11 +379,19 @@ def cmd_download(args: argparse.Namespace) -> int:
         existing = runner.Manifest.load(out_dir / runner.MANIFEST)
         if existing is not None and existing.jobs != [args.job_id]:
             raise runner.RunError(f"{out_dir} holds another run; choose an empty --out", EXIT_USAGE)
-        extension = OUTPUT_FORMATS[job["output"]["format"]]
+        spec = OutputSpec(**job["output"])
+
+        def extension(image: dict[str, Any]) -> str:
+            if "format" in image:  # what auto chose for this output
+                return OUTPUT_FORMATS[image["format"]]
+            if spec.format != AUTO:
+                return spec.extension
+            return OUTPUT_FORMATS.get(content_type_format(Path(image["name"]).suffix), "jpg")
+
         if existing is not None:
             entries = existing.entries
         else:
-            names = unique_names(f"{Path(i['name']).stem or 'image'}.{extension}" for i in job["images"])
+            names = unique_names(f"{Path(i['name']).stem or 'image'}.{extension(i)}" for i in job["images"])
             entries = [
                 runner.Entry(
                     input=i["name"],
@@ -397,7 +425,7 @@ def reference_bytes(name: str, inputs: list[Path]) -> bytes:
 # --- retouch apply ----------------------------------------------------------------------------
 def cmd_apply(args: argparse.Namespace) -> int:
     from retouch import pipeline
-    from retouch.models import OperationSpec, OutputSpec
+    from retouch.models import OperationSpec
     from retouch.settings import ProcessSettings
 
     try:
@@ -411,7 +439,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     failures = 0
-    for path, name in zip(inputs, output_names(inputs, output.extension), strict=True):
+    wanted = [f"{p.stem or 'image'}.{extension_for(p, output)}" for p in inputs]
+    for path, name in zip(inputs, unique_names(wanted), strict=True):
         try:
             rendered = pipeline.render(
                 path.read_bytes(),
@@ -486,7 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="process photos through the service (embedded stack unless --api)")
     p.add_argument("paths", nargs="*", help="image files, or folders of images")
     p.add_argument("--op", action="append", metavar="NAME[:key=value,...]", help="an operation; repeat to chain")
-    p.add_argument("--format", choices=list(OUTPUT_FORMATS), default="jpeg")
+    p.add_argument("--format", choices=list(FORMAT_CHOICES), default=AUTO, help="output format (auto: keep the source's)")
     p.add_argument("--quality", type=int, default=88)
     p.add_argument("--out", help="folder for the outputs and job.json (rerunning the same command resumes)")
     p.add_argument("--resume", metavar="OUT", help="finish the run whose job.json is in OUT (inputs and operations from it)")
@@ -534,7 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("apply", help="apply operations in-process (the process function's code), no service")
     p.add_argument("inputs", nargs="+")
     p.add_argument("--op", action="append", required=True, metavar="NAME[:key=value,...]")
-    p.add_argument("--format", choices=list(OUTPUT_FORMATS), default="jpeg")
+    p.add_argument("--format", choices=list(FORMAT_CHOICES), default=AUTO, help="output format (auto: keep the source's)")
     p.add_argument("--quality", type=int, default=88)
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.set_defaults(func=cmd_apply)

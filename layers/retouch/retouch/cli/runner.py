@@ -387,9 +387,10 @@ def has_work(manifest: Manifest) -> bool:
     )
 
 
-def plan(inputs: list[tuple[Path, str]], extension: str, existing: Manifest | None) -> list[Entry]:
+def plan(inputs: list[tuple[Path, str]], extension: Callable[[Path], str], existing: Manifest | None) -> list[Entry]:
     """Entries for ``(path, relative name)`` inputs, keeping those ``existing`` already has (with
-    their names and state) and naming new ones so that no two outputs collide."""
+    their names and state) and naming new ones (``extension(path)``) so that no two outputs
+    collide."""
     known = {e.input: e for e in existing.entries} if existing else {}
     entries: list[Entry] = []
     new: list[tuple[Path, str]] = []
@@ -398,7 +399,7 @@ def plan(inputs: list[tuple[Path, str]], extension: str, existing: Manifest | No
             entries.append(known[str(path)])
         else:
             new.append((path, rel))
-    wanted = [str(Path(rel).with_suffix("." + extension)) for _, rel in new]
+    wanted = [str(Path(rel).with_suffix("." + extension(path))) for path, rel in new]
     names = unique_names(wanted, taken=[e.output_name for e in entries])
     entries += [Entry(input=str(p), output_name=n) for (p, _), n in zip(new, names, strict=True)]
     order = {str(p): n for n, (p, _) in enumerate(inputs)}

@@ -24,7 +24,7 @@ from retouch.errors import InvalidParameters, NotFound, RetouchError, Unauthoriz
 from retouch.logic import openapi
 from retouch.logic.deps import ApiDeps, api_deps
 from retouch.models import (
-    OUTPUT_FORMATS,
+    FORMAT_CHOICES,
     ImageRecord,
     ImageUpload,
     Job,
@@ -34,6 +34,9 @@ from retouch.models import (
     image_id_for,
     now_iso,
     valid_job_id,
+)
+from retouch.models import (
+    OUTPUT_FORMATS as OUTPUT_EXTENSIONS,
 )
 from retouch.observability import logger, metrics
 
@@ -100,7 +103,8 @@ def parse_output(raw: Any) -> OutputSpec:
         return OutputSpec(format=raw)
     if not isinstance(raw, dict) or set(raw) - {"format", "quality"}:
         raise ValidationError("'output' must be a format name or an object with format and quality")
-    return OutputSpec(format=raw.get("format", "jpeg"), quality=raw.get("quality", 88))
+    default = OutputSpec()
+    return OutputSpec(format=raw.get("format", default.format), quality=raw.get("quality", default.quality))
 
 
 def resolve_references(operations: tuple[OperationSpec, ...], images: list[ImageUpload]) -> tuple[OperationSpec, ...]:
@@ -181,6 +185,12 @@ def create_job(owner: str, body: dict[str, Any], deps: ApiDeps) -> dict[str, Any
     }
 
 
+def format_of_key(key: str) -> str:
+    """An output's format, from its key's extension (what ``auto`` chose for it)."""
+    extension = key.rsplit(".", 1)[-1]
+    return next((fmt for fmt, ext in OUTPUT_EXTENSIONS.items() if ext == extension), extension)
+
+
 def job_status(owner: str, job_id: str, deps: ApiDeps) -> dict[str, Any]:
     job = deps.jobs.get(job_id) if valid_job_id(job_id) else None
     if job is None or job.owner != owner:
@@ -194,6 +204,7 @@ def job_status(owner: str, job_id: str, deps: ApiDeps) -> dict[str, Any]:
                 entry[field] = getattr(img, field)
         if img.output_key:
             entry["download_url"] = deps.store.presigned_get(img.output_key, ttl)
+            entry["format"] = format_of_key(img.output_key)
         images.append(entry)
     return {
         "job_id": job.job_id,
@@ -259,7 +270,7 @@ def _job_status(job_id: str) -> Response[Any]:
 @app.get("/operations")
 def _operations() -> Response[Any]:
     caller()
-    return _json(200, {"operations": ops.describe_all(), "output_formats": list(OUTPUT_FORMATS)})
+    return _json(200, {"operations": ops.describe_all(), "output_formats": list(FORMAT_CHOICES)})
 
 
 @app.get("/openapi.json")

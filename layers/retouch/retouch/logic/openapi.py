@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from retouch import ops
-from retouch.models import OUTPUT_FORMATS
+from retouch.models import FORMAT_CHOICES
 from retouch.ops.registry import Param
 
 _KINDS: dict[str, dict[str, Any]] = {
@@ -99,13 +99,17 @@ def document(max_images: int = 1000) -> dict[str, Any]:
                 "Operation": {"oneOf": [_operation_schema(o) for o in ops.REGISTRY.values()]},
                 "Output": {
                     "oneOf": [
-                        {"type": "null", "description": "the default: JPEG, quality 88"},
-                        {"type": "string", "enum": list(OUTPUT_FORMATS)},
+                        {
+                            "type": "null",
+                            "description": "the default: auto (the source's format where it can be written, "
+                            "else JPEG, or PNG with transparency), quality 88",
+                        },
+                        {"type": "string", "enum": list(FORMAT_CHOICES)},
                         {
                             "type": "object",
                             "additionalProperties": False,
                             "properties": {
-                                "format": {"type": "string", "enum": list(OUTPUT_FORMATS)},
+                                "format": {"type": "string", "enum": list(FORMAT_CHOICES)},
                                 "quality": {"type": "integer", "minimum": 1, "maximum": 100},
                             },
                         },

@@ -20,12 +20,12 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from retouch import faults, keys, pipeline
+from retouch import faults, imageio, keys, pipeline
 from retouch.adapters.queue import VisibilityHeartbeat
 from retouch.errors import PermanentError, RetouchError, TransientError
 from retouch.logic.batch import leased_batch
 from retouch.logic.deps import ProcessDeps
-from retouch.models import ImageStatus, ProcessRequest, ProcessResult, valid_image_id
+from retouch.models import AUTO, ImageStatus, ProcessRequest, ProcessResult, valid_image_id
 from retouch.observability import logger, metrics
 
 
@@ -100,7 +100,12 @@ def process_request(request: ProcessRequest, deps: ProcessDeps) -> ProcessResult
     s = deps.settings
     started = time.monotonic()
     log = {"job_id": request.job_id, "image_id": request.image_id, "operations": [o.op for o in request.operations]}
-    out_key = keys.output_key_for(request.key, s.uploads_prefix, s.outputs_prefix, request.output.extension)
+    data: bytes | None = None
+    output = request.output
+    if output.format == AUTO:  # the output's format (and key) depends on the source
+        data = deps.store.read(request.key)
+        output = imageio.output_for(data, output) if data is not None else output.resolve(None, False)
+    out_key = keys.output_key_for(request.key, s.uploads_prefix, s.outputs_prefix, output.extension)
     mark = fingerprint(request)
 
     existing = deps.store.head(out_key)
@@ -120,13 +125,14 @@ def process_request(request: ProcessRequest, deps: ProcessDeps) -> ProcessResult
         )
 
     try:
-        data = deps.store.read(request.key)
+        if data is None:
+            data = deps.store.read(request.key)
         if data is None:
             raise PermanentError("the upload no longer exists")
         rendered = pipeline.render(
             data,
             request.operations,
-            request.output,
+            output,
             load_reference=lambda image_id: load_sibling(request, image_id, deps),
             max_pixels=s.max_pixels,
             max_bytes=s.max_upload_bytes,
