@@ -135,6 +135,10 @@ class SqsPoller:
     region: str = "us-east-1"
     duplicate: bool = False
     """Invoke every batch twice (tests of at-least-once delivery)."""
+    lease_seconds: int | None = None
+    """Receive with this visibility timeout instead of the queue's. Lambda's poller outlives a
+    crashed function, but this one dies with its worker: a batch received by a worker killed
+    before the function's own lease began would otherwise wait out the queue's long timeout."""
 
 
 def sqs_worker(runtime: FunctionRuntime, poller: SqsPoller, keep_alive: bool) -> None:
@@ -185,12 +189,14 @@ def receive_batch(sqs: Any, poller: SqsPoller) -> list[dict[str, Any]]:
     deadline: float | None = None
     while len(messages) < poller.batch_size:
         wait = 1 if deadline is None else max(0, min(1, int(deadline - time.monotonic())))
+        lease = {"VisibilityTimeout": poller.lease_seconds} if poller.lease_seconds else {}
         got = sqs.receive_message(
             QueueUrl=poller.queue_url,
             MaxNumberOfMessages=min(10, poller.batch_size - len(messages)),
             WaitTimeSeconds=wait,
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
+            **lease,
         ).get("Messages", [])
         messages.extend(got)
         if not messages:

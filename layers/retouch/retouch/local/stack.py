@@ -349,6 +349,7 @@ class EmbeddedStack:
                 report_failures=source.report_failures,
                 region=self.region,
                 duplicate=self.duplicate_deliveries,
+                lease_seconds=int(self.function_env(function).get("VISIBILITY_LEASE_SECONDS") or 0) or None,
             )
             keep_alive = n == 0 and not any(True for _ in alive)
             proc = self._mp.Process(
