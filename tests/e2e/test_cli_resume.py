@@ -223,6 +223,7 @@ def test_every_user_error_is_one_line_and_its_exit_code(stack: EmbeddedStack, ph
                 "401",
             ),
             (["run", "--resume", str(tmp_path / "nothing")], 2, "nothing to resume"),
+            (["run", photo, "--op", "thumbnail:width=9", "--quality", "0", "--out", str(tmp_path / "o7")], 2, "quality"),
             (["local", "--port", port], 2, f"port {port} is not free"),
             (["download", "j-" + "0" * 32, "--out", str(tmp_path / "o6"), *api(stack)], 2, "not found"),
         ]

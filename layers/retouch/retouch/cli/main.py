@@ -265,7 +265,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                 console.print(f"  {item['path']}: {item['reason']}", highlight=False, markup=False)
             if len(skipped) > 5:
                 console.print(f"  ... and {len(skipped) - 5} more")
-    spec = OutputSpec(**output)
+    try:
+        spec = OutputSpec(**output)
+    except RetouchError as exc:
+        raise runner.RunError(exc.message, EXIT_USAGE) from exc
     entries = runner.plan(inputs, lambda path: extension_for(path, spec), existing) if not args.resume else existing.entries  # type: ignore[union-attr]
     for e in entries:
         if e.status == runner.PENDING and not Path(e.input).is_file():

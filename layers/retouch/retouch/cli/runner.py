@@ -34,6 +34,7 @@ from retouch.cli.files import content_type, unique_names
 MANIFEST = "job.json"
 MANIFEST_VERSION = 2
 POLL_SECONDS = 0.5
+MAX_POLL_SECONDS = 3.0
 SAVE_EVERY_SECONDS = 1.0
 
 PENDING, SUBMITTED, SUCCEEDED, FAILED = "pending", "submitted", "succeeded", "failed"
@@ -178,6 +179,8 @@ class Run:
         self._active: dict[str, dict[str, Entry]] = {}
         """job id -> image id -> entry, for entries still to finish."""
         self._downloads: dict[str, Future[None]] = {}
+        self._sizes: dict[str, int] = {}
+        """job id -> its number of images (what one poll of it costs)."""
 
     # --- the run --------------------------------------------------------------------------
     def execute(self) -> Manifest:
@@ -228,7 +231,7 @@ class Run:
                 by_job.setdefault(e.job_id, []).append(e)
         for job_id, entries in by_job.items():
             try:
-                self.client.job(job_id)
+                self._sizes[job_id] = len(self.client.job(job_id)["images"])
             except ApiError as exc:
                 if exc.status != 404:
                     raise
@@ -273,6 +276,7 @@ class Run:
             self.manifest.jobs.append(job_id)
             self.manifest.save(self.out_dir)  # the job id is on disk before any byte is sent
             self._active[job_id] = {e.image_id: e for e in chunk if e.image_id}
+            self._sizes[job_id] = len(chunk)
         ops = " -> ".join(o["op"] for o in job["operations"])
         self.progress.note(f"job {job_id}: {len(chunk)} images, operations: {ops}")
         self.progress.start("uploading", len(chunk))
@@ -321,7 +325,14 @@ class Run:
                 self.manifest.state = "incomplete"
                 self.progress.note(f"stopped waiting after {self.timeout:.0f} s")
                 return
-            time.sleep(POLL_SECONDS)
+            time.sleep(self._poll_interval())
+
+    def _poll_interval(self) -> float:
+        """Every poll costs the service a read of the whole job and a signed URL per output, so
+        big jobs are polled less often: 0.5 s for a few images, up to 3 s for 1,000."""
+        with self._lock:
+            images = sum(self._sizes.get(job_id, len(waiting)) for job_id, waiting in self._active.items())
+        return min(MAX_POLL_SECONDS, POLL_SECONDS + images / 400)
 
     def _poll(self, job_id: str, waiting: dict[str, Entry]) -> None:
         try:
