@@ -97,6 +97,17 @@ class MotoServer:
                 self.proc.kill()
 
 
+class QuietHTTPServer(ThreadingHTTPServer):
+    """The local API's server: a client that hangs up mid-answer (a stopped CLI) is not an error
+    to print; anything else goes to the log, never as a traceback on the user's terminal."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)):
+            return
+        logger.debug("local API request failed", extra={"client": str(client_address), "error": repr(error)})
+
+
 class EmbeddedStack:
     """Everything Retouch needs, on this machine. Use as a context manager."""
 
@@ -386,7 +397,7 @@ class EmbeddedStack:
             def do_OPTIONS(self) -> None:
                 stack._preflight(self)
 
-        self._api_server = ThreadingHTTPServer(("127.0.0.1", self.api_port), Handler)
+        self._api_server = QuietHTTPServer(("127.0.0.1", self.api_port), Handler)
         self._api_server.daemon_threads = True
         t = threading.Thread(target=self._api_server.serve_forever, name="retouch-api", daemon=True)
         t.start()
