@@ -1,8 +1,13 @@
-"""Driving the four handlers the way their triggers do (shared by unit and integration tests)."""
+"""Driving the four handlers the way their triggers do, the CLI as a user does, and waiting on
+conditions (shared by the unit, integration and end-to-end tests)."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -77,3 +82,22 @@ def run_consumer(aws: Aws, queue: str, handler: Any, expected: int, timeout: flo
         if m["MessageId"] not in failed:
             aws.sqs.delete_message(QueueUrl=aws.queue_url(queue), ReceiptHandle=m["ReceiptHandle"])
     return response
+
+
+RETOUCH = [sys.executable, "-m", "retouch.cli.main"]
+"""The ``retouch`` command, as a user runs it (its own process)."""
+
+
+def run_cli(*args: str, timeout: float = 600, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """``retouch ARGS`` in a subprocess; output captured as text."""
+    return subprocess.run([*RETOUCH, *args], capture_output=True, text=True, timeout=timeout, check=False, **kwargs)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str, describe: Callable[[], Any] = lambda: "") -> None:
+    """Poll ``predicate`` until it holds; fail naming ``what`` (and ``describe()``) after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}: {describe()}")

@@ -7,9 +7,7 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,24 +15,15 @@ from PIL import Image
 
 from retouch.local.stack import EmbeddedStack
 from retouch.samples import write_samples
+from tests.helpers import RETOUCH
+from tests.helpers import run_cli as run
 
-RETOUCH = [sys.executable, "-m", "retouch.cli.main"]
 SLOW_OPS = ["--op", "contrast:method=clahe", "--op", "thumbnail:width=320"]
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
-    with EmbeddedStack(workdir=tmp_path_factory.mktemp("stack")) as s:
-        yield s
 
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return write_samples(tmp_path_factory.mktemp("photos"), 30)
-
-
-def run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*RETOUCH, *args], capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def api(stack: EmbeddedStack) -> list[str]:

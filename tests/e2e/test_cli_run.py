@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,23 +11,12 @@ from PIL import Image
 
 from retouch.local.stack import EmbeddedStack
 from retouch.samples import write_samples
-
-RETOUCH = [sys.executable, "-m", "retouch.cli.main"]
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
-    with EmbeddedStack(workdir=tmp_path_factory.mktemp("stack")) as s:
-        yield s
+from tests.helpers import run_cli as run
 
 
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return write_samples(tmp_path_factory.mktemp("samples"), 24)
-
-
-def run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*RETOUCH, *args], capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def run_on(stack: EmbeddedStack, *args: str) -> subprocess.CompletedProcess[str]:

@@ -19,7 +19,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +30,7 @@ from retouch import faults
 from retouch.cli.client import RetouchClient
 from retouch.local.stack import EmbeddedStack
 from retouch.samples import write_samples
+from tests.helpers import wait_until
 
 NOTIFY_PATH = ("record.after_count", "record.after_complete", "notify.before_delete")
 REJECTION_PATH = ("record.after_count", "record.after_complete", "enqueue.before_delete")
@@ -77,15 +77,6 @@ def receiver() -> Iterator[Receiver]:
     server = Receiver()
     yield server
     server.shutdown()
-
-
-def wait_until(predicate, timeout: float, what: str, describe=lambda: "") -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}: {describe()}")
 
 
 def test_every_fault_point_and_notify_pair_ends_in_the_exact_state(tmp_path: Path, receiver: Receiver) -> None:

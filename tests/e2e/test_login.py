@@ -7,22 +7,14 @@ import json
 import os
 import stat
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from retouch.local.stack import EmbeddedStack
+from tests.helpers import RETOUCH
 
-RETOUCH = [sys.executable, "-m", "retouch.cli.main"]
 EMAIL, PASSWORD = "ada@example.com", "Correct-horse-battery-9"
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
-    with EmbeddedStack(workdir=tmp_path_factory.mktemp("stack")) as s:
-        yield s
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ from retouch.cli.files import content_type
 from retouch.local.stack import EmbeddedStack
 from retouch.models import OperationSpec, OutputSpec
 from retouch.samples import write_samples
+from tests.helpers import wait_until
 
 OPS = [{"op": "contrast", "params": {"method": "clahe"}}, {"op": "thumbnail", "params": {"width": 320}}]
 
@@ -62,19 +63,10 @@ def output_keys(stack: EmbeddedStack) -> list[str]:
     return [o["Key"] for page in pages for o in page.get("Contents", [])]
 
 
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_processing_down_uploads_wait_and_complete_when_workers_return(photos: list[Path], tmp_path: Path) -> None:
     with EmbeddedStack(workdir=tmp_path, paused={"ProcessFunction"}) as stack:
         client, job = submit(stack, photos)
-        wait_for(lambda: stack.queue_depths()["RequestQueue"][0] == 50, 60, "50 requests waiting")
+        wait_until(lambda: stack.queue_depths()["RequestQueue"][0] == 50, 60, "50 requests waiting")
         time.sleep(1.5)
         status = client.job(job["job_id"])
         assert (status["succeeded"], status["failed"], status["remaining"]) == (0, 0, 50)
@@ -90,9 +82,9 @@ def test_worker_killed_mid_batch_loses_nothing_and_counts_exactly(photos: list[P
     overrides = {"RequestVisibilityTimeout": "6"}  # a killed worker's messages return quickly
     with EmbeddedStack(workdir=tmp_path, overrides=overrides, paused={"ProcessFunction"}) as stack:
         client, job = submit(stack, photos[:30], [{"op": "contrast", "params": {"method": "clahe"}}])
-        wait_for(lambda: stack.queue_depths()["RequestQueue"][0] == 30, 60, "30 requests waiting")
+        wait_until(lambda: stack.queue_depths()["RequestQueue"][0] == 30, 60, "30 requests waiting")
         stack.resume("ProcessFunction")
-        wait_for(lambda: stack.queue_depths()["RequestQueue"][1] > 0, 60, "a batch in flight")
+        wait_until(lambda: stack.queue_depths()["RequestQueue"][1] > 0, 60, "a batch in flight")
         killed = stack.kill_worker("ProcessFunction")
         assert killed is not None
         done = wait_complete(client, job["job_id"])
@@ -126,7 +118,7 @@ def test_poison_message_is_dead_lettered_and_its_image_failed(photos: list[Path]
         cli = [sys.executable, "-m", "retouch.cli.main", "dlq"]
         where = ["--queue", "requests", "--endpoint", stack.endpoint, "--stack-name", stack.stack_name]
         stack.pause("DeadLetterSweeperFunction:schedule")  # between sweeps the dead letter is visible
-        wait_for(lambda: stack.queue_depths()["RequestDLQ"][0] == 1, 30, "the dead letter to be visible again")
+        wait_until(lambda: stack.queue_depths()["RequestDLQ"][0] == 1, 30, "the dead letter to be visible again")
         listed = subprocess.run([*cli, "list", *where], capture_output=True, text=True, timeout=120, check=False)
         assert listed.returncode == 0 and job["job_id"] in listed.stdout and "1 dead-lettered message" in listed.stderr
         moved = subprocess.run([*cli, "redrive", *where], capture_output=True, text=True, timeout=120, check=False)

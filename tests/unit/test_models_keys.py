@@ -342,3 +342,15 @@ def test_keys_decode_event_key_plus_is_space_and_decodes_once() -> None:
     assert keys.decode_event_key(quote_plus("my photo+1.jpg")) == "my photo+1.jpg"
     assert keys.decode_event_key("a%252Fb") == "a%2Fb"  # decoded once, not twice
     assert keys.decode_event_key("caf%C3%A9") == "café"
+
+
+def test_run_renames_a_provisional_output_to_the_format_the_service_chose(tmp_path) -> None:
+    from retouch.cli import runner
+
+    entries = [runner.Entry("in/logo.gif", "logo.jpg"), runner.Entry("in/logo.png", "logo.png")]
+    run = runner.Run(None, runner.Manifest(api="", operations=[], output={}, entries=entries), tmp_path)  # type: ignore[arg-type]
+    run._name_for_format(entries[0], "png")  # auto kept the GIF's transparency: a PNG
+    assert [e.output_name for e in entries] == ["logo-2.png", "logo.png"]
+    run._name_for_format(entries[1], "png")  # already right
+    run._name_for_format(entries[0], None)  # not known yet
+    assert [e.output_name for e in entries] == ["logo-2.png", "logo.png"]

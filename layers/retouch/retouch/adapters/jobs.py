@@ -38,7 +38,6 @@ from retouch.models import (
     OperationSpec,
     OutputSpec,
     ProcessResult,
-    Recorded,
     now_iso,
 )
 
@@ -257,7 +256,7 @@ class JobRepository:
 
         The one allowed change of a terminal state: an image that was given up (dead-lettered)
         and then succeeded after a redrive moves from failed to succeeded. The job's completion
-        is a separate write (:meth:`complete_if_done`), tried after every count, duplicates too.
+        is a separate write (:meth:`try_complete`), tried after every count, duplicates too.
         """
         counter = "succeeded" if result.status is ImageStatus.SUCCEEDED else "failed"
         if self._transition(
@@ -275,11 +274,6 @@ class JobRepository:
                 {"succeeded": 1, "failed": -1},
             )
         return False
-
-    def record_result(self, result: ProcessResult) -> Recorded:
-        """:meth:`count_result`, then :meth:`complete_if_done` (whether or not it counted)."""
-        counted = self.count_result(result)
-        return Recorded(counted=counted, completed=self.complete_if_done(result.job_id))
 
     def _transition(
         self, result: ProcessResult, condition: str, condition_values: dict[str, Any], counters: dict[str, int]
@@ -343,13 +337,10 @@ class JobRepository:
             raise TransientError(f"DynamoDB record result: {exc}") from exc
         return True
 
-    def complete_if_done(self, job_id: str) -> bool:
-        """running -> complete when no image remains. Idempotent; False if not (yet) done."""
-        return self.try_complete(job_id)[0]
-
     def try_complete(self, job_id: str) -> tuple[bool, Job | None]:
-        """:meth:`complete_if_done`, also returning the job as it stands when it did not complete
-        (from the failed condition itself: one request either way)."""
+        """running -> complete when no image remains. Idempotent. Returns whether this call
+        completed the job and, when it did not, the job as it stands (from the failed condition
+        itself: one request either way)."""
         try:
             self.ddb.update_item(
                 TableName=self.table,

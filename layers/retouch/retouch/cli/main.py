@@ -137,12 +137,6 @@ def extension_for(path: Path, output: OutputSpec) -> str:
         return output.resolve(None, False).extension
 
 
-def content_type_format(suffix: str) -> str:
-    """A format name from a file name's suffix (``.jpg`` -> ``jpeg``)."""
-    suffix = suffix.lower().lstrip(".")
-    return {"jpg": "jpeg", "jpe": "jpeg"}.get(suffix, suffix)
-
-
 def check_out_dir(out_dir: Path) -> None:
     """Fail fast (before any stack starts) when the outputs cannot be written."""
     if out_dir.exists() and not out_dir.is_dir():
@@ -387,9 +381,8 @@ def cmd_download(args: argparse.Namespace) -> int:
         def extension(image: dict[str, Any]) -> str:
             if "format" in image:  # what auto chose for this output
                 return OUTPUT_FORMATS[image["format"]]
-            if spec.format != AUTO:
-                return spec.extension
-            return OUTPUT_FORMATS.get(content_type_format(Path(image["name"]).suffix), "jpg")
+            # not finished yet: a provisional name, corrected from the service's answer (runner)
+            return spec.resolve(None, False).extension
 
         if existing is not None:
             entries = existing.entries

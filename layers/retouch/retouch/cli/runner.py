@@ -30,6 +30,7 @@ from typing import Any
 
 from retouch.cli.client import ApiError, RetouchClient
 from retouch.cli.files import content_type, unique_names
+from retouch.models import OUTPUT_FORMATS
 
 MANIFEST = "job.json"
 MANIFEST_VERSION = 2
@@ -358,7 +359,18 @@ class Run:
                     self._active[job_id].pop(e.image_id or "", None)
                 self.progress.advance("processing", 1)
             else:
+                self._name_for_format(e, img.get("format"))
                 self._downloads[img["image_id"]] = self._pool.submit(self._download, job_id, e, img["download_url"])
+
+    def _name_for_format(self, e: Entry, fmt: str | None) -> None:
+        """The service decides an ``auto`` output's format: a provisional name with another
+        extension takes the right one (still unique in the run)."""
+        extension = OUTPUT_FORMATS.get(fmt or "")
+        if extension is None or Path(e.output_name).suffix == "." + extension:
+            return
+        with self._lock:
+            taken = [other.output_name for other in self.manifest.entries if other is not e]
+            e.output_name = unique_names([str(Path(e.output_name).with_suffix("." + extension))], taken)[0]
 
     def _download(self, job_id: str, e: Entry, url: str) -> None:
         dest = self.out_dir / e.output_name

@@ -25,6 +25,7 @@ from retouch.logic import openapi
 from retouch.logic.deps import ApiDeps, api_deps
 from retouch.models import (
     FORMAT_CHOICES,
+    OUTPUT_FORMATS,
     ImageRecord,
     ImageUpload,
     Job,
@@ -34,9 +35,6 @@ from retouch.models import (
     image_id_for,
     now_iso,
     valid_job_id,
-)
-from retouch.models import (
-    OUTPUT_FORMATS as OUTPUT_EXTENSIONS,
 )
 from retouch.observability import logger, metrics
 
@@ -188,7 +186,7 @@ def create_job(owner: str, body: dict[str, Any], deps: ApiDeps) -> dict[str, Any
 def format_of_key(key: str) -> str:
     """An output's format, from its key's extension (what ``auto`` chose for it)."""
     extension = key.rsplit(".", 1)[-1]
-    return next((fmt for fmt, ext in OUTPUT_EXTENSIONS.items() if ext == extension), extension)
+    return next((fmt for fmt, ext in OUTPUT_FORMATS.items() if ext == extension), extension)
 
 
 def job_status(owner: str, job_id: str, deps: ApiDeps) -> dict[str, Any]:

@@ -19,8 +19,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from retouch import faults, keys, sniff
 from retouch.logic.batch import leased_batch
 from retouch.logic.deps import EnqueueDeps
-from retouch.logic.results import record, settle_job
-from retouch.models import ImageStatus, JobStatus, ProcessRequest, ProcessResult
+from retouch.logic.results import needs_settling, record, settle_job
+from retouch.models import ImageStatus, ProcessRequest, ProcessResult
 from retouch.observability import logger, metrics
 
 
@@ -62,9 +62,8 @@ def check_upload(s3_record: S3EventRecord, deps: EnqueueDeps) -> ProcessRequest 
         return None
     if image.status.terminal:
         logger.info("ignoring a repeated upload event for a finished image", extra=log)
-        unsettled = job.status is JobStatus.RUNNING or (job.callback_url and not job.callback_sent_at)
-        if job.remaining == 0 and unsettled:
-            settle_job(job.job_id, deps.jobs, deps.webhooks)  # the first delivery died before completing or pushing
+        if needs_settling(job):  # the first delivery died before completing or pushing
+            settle_job(job.job_id, deps.jobs, deps.webhooks)
         return None
 
     size = s3_record.s3.get_object.size

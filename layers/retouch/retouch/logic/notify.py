@@ -74,8 +74,8 @@ def fail_missing_uploads(deadline: UploadDeadline, deps: NotifyDeps) -> int:
                 job.job_id, image.image_id, "the image was never uploaded before its upload URL expired"
             )
             failed += bool(record(result, deps.jobs, deps.webhooks))
-    # a redelivered deadline whose first delivery died after counting the last image: complete
-    settle_job(job.job_id, deps.jobs, deps.webhooks)
+    if not failed:  # a redelivered deadline whose first delivery died after counting the last image
+        settle_job(job.job_id, deps.jobs, deps.webhooks)
     if failed:
         logger.warning("images never uploaded", extra={"job_id": job.job_id, "images": failed})
         metrics.add_metric(name="UploadsMissing", unit="Count", value=failed)

@@ -44,6 +44,12 @@ def _push_due(job: Job) -> bool:
     return job.status is JobStatus.COMPLETE and bool(job.callback_url) and not job.callback_sent_at
 
 
+def needs_settling(job: Job) -> bool:
+    """Whether :func:`settle_job` has anything to do for ``job`` as read: nothing remains and it
+    is still running, or its completion has not reached its receiver."""
+    return job.remaining == 0 and (job.status is JobStatus.RUNNING or _push_due(job))
+
+
 def push_completion(job_id: str, jobs: JobRepository, webhooks: WebhookSender) -> None:
     """POST the job summary to the job's callback URL once the job is complete, until the
     receiver accepts it (2xx).
