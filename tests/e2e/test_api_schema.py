@@ -44,6 +44,14 @@ def test_api_conforms_to_its_openapi_document(case: schemathesis.Case, stack: Em
 def test_api_openapi_document_is_public_and_lists_every_operation(stack: EmbeddedStack) -> None:
     got = requests.get(f"{stack.api_url}/openapi.json", timeout=30)
     assert got.status_code == 200
-    titles = {s["title"] for s in got.json()["components"]["schemas"]["Operation"]["oneOf"]}
-    assert {"crop", "thumbnail", "contrast"} <= titles
+    schemas = got.json()["components"]["schemas"]
+    variants = schemas["JobRequest"]["properties"]["operations"]["items"]["oneOf"]
+    titles = {schemas[v["$ref"].rsplit("/", 1)[-1]]["title"] for v in variants}
+    assert titles == {"crop", "thumbnail", "contrast", "red_eye", "teeth_whitening", "colorize"}
     assert requests.get(f"{stack.api_url}/operations", timeout=30).status_code == 401
+
+
+def test_api_docs_page_serves_swagger_ui_from_the_same_document(stack: EmbeddedStack) -> None:
+    page = requests.get(f"{stack.api_url}/docs", timeout=30)
+    assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
+    assert "SwaggerUIBundle" in page.text and "JobRequest" in page.text

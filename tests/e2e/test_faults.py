@@ -4,8 +4,9 @@ Each case arms one fault point (or, for the notify path, a pair) for its own job
 function process to reach that point dies on the spot (``os._exit``, like ``kill -9``), right
 after a side effect and before the next. All cases run at once on one embedded stack whose
 lease is short, so a crashed worker's messages return within seconds. The end state must be
-exact: every image terminal, counts exact, one output per success, one completion callback per
-job, nothing left in any queue or dead-letter queue, and every armed point fired.
+exact: every image terminal, counts exact, one output per success, exactly one job event per job
+(seq 2, after its image's), delivered as a webhook under one delivery id, nothing left in any
+queue or dead-letter queue, and every armed point fired.
 
 Then: SIGKILL of ``retouch local`` leaves none of its processes alive.
 """
@@ -19,7 +20,6 @@ import signal
 import subprocess
 import sys
 import threading
-from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,8 +32,8 @@ from retouch.local.stack import EmbeddedStack
 from retouch.samples import write_samples
 from tests.helpers import wait_until
 
-NOTIFY_PATH = ("record.after_count", "record.after_complete", "notify.before_delete")
-REJECTION_PATH = ("record.after_count", "record.after_complete", "enqueue.before_delete")
+NOTIFY_PATH = ("record.after_count", "record.after_publish", "notify.before_delete")
+REJECTION_PATH = ("record.after_count", "record.after_publish", "enqueue.before_delete")
 # one-image jobs, so every crash hits the job's last result (the window that can lose completion):
 # a photo goes enqueue -> process -> notify; a text file is failed by enqueue itself
 CASES: list[tuple[str, tuple[str, ...]]] = (
@@ -46,10 +46,11 @@ OPS = [{"op": "thumbnail", "params": {"width": 96}}]
 
 
 class Receiver(ThreadingHTTPServer):
-    """Completion callbacks, counted per job."""
+    """Webhooks: the distinct deliveries (``Retouch-Delivery``) of job events, per job. A delivery
+    may arrive more than once (at least once); receivers de-duplicate by its id, as this one does."""
 
     def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
+        self.deliveries: dict[str, set[str]] = {}
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -58,7 +59,8 @@ class Receiver(ThreadingHTTPServer):
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                receiver.calls[body["job_id"]] += 1
+                if body["type"] == "job":
+                    receiver.deliveries.setdefault(body["job_id"], set()).add(self.headers["Retouch-Delivery"])
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -92,7 +94,10 @@ def test_every_fault_point_and_notify_pair_ends_in_the_exact_state(tmp_path: Pat
     armed_points = sum(len(points) for _, points in CASES)
     overrides = {"VisibilityLeaseSeconds": "3", "MaxReceiveCount": str(armed_points + 2)}
     with EmbeddedStack(
-        workdir=tmp_path / "stack", overrides=overrides, environment={faults.FAULT_DIR_ENV: str(fault_dir)}
+        workdir=tmp_path / "stack",
+        overrides=overrides,
+        environment={faults.FAULT_DIR_ENV: str(fault_dir)},
+        allow_private_callbacks=True,
     ) as stack:
         # redeliveries alone must settle everything (the sweeper's share is a unit test)
         stack.pause("DeadLetterSweeperFunction:schedule")
@@ -116,6 +121,12 @@ def test_every_fault_point_and_notify_pair_ends_in_the_exact_state(tmp_path: Pat
 
         wait_until(lambda: not running(), 600, "every job to complete", running)
         wait_until(
+            lambda: all(receiver.deliveries.get(j) for j in jobs),
+            300,
+            "every job's completion webhook",
+            lambda: [c for j, c in jobs.items() if not receiver.deliveries.get(j)],
+        )
+        wait_until(
             lambda: not any(sum(d) for d in stack.queue_depths().values()),
             300,
             "every queue to drain (redeliveries included)",
@@ -138,7 +149,8 @@ def test_every_fault_point_and_notify_pair_ends_in_the_exact_state(tmp_path: Pat
             else:
                 assert summary == ("complete", 1, 0, 1, 0), (case, status)
                 assert image["status"] == "failed" and "looks like text" in image["error"], case
-            assert receiver.calls[job_id] == 1, f"{case}: {receiver.calls[job_id]} completion callbacks"
+            assert receiver.deliveries[job_id] == {f"{job_id}.2"}, f"{case}: {receiver.deliveries[job_id]}"
+            assert [e["type"] for e in client.events(job_id)] == ["image", "job"], case
         # one output per success, nothing else (keys: outputs/<owner>/<job>/<image>.<ext>)
         assert sorted("/" + k.split("/", 2)[2] for k in outputs) == sorted(expected_outputs)
 

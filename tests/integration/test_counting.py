@@ -16,7 +16,7 @@ IMAGE = {"name": "a.jpg", "content_type": "image/jpeg", "size": 10}
 
 def test_counting_is_exact_under_concurrent_duplicates_and_disorder(aws_server: Aws) -> None:
     job = create_job([IMAGE] * 30, [{"op": "thumbnail", "params": {"width": 5}}])
-    repo, webhooks = deps.notify_deps().jobs, deps.notify_deps().webhooks
+    repo, publisher = deps.notify_deps().jobs, deps.notify_deps().publisher
     results = []
     for n in range(30):
         image_id = f"i{n:04d}"
@@ -28,34 +28,46 @@ def test_counting_is_exact_under_concurrent_duplicates_and_disorder(aws_server: 
                 ProcessResult(job["job_id"], image_id, ImageStatus.SUCCEEDED, output_key="o", width=1, height=1, bytes=1)
             ] * 4
     random.Random(3).shuffle(results)
-    order = {}
-    for r in results:  # the first result of each image decides, in this shuffled order
-        order.setdefault(r.image_id, r.status)
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
-        counted = sum(bool(r) for r in pool.map(lambda r: record(r, repo, webhooks), results))
+        counted = sum(bool(r) for r in pool.map(lambda r: record(r, repo, publisher), results))
     _, body = job_status(job["job_id"])
-    expected_succeeded = sum(1 for s in order.values() if s is ImageStatus.SUCCEEDED)
+    # whichever result of an image was recorded first decides it (concurrent recordings race), and
+    # every image is counted exactly once, in the counters and in the events
+    statuses = {i["image_id"]: i["status"] for i in body["images"]}
+    succeeded = sum(1 for s in statuses.values() if s == "succeeded")
     assert counted == 30
-    assert (body["succeeded"], body["failed"], body["remaining"], body["status"]) == (
-        expected_succeeded,
-        30 - expected_succeeded,
-        0,
-        "complete",
-    )
-    assert [i["status"] for i in body["images"]] == [order[f"i{n:04d}"].value for n in range(30)]
+    assert (body["succeeded"], body["failed"], body["remaining"], body["status"]) == (succeeded, 30 - succeeded, 0, "complete")
+    assert all(statuses[f"i{n:04d}"] == "succeeded" for n in range(30) if n % 3)  # nothing else was ever sent for them
+    # one event per counted result plus the completion, numbered 1..31 without gap or repeat,
+    # each image's event saying what was recorded for it
+    events = repo.events_after(job["job_id"], 0)
+    assert [e["seq"] for e in events] == list(range(1, 32))
+    assert [e["type"] for e in events] == ["image"] * 30 + ["job"]
+    assert sorted(e["image_id"] for e in events[:30]) == [f"i{n:04d}" for n in range(30)]
+    assert all(e["status"] == statuses[e["image_id"]] and e["name"] == "a.jpg" for e in events[:30])
+    assert events[-1] | {"at": None} == {
+        "type": "job",
+        "job_id": job["job_id"],
+        "seq": 31,
+        "status": "complete",
+        "total": 30,
+        "succeeded": succeeded,
+        "failed": 30 - succeeded,
+        "at": None,
+    }
 
 
 def test_counting_lets_a_redriven_image_succeed_after_giving_up(aws_server: Aws) -> None:
     job = create_job([IMAGE, IMAGE], [{"op": "thumbnail", "params": {"width": 5}}])
-    repo, webhooks = deps.notify_deps().jobs, deps.notify_deps().webhooks
+    repo, publisher = deps.notify_deps().jobs, deps.notify_deps().publisher
     record(
-        ProcessResult(job["job_id"], "i0000", ImageStatus.SUCCEEDED, output_key="o", width=1, height=1, bytes=1), repo, webhooks
+        ProcessResult(job["job_id"], "i0000", ImageStatus.SUCCEEDED, output_key="o", width=1, height=1, bytes=1), repo, publisher
     )
-    assert record(ProcessResult.failed(job["job_id"], "i0001", "gave up after 5 attempts", gave_up=True), repo, webhooks)
+    assert record(ProcessResult.failed(job["job_id"], "i0001", "gave up after 5 attempts", gave_up=True), repo, publisher)
     _, body = job_status(job["job_id"])
     assert (body["succeeded"], body["failed"], body["status"]) == (1, 1, "complete")
     late = ProcessResult(job["job_id"], "i0001", ImageStatus.SUCCEEDED, output_key="o2", width=2, height=2, bytes=2)
-    assert record(late, repo, webhooks) and not record(late, repo, webhooks)
+    assert record(late, repo, publisher) and not record(late, repo, publisher)
     _, body = job_status(job["job_id"])
     assert (body["succeeded"], body["failed"], body["remaining"]) == (2, 0, 0)
     assert "error" not in body["images"][1] and body["images"][1]["width"] == 2

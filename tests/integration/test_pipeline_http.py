@@ -5,6 +5,7 @@ presign -> upload (POST form) -> S3 event -> upload-events queue -> enqueue -> r
 from __future__ import annotations
 
 import io
+import time
 
 import requests
 from PIL import Image
@@ -68,19 +69,20 @@ def test_pipeline_over_http_duplicate_delivery_counts_once(aws_server: Aws) -> N
     assert listed["KeyCount"] == 1
 
 
-def test_pipeline_over_http_pushes_a_signed_completion_callback(aws_server: Aws, monkeypatch) -> None:
-    import hashlib
-    import hmac
+def test_pipeline_over_http_delivers_signed_webhooks_through_their_own_queue(aws_server: Aws, monkeypatch) -> None:
     import json
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    received: list[tuple[dict, str, bytes]] = []
+    from functions.webhooks import app as webhooks_app
+    from retouch.adapters.webhooks import verify
+
+    received: list[tuple[dict, str, str, bytes]] = []
 
     class Receiver(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append((json.loads(body), self.headers["X-Retouch-Signature"], body))
+            received.append((json.loads(body), self.headers["Retouch-Signature"], self.headers["Retouch-Delivery"], body))
             self.send_response(204)
             self.end_headers()
 
@@ -89,7 +91,7 @@ def test_pipeline_over_http_pushes_a_signed_completion_callback(aws_server: Aws,
 
     server = HTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("ALLOW_HTTP_CALLBACKS", "true")
+    monkeypatch.setenv("ALLOW_PRIVATE_CALLBACKS", "true")
     from retouch.logic import deps
 
     deps.reset()
@@ -101,18 +103,35 @@ def test_pipeline_over_http_pushes_a_signed_completion_callback(aws_server: Aws,
             "images": [{"name": "c.jpg", "content_type": "image/jpeg", "size": len(data)}],
             "operations": [{"op": "thumbnail", "params": {"width": 64}}],
             "callback_url": f"http://127.0.0.1:{server.server_address[1]}/done",
+            "callback_events": ["image", "job"],
         },
     )
-    assert status == 201 and len(job["callback_secret"]) == 64
+    assert status == 201 and job["callback_events"] == ["image", "job"]
+    _, secret = call_api("GET", "/webhook-secret")
     post_upload(job["uploads"][0], data)
     run_consumer(aws_server, "UploadEventsQueue", enqueue_app.lambda_handler, 1)
     run_consumer(aws_server, "RequestQueue", process_app.lambda_handler, 1)
     run_consumer(aws_server, "ResponseQueue", notify_app.lambda_handler, 1)
+    run_consumer(aws_server, "WebhookQueue", webhooks_app.lambda_handler, 2)
     server.shutdown()
-    [(payload, sig, body)] = received
-    assert payload["job_id"] == job["job_id"] and payload["status"] == "complete" and payload["succeeded"] == 1
-    expected = "sha256=" + hmac.new(job["callback_secret"].encode(), body, hashlib.sha256).hexdigest()
-    assert hmac.compare_digest(sig, expected)
+    assert sorted((p["seq"], p["type"], d) for p, _, d, _ in received) == [
+        (1, "image", f"{job['job_id']}.1"),
+        (2, "job", f"{job['job_id']}.2"),
+    ]
+    for payload, signature, _, body in received:
+        assert payload["job_id"] == job["job_id"]
+        assert verify(signature, body, secret["secret"])
+        assert not verify(signature, body, "whsec_wrong")
+        assert not verify(signature, body, secret["secret"], now=time.time() + 3600)  # a replay, an hour later
+    job_event = next(p for p, _, _, _ in received if p["type"] == "job")
+    assert (job_event["status"], job_event["succeeded"], job_event["failed"], job_event["total"]) == ("complete", 1, 0, 1)
+    _, log = call_api(
+        "GET", f"/jobs/{job['job_id']}/deliveries", route="/jobs/{job_id}/deliveries", params={"job_id": job["job_id"]}
+    )
+    assert sorted((d["seq"], d["attempt"], d["status"], d["delivered"]) for d in log["deliveries"]) == [
+        (1, 1, 204, True),
+        (2, 1, 204, True),
+    ]
 
 
 def test_api_refuses_plain_http_callbacks_on_aws(aws_server: Aws) -> None:
@@ -126,3 +145,22 @@ def test_api_refuses_plain_http_callbacks_on_aws(aws_server: Aws) -> None:
         },
     )
     assert status == 400 and "callback_url must be an https URL" in body["error"]["message"]
+
+
+def test_api_refuses_callbacks_to_internal_addresses(aws_server: Aws) -> None:
+    for url, reason in [
+        ("https://169.254.169.254/latest/meta-data", "link-local"),
+        ("https://127.0.0.1/x", "loopback"),
+        ("https://10.1.2.3/x", "private"),
+        ("https://example.com:8443/x", "port"),
+    ]:
+        status, body = call_api(
+            "POST",
+            "/jobs",
+            body={
+                "images": [{"name": "c.jpg", "content_type": "image/jpeg", "size": 10}],
+                "operations": [{"op": "thumbnail", "params": {"width": 64}}],
+                "callback_url": url,
+            },
+        )
+        assert status == 400 and reason in body["error"]["message"], (url, body)

@@ -10,7 +10,11 @@ from skimage import color, data
 
 from retouch.errors import InvalidParameters
 from retouch.ops import colorize_library
-from retouch.ops.colorize import COLORIZE, colorfulness, colorize, parse_hints
+from retouch.ops.colorize import colorfulness, colorize
+from retouch.ops.hints import parse_hints
+from retouch.ops.specs import get as get_operation
+
+COLORIZE = get_operation("colorize")
 
 PHOTOS = ("coffee", "chelsea", "astronaut", "rocket")
 

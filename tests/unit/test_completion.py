@@ -1,15 +1,15 @@
-"""Completion that cannot be lost: a worker that dies between counting a job's last result and
-completing the job leaves the completion to the redelivery, or else to the sweeper."""
+"""Completion that cannot be lost: the job completes in the same transaction that counts its
+last result, and a redelivered result pushes the events its first recording stored again."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
 from retouch import faults
-from retouch.adapters.jobs import JobRepository
 from retouch.adapters.queue import MessageQueue, VisibilityHeartbeat
 from retouch.logic import deps
-from retouch.logic.notify import settle_open_jobs
 from retouch.logic.results import record
 from retouch.models import ImageStatus, ProcessResult
 from tests.conftest import Aws
@@ -23,34 +23,29 @@ def ok(job_id: str, image_id: str) -> ProcessResult:
     return ProcessResult(job_id, image_id, ImageStatus.SUCCEEDED, output_key="o", width=1, height=1, bytes=1)
 
 
-def test_record_redelivered_after_a_crash_before_completion_completes_the_job(aws: Aws) -> None:
+def test_record_completes_the_job_in_the_counting_write(aws: Aws) -> None:
     job = create_job([IMAGE, IMAGE], THUMB)
-    repo: JobRepository = deps.notify_deps().jobs
-    webhooks = deps.notify_deps().webhooks
-    first = record(ok(job["job_id"], "i0000"), repo, webhooks)
-    assert first.counted and not first.completed
-    assert not record(ok(job["job_id"], "i0000"), repo, webhooks)  # a duplicate counts nothing
-    # the last image's first delivery: counted, then the worker died before completing
-    assert repo.count_result(ok(job["job_id"], "i0001"))
-    assert job_status(job["job_id"])[1]["status"] == "running"
-    # its redelivery is a duplicate - and completes the job
-    again = record(ok(job["job_id"], "i0001"), repo, webhooks)
-    assert not again.counted and again.completed
+    notify = deps.notify_deps()
+    first = record(ok(job["job_id"], "i0000"), notify.jobs, notify.publisher)
+    assert first.counted and not first.completed and first.stored == [(1, "image")]
+    # the last result: counted and completed by one write, with its event and the job's
+    last = notify.jobs.count_result(ok(job["job_id"], "i0001"))
+    assert last.counted and last.completed and last.stored == [(2, "image"), (3, "job")]
     _, body = job_status(job["job_id"])
     assert (body["status"], body["succeeded"], body["failed"], body["remaining"]) == ("complete", 2, 0, 0)
 
 
-def test_sweeper_completes_open_jobs_with_nothing_remaining_and_only_those(aws: Aws) -> None:
+def test_a_redelivered_result_counts_nothing_and_pushes_its_events_again(aws: Aws) -> None:
+    job = create_job([IMAGE], THUMB)
     notify = deps.notify_deps()
-    stuck, busy, done = (create_job([IMAGE], THUMB) for _ in range(3))
-    assert notify.jobs.count_result(ok(stuck["job_id"], "i0000"))  # completion lost with its worker
-    assert record(ok(done["job_id"], "i0000"), notify.jobs, notify.webhooks).completed
-    assert sorted(notify.jobs.open_job_ids()) == sorted([stuck["job_id"], busy["job_id"]])
-    assert settle_open_jobs(notify) == 1
-    assert settle_open_jobs(notify) == 0  # idempotent
-    assert job_status(stuck["job_id"])[1]["status"] == "complete"
-    assert job_status(busy["job_id"])[1]["status"] == "running"
-    assert notify.jobs.open_job_ids() == [busy["job_id"]]
+    # the first delivery counted (and completed) the job, then its worker died before pushing
+    assert notify.jobs.count_result(ok(job["job_id"], "i0000")).completed
+    assert aws.receive("EventsQueue") == []
+    again = record(ok(job["job_id"], "i0000"), notify.jobs, notify.publisher)
+    assert not again.counted and again.stored == [(1, "image"), (2, "job")]
+    signals = [json.loads(m["Body"]) for m in aws.receive("EventsQueue")]
+    assert signals == [{"after": 0, "connection_id": "", "job_id": job["job_id"], "kind": "event", "seq": 2}]
+    assert [e["seq"] for e in notify.jobs.events_after(job["job_id"], 0)] == [1, 2]  # nothing stored twice
 
 
 def test_fault_point_fires_once_for_its_job_only(tmp_path, monkeypatch) -> None:

@@ -15,14 +15,17 @@ import pytest
 from retouch import ops
 from retouch.errors import InvalidParameters, OperationTimeout, PermanentError
 from retouch.models import OperationSpec
-from retouch.ops.geometry import box_in_pixels, centered_window, crop, thumbnail, thumbnail_size
-from retouch.ops.registry import (
+from retouch.ops.geometry import crop, thumbnail
+from retouch.ops.registry import apply_operations
+from retouch.ops.specs import (
     MAX_OPERATIONS,
     Operation,
     Param,
-    apply_operations,
     aspect_ratio,
+    box_in_pixels,
+    centered_window,
     parse_cli_operation,
+    thumbnail_size,
     validate_operations,
 )
 from retouch.ops.tone import contrast
@@ -195,7 +198,7 @@ def test_operation_validate_rejects_unknown_parameter_naming_allowed_ones() -> N
 
 
 def test_operation_validate_unknown_parameter_of_parameterless_operation() -> None:
-    op = Operation(name="noop", summary="", fn=lambda image: image)
+    op = Operation(name="noop", summary="", implementation="builtins:id")
     assert op.validate({}) == {}
     with pytest.raises(InvalidParameters, match=r"allowed: none"):
         op.validate({"x": 1})

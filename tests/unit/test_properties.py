@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from retouch import ops
 from retouch.errors import InvalidParameters
-from retouch.ops.registry import Param
+from retouch.ops.specs import Param
 
 junk = st.one_of(
     st.none(),

@@ -85,7 +85,7 @@ def test_sam_build_succeeds_and_every_function_fits_lambda(tmp_path: Path) -> No
 def test_template_functions_point_at_handlers_that_exist() -> None:
     model = build_model(ROOT / "template.yaml", stack="s", region="us-east-1", endpoint="http://x")
     assert set(model.functions) == {
-        "UploadUrlFunction",
+        "ApiFunction",
         "EnqueueFunction",
         "ProcessFunction",
         "NotifyFunction",
@@ -125,7 +125,7 @@ def test_functions_without_the_image_layer_import_without_numpy_opencv_or_pillow
         for name, res in template["Resources"].items()
         if res["Type"] == "AWS::Serverless::Function" and {"Ref": "OpenCVLayer"} not in res["Properties"].get("Layers", [])
     ]
-    assert {"EnqueueFunction", "NotifyFunction", "DeadLetterSweeperFunction"} <= set(light)
+    assert {"ApiFunction", "EnqueueFunction", "NotifyFunction", "DeadLetterSweeperFunction"} <= set(light)
     blocker = (
         "import sys, importlib.abc\n"
         "class Block(importlib.abc.MetaPathFinder):\n"

@@ -52,6 +52,13 @@ class TransientError(RetouchError):
     http_status = 503
 
 
+class ConfigurationError(RetouchError):
+    """The stack is misconfigured (access denied, a missing resource): an error of ours, not
+    retried in a loop, answered as 500 and logged with its cause."""
+
+    http_status = 500
+
+
 class OperationTimeout(TransientError):
     """An operation ran past its time budget."""
 

@@ -23,8 +23,8 @@ CRASH_EXIT_CODE = 137
 POINTS: dict[str, str] = {
     "enqueue.after_mark_queued": "enqueue marked the image queued, the request not yet sent",
     "enqueue.after_send": "enqueue sent the request messages",
-    "record.after_count": "a result's counter transaction committed, the job not yet completed",
-    "record.after_complete": "the job's completion was written, not yet pushed",
+    "record.after_count": "a result (and the job's completion, events) committed, the events not yet pushed",
+    "record.after_publish": "a result's events handed to the push paths, the message not yet deleted",
     "process.after_output": "process wrote the output object, no result sent yet",
     "process.after_result": "process sent the result message",
     "enqueue.before_delete": "enqueue returned; its upload events are not deleted yet",

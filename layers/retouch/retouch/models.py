@@ -32,18 +32,6 @@ _JOB_ID = re.compile(r"j-[0-9a-f]{32}")
 _IMAGE_ID = re.compile(r"i[0-9]{4,6}")
 
 
-@dataclass(frozen=True)
-class Recorded:
-    """What recording a result did: ``counted`` it (False for a duplicate), and whether that
-    ``completed`` the job. Truthy when counted."""
-
-    counted: bool
-    completed: bool = False
-
-    def __bool__(self) -> bool:
-        return self.counted
-
-
 class ImageStatus(StrEnum):
     PENDING = "pending"  # job created, upload not yet seen
     QUEUED = "queued"  # upload seen, request message sent
@@ -283,11 +271,11 @@ class Job:
     completed_at: str | None = None
     images: list[ImageRecord] = field(default_factory=list)
     callback_url: str | None = None
-    """Where notify POSTs the job summary when the job completes (optional)."""
-    callback_secret: str | None = None
-    """HMAC-SHA256 key for the ``X-Retouch-Signature`` header of that POST."""
-    callback_sent_at: str | None = None
-    """When the receiver accepted the completion callback (it is then not sent again)."""
+    """Where the job's events are delivered as webhooks (optional)."""
+    callback_events: tuple[str, ...] = ("job",)
+    """Which events the webhook receives: ``job`` (completion), ``image`` (each result)."""
+    seq: int = 0
+    """The job's last event number (see :mod:`retouch.events`)."""
 
     @property
     def remaining(self) -> int:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from retouch import imageio, ops
 from retouch.errors import ImageTooLarge, InvalidParameters
 from retouch.models import OperationSpec, OutputSpec
-from retouch.ops.geometry import decode_size_hint, thumbnail
 
 
 @dataclass(frozen=True)
@@ -26,11 +25,15 @@ class Rendered:
 
 
 def shrink_on_load_hint(operations: Sequence[OperationSpec]) -> Callable[[int, int], tuple[int, int]] | None:
-    """If the first operation is a thumbnail, the smallest decode size it needs."""
-    if not operations or operations[0].op != "thumbnail":
+    """The smallest decode size the first operation needs, when its spec has a decode hint."""
+    if not operations:
         return None
-    params = ops.get("thumbnail").validate(operations[0].params)
-    return lambda w, h: decode_size_hint(params, w, h)
+    first = ops.get(operations[0].op)
+    hint = first.decode_hint
+    if hint is None:
+        return None
+    params = first.validate(operations[0].params)
+    return lambda w, h: hint(params, (w, h))
 
 
 def render(
@@ -57,10 +60,11 @@ def render(
     output = imageio.output_for(data, output)
     decoded = imageio.decode(data, max_pixels=max_pixels, size_hint=shrink_on_load_hint(operations))
     pixels, rest = decoded.pixels, list(operations)
-    if rest and rest[0].op == "thumbnail":
-        # decoded at reduced scale or not, size the thumbnail from the original dimensions
-        params = ops.get("thumbnail").validate(rest.pop(0).params)
-        pixels = thumbnail(pixels, **params, source_size=(decoded.source_width, decoded.source_height))
+    if rest and ops.get(rest[0].op).decode_hint is not None:
+        # decoded at reduced scale or not, the first operation sizes its output from the original
+        first = ops.get(rest[0].op)
+        params = first.validate(rest.pop(0).params)
+        pixels = first.fn(pixels, **params, source_size=(decoded.source_width, decoded.source_height))
 
     def resolve(name: str) -> ops.Image:
         if load_reference is None:

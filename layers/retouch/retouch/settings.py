@@ -66,8 +66,11 @@ class ApiSettings(StorageSettings):
     upload_url_ttl_seconds: int = 900
     download_url_ttl_seconds: int = 900
     max_body_bytes: int = 1024 * 1024
-    allow_http_callbacks: bool = False
-    """Accept http:// callback URLs (the local stack); otherwise only https://."""
+    allow_private_callbacks: bool = False
+    """Accept http:// callback URLs to loopback receivers (the embedded stack's
+    ``--allow-private-callbacks``); otherwise only https:// to public addresses."""
+    websocket_url: str = ""
+    """Where clients follow a job's events (``wss://`` on AWS); empty: no WebSocket."""
     response_queue_url: str = ""
     """Where the job's upload deadline is scheduled (a delayed message notify acts on)."""
     upload_grace_seconds: int = 300
@@ -75,7 +78,15 @@ class ApiSettings(StorageSettings):
 
 
 @dataclass(frozen=True, kw_only=True)
-class EnqueueSettings(StorageSettings):
+class PushQueues(_EnvSettings):
+    events_queue_url: str = ""
+    """The FIFO queue of the WebSocket fan-out (empty: no WebSocket)."""
+    webhook_queue_url: str = ""
+    """The webhook delivery queue (empty: no webhooks)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnqueueSettings(StorageSettings, PushQueues):
     jobs_table: str
     request_queue_url: str
     upload_events_queue_url: str = ""
@@ -100,7 +111,7 @@ class ProcessSettings(StorageSettings):
 
 
 @dataclass(frozen=True, kw_only=True)
-class NotifySettings(_EnvSettings):
+class NotifySettings(PushQueues):
     jobs_table: str
     request_dlq_url: str = ""
     response_dlq_url: str = ""
@@ -111,3 +122,38 @@ class NotifySettings(_EnvSettings):
     """Notify's source queue: its messages are leased while a batch works, and upload deadlines
     that arrive early are sent to it again."""
     visibility_lease_seconds: int = 30
+
+
+@dataclass(frozen=True, kw_only=True)
+class PushSettings(_EnvSettings):
+    """The WebSocket routes and the fan-out of events to connections."""
+
+    jobs_table: str
+    events_queue_url: str
+    websocket_management_url: str
+    """The management API endpoint that posts to connections (API Gateway's, or the embedded
+    stack's)."""
+    visibility_lease_seconds: int = 30
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebhookSettings(_EnvSettings):
+    """Webhook deliveries."""
+
+    jobs_table: str
+    webhook_queue_url: str
+    allow_private_callbacks: bool = False
+    retry_hours: float = 24.0
+    """Failed deliveries are retried, with exponential backoff and jitter, this long."""
+    visibility_lease_seconds: int = 30
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreviewSettings(_EnvSettings):
+    """``POST /preview``: one small image through the operations, answered synchronously."""
+
+    max_preview_bytes: int = 4 * 1024 * 1024
+    """Largest image accepted: Lambda's 6 MB synchronous payload holds it base64-encoded."""
+    max_preview_pixels: int = 4_000_000
+    """The page sends at most 1024 px on the long side (1 MP); anything far larger is refused."""
+    preview_budget_seconds: float = 20.0

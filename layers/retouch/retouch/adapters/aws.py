@@ -7,11 +7,16 @@ the embedded stack and the tests point everything at a moto server or LocalStack
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from retouch.errors import ConfigurationError, TransientError
 
 
 def _config() -> Config:
@@ -27,11 +32,43 @@ def _config() -> Config:
 
 
 @cache
-def client(service: str) -> Any:
-    """The process-wide client for ``service`` (``s3``, ``sqs``, ``dynamodb``)."""
-    return boto3.session.Session().client(service, config=_config())  # type: ignore[call-overload]
+def client(service: str, endpoint_url: str | None = None) -> Any:
+    """The process-wide client for ``service`` (``s3``, ``sqs``, ``dynamodb``...)."""
+    kwargs = {"endpoint_url": endpoint_url} if endpoint_url else {}
+    return boto3.session.Session().client(service, config=_config(), **kwargs)  # type: ignore[call-overload]
 
 
 def reset_clients() -> None:
     """Forget cached clients (after the environment changed, e.g. in tests)."""
     client.cache_clear()
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+_CONFIGURATION = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "ValidationException",
+    "ResourceNotFoundException",
+}
+
+
+@contextmanager
+def aws_errors(what: str) -> Iterator[None]:
+    """Translate AWS client errors into domain errors, in one place.
+
+    Access-denied, validation and missing-resource errors are configuration errors (retrying
+    cannot help: :class:`ConfigurationError`); everything else (throttling, timeouts, a service
+    hiccup) is transient. The AWS text stays in the exception's cause, for the logs only.
+    """
+    try:
+        yield
+    except ClientError as exc:
+        if error_code(exc) in _CONFIGURATION:
+            raise ConfigurationError(f"{what}: the service is misconfigured") from exc
+        raise TransientError(f"{what}: temporarily unavailable") from exc
+    except BotoCoreError as exc:
+        raise TransientError(f"{what}: temporarily unavailable") from exc

@@ -1,34 +1,39 @@
-"""The jobs table (DynamoDB): how a job and its images are stored.
+"""The jobs table (DynamoDB): how a job, its images, its events and its users' settings are stored.
 
-One table, two kinds of item under the job's partition:
+One table; a job's items share its TTL (``expires_at``):
 
 * ``pk=JOB#<id>, sk=JOB`` - the job: owner, operations, output, counters
-  (``total``, ``succeeded``, ``failed``, ``remaining``), status, timestamps. It carries
-  ``owner``/``created_at``, which feed the ``by-owner`` index for listing a user's jobs.
-* ``pk=JOB#<id>, sk=IMG#<image id>`` - one image: name, upload key, status and result.
+  (``total``, ``succeeded``, ``failed``, ``remaining``), status, timestamps, callback, and
+  ``seq``, its last event number. ``owner``/``created_at`` feed the ``by-owner`` index.
+* ``pk=JOB#<id>, sk=IMG#<image id>`` - one image: name, upload key, status, result, and the
+  ``event_seq`` of its result event.
+* ``pk=EVENTS#<id>, sk=<seq, 9 digits>`` - one event (:mod:`retouch.events`), in order.
+* ``pk=SUBS#<id>, sk=<connection id>`` / ``pk=CONN#<connection id>`` - WebSocket subscriptions
+  and connections (:mod:`retouch.adapters.connections`).
+* ``pk=DLV#<id>, sk=<seq>#<attempt>`` - the webhook delivery log.
+* ``pk=USER#<sub>, sk=WEBHOOK`` - a user's webhook signing secret (and the previous one).
 
-Recording a result is idempotent: a transaction moves the image to a terminal state only if it
-is not terminal yet, and adjusts the job counters in the same transaction. A duplicate or late
-result fails the condition and changes nothing, so counts stay exact under at-least-once
-delivery. The job completes with a conditional write when ``remaining`` reaches zero; every
-recording tries it, duplicates included, so a worker that died between the two writes leaves the
-completion to the redelivery (and the sweeper settles any job left open with nothing remaining).
-
-A running job carries ``open=1``, which puts it in the sparse ``open-jobs`` index (keys only); the
-completion removes it. The index holds only jobs in flight, so the sweeper reads few items.
+Recording a result is one transaction (:meth:`JobRepository.count_result`): the image moves to
+a terminal state only if it is not terminal yet, the job's counters move with it, the job
+completes in the same write when nothing remains, and the events are stored with their ``seq``.
+A duplicate or late result fails the condition and changes nothing, so counts stay exact under
+at-least-once delivery, and there is no moment at which a job has nothing left but is not
+complete.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from retouch import events
 from retouch.errors import TransientError
 from retouch.models import (
     ImageRecord,
@@ -47,8 +52,6 @@ _de = TypeDeserializer()
 JOB_SK = "JOB"
 IMAGE_PREFIX = "IMG#"
 JOB_TTL_DAYS = 30
-OPEN_INDEX = "open-jobs"
-OPEN = "1"
 
 
 def _pk(job_id: str) -> str:
@@ -65,6 +68,47 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
 
 def _int(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+def _events_pk(job_id: str) -> str:
+    return f"EVENTS#{job_id}"
+
+
+def _seq_sk(seq: int) -> str:
+    return f"{seq:09d}"
+
+
+_SEQ_ATTEMPTS = 60
+"""Recordings of one job serialise on its ``seq``; a loser reads again, at most this often."""
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What counting a result did: ``counted`` it (False for a duplicate), whether that
+    ``completed`` the job, the ``events`` it stored, and for a duplicate the ``republish``
+    sequence numbers of the events its first recording stored."""
+
+    counted: bool
+    completed: bool = False
+    stored: list[tuple[int, str]] = field(default_factory=list)
+    """``(seq, type)`` of the events this result stands for: stored now, or by the first
+    recording of a duplicate (to be pushed again)."""
+    webhook_types: tuple[str, ...] = ()
+    """The event types the job's webhook receives (none without a callback URL)."""
+
+    def __bool__(self) -> bool:
+        return self.counted
+
+
+def _stored(head: dict[str, Any], image: dict[str, Any]) -> list[tuple[int, str]]:
+    out = [(int(image["event_seq"]), "image")] if image.get("event_seq") is not None else []
+    if head.get("completed_seq") is not None:
+        out.append((int(head["completed_seq"]), "job"))
+    return out
+
+
+def _webhook_types(head: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(head.get("callback_events") or ("job",)) if head.get("callback_url") else ()
 
 
 def _code(exc: ClientError) -> str:
@@ -116,11 +160,11 @@ class JobRepository:
                 "failed": 0,
                 "remaining": job.total,
                 "status": JobStatus.RUNNING.value,
-                "open": OPEN,
                 "created_at": job.created_at,
                 "expires_at": int(time.time()) + JOB_TTL_DAYS * 86400,
                 "callback_url": job.callback_url,
-                "callback_secret": job.callback_secret,
+                "callback_events": list(job.callback_events) if job.callback_url else None,
+                "seq": 0,
             }
         )
 
@@ -208,8 +252,8 @@ class JobRepository:
             completed_at=item.get("completed_at"),
             images=sorted(images, key=lambda i: i.image_id),
             callback_url=item.get("callback_url"),
-            callback_secret=item.get("callback_secret"),
-            callback_sent_at=item.get("callback_sent_at"),
+            callback_events=tuple(item.get("callback_events") or ("job",)),
+            seq=int(item.get("seq", 0)),
         )
 
     @staticmethod
@@ -251,35 +295,63 @@ class JobRepository:
         except BotoCoreError as exc:
             raise TransientError(f"DynamoDB mark queued: {exc}") from exc
 
-    def count_result(self, result: ProcessResult) -> bool:
-        """Count a terminal result once. Returns False for a duplicate (nothing changed).
+    def count_result(self, result: ProcessResult) -> Counted:
+        """Count a terminal result once, and store its event (and the job's, when it completes
+        the job) in the same transaction. A duplicate changes nothing (``counted`` False) and
+        returns the events the first recording stored, so they can be pushed again.
 
         The one allowed change of a terminal state: an image that was given up (dead-lettered)
-        and then succeeded after a redrive moves from failed to succeeded. The job's completion
-        is a separate write (:meth:`try_complete`), tried after every count, duplicates too.
-        """
-        counter = "succeeded" if result.status is ImageStatus.SUCCEEDED else "failed"
-        if self._transition(
-            result,
-            "#s IN (:pending, :queued)",
-            {":pending": ImageStatus.PENDING.value, ":queued": ImageStatus.QUEUED.value},
-            {counter: 1, "remaining": -1},
-        ):
-            return True
-        if result.status is ImageStatus.SUCCEEDED:
-            return self._transition(
-                result,
-                "#s = :failed AND gave_up = :true",
-                {":failed": ImageStatus.FAILED.value, ":true": True},
-                {"succeeded": 1, "failed": -1},
-            )
-        return False
+        and then succeeded after a redrive moves from failed to succeeded.
 
-    def _transition(
-        self, result: ProcessResult, condition: str, condition_values: dict[str, Any], counters: dict[str, int]
-    ) -> bool:
-        """Move one image to ``result``'s state if ``condition`` holds, adjusting job counters
-        in the same transaction. False if the condition failed (nothing changed)."""
+        ``seq`` is the job's event counter: the transaction's condition on it makes two
+        recordings of the same job serialise (the loser re-reads and tries again), so event
+        numbers have no gaps and no duplicates.
+        """
+        for attempt in range(_SEQ_ATTEMPTS):
+            head, image = self._job_and_image(result.job_id, result.image_id)
+            if head is None or image is None:
+                return Counted(False)  # for an unknown job or image: nothing to count
+            status = ImageStatus(image["status"])
+            if not status.terminal:
+                counters = {"succeeded" if result.status is ImageStatus.SUCCEEDED else "failed": 1, "remaining": -1}
+            elif status is ImageStatus.FAILED and image.get("gave_up") and result.status is ImageStatus.SUCCEEDED:
+                counters = {"succeeded": 1, "failed": -1}
+            else:
+                return Counted(False, stored=_stored(head, image), webhook_types=_webhook_types(head))
+            outcome = self._record(result, head, image, counters)
+            if outcome is not None:
+                return outcome
+            time.sleep(min(0.2, 0.005 * 2**attempt) * random.random())
+        raise TransientError("the job's results are being recorded too fast; retry")
+
+    def stored_events(self, job_id: str, image_id: str) -> tuple[list[tuple[int, str]], tuple[str, ...]]:
+        """``(seq, type)`` of the events recorded for a finished image (and the job's completion),
+        with the job's webhook event types."""
+        head, image = self._job_and_image(job_id, image_id)
+        if head is None or image is None:
+            return [], ()
+        return _stored(head, image), _webhook_types(head)
+
+    def _job_and_image(self, job_id: str, image_id: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        keys = [_item({"pk": _pk(job_id), "sk": JOB_SK}), _item({"pk": _pk(job_id), "sk": IMAGE_PREFIX + image_id})]
+        try:
+            got = self.ddb.batch_get_item(RequestItems={self.table: {"Keys": keys, "ConsistentRead": True}})
+        except (ClientError, BotoCoreError) as exc:
+            raise TransientError(f"DynamoDB read job and image: {exc}") from exc
+        items = [_plain(i) for i in got.get("Responses", {}).get(self.table, [])]
+        if got.get("UnprocessedKeys"):
+            raise TransientError("DynamoDB read job and image: throttled")
+        head = next((i for i in items if i["sk"] == JOB_SK), None)
+        image = next((i for i in items if i["sk"] != JOB_SK), None)
+        return head, image
+
+    def _record(
+        self, result: ProcessResult, head: dict[str, Any], image: dict[str, Any], counters: dict[str, int]
+    ) -> Counted | None:
+        """One transaction: the image's new state, the job's counters and ``seq``, the events.
+        None when ``seq`` or the image changed since they were read (try again)."""
+        prev = int(head.get("seq", 0))
+        now = now_iso()
         fields = {
             "output_key": result.output_key,
             "width": result.width,
@@ -289,109 +361,120 @@ class JobRepository:
             "duration_ms": result.duration_ms,
         }
         present = {k: v for k, v in fields.items() if v is not None}
+        event = events.image_event(
+            result.job_id, prev + 1, now, image_id=result.image_id, name=image.get("name"), status=result.status.value, **present
+        )
+        succeeded = int(head["succeeded"]) + counters.get("succeeded", 0)
+        failed = int(head["failed"]) + counters.get("failed", 0)
+        completes = int(head["remaining"]) + counters.get("remaining", 0) == 0 and head["status"] == JobStatus.RUNNING.value
+        stored = [event]
+        if completes:
+            stored.append(
+                events.job_event(result.job_id, prev + 2, now, total=int(head["total"]), succeeded=succeeded, failed=failed)
+            )
+        seq = prev + len(stored)
+
         # every field goes through a name placeholder: several (error, bytes) are reserved words
-        sets = ["#s = :status", "finished_at = :now", "gave_up = :gave_up"] + [f"#{k} = :{k}" for k in present]
+        sets = ["#s = :status", "finished_at = :now", "gave_up = :gave_up", "event_seq = :eseq"]
+        sets += [f"#{k} = :{k}" for k in present]
         removes = [f"#{k}" for k in fields if k not in present]
         names = {"#s": "status", **{f"#{k}": k for k in fields}}
         values: dict[str, Any] = {
             ":status": result.status.value,
-            ":now": now_iso(),
+            ":now": now,
             ":gave_up": result.gave_up,
-            **condition_values,
+            ":eseq": prev + 1,
+            ":old": image["status"],
             **{f":{k}": v for k, v in present.items()},
         }
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        job_names = {f"#c{n}": k for n, k in enumerate(counters)} | {"#seq": "seq"}
+        job_values: dict[str, Any] = {f":c{n}": v for n, v in enumerate(counters.values())} | {":seq": seq, ":prev": prev}
+        job_sets = ["#seq = :seq"]
+        if completes:
+            job_names |= {"#s": "status"}
+            job_values |= {":complete": JobStatus.COMPLETE.value, ":now": now, ":cseq": seq}
+            job_sets += ["#s = :complete", "completed_at = :now", "completed_seq = :cseq"]
         adds = ", ".join(f"#c{n} :c{n}" for n in range(len(counters)))
+        job_expression = f"SET {', '.join(job_sets)} ADD {adds}"
+        expires = head.get("expires_at")
+        transact: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": _item({"pk": _pk(result.job_id), "sk": IMAGE_PREFIX + result.image_id}),
+                    "UpdateExpression": expression,
+                    "ConditionExpression": "#s = :old",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": _item(values),
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": _item({"pk": _pk(result.job_id), "sk": JOB_SK}),
+                    "UpdateExpression": job_expression,
+                    "ConditionExpression": "attribute_exists(pk) AND "
+                    + ("#seq = :prev" if "seq" in head else "(attribute_not_exists(#seq) OR #seq = :prev)"),
+                    "ExpressionAttributeNames": job_names,
+                    "ExpressionAttributeValues": _item(job_values),
+                }
+            },
+            *(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": _item(
+                            {
+                                "pk": _events_pk(result.job_id),
+                                "sk": _seq_sk(e["seq"]),
+                                "event": events.encode(e),
+                                "expires_at": expires,
+                            }
+                        ),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+                for e in stored
+            ),
+        ]
         try:
-            self.ddb.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": _item({"pk": _pk(result.job_id), "sk": IMAGE_PREFIX + result.image_id}),
-                            "UpdateExpression": expression,
-                            "ConditionExpression": condition,
-                            "ExpressionAttributeNames": names,
-                            "ExpressionAttributeValues": _item(values),
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": _item({"pk": _pk(result.job_id), "sk": JOB_SK}),
-                            "UpdateExpression": f"ADD {adds}",
-                            "ConditionExpression": "attribute_exists(pk)",
-                            "ExpressionAttributeNames": {f"#c{n}": k for n, k in enumerate(counters)},
-                            "ExpressionAttributeValues": _item({f":c{n}": v for n, v in enumerate(counters.values())}),
-                        }
-                    },
-                ]
-            )
+            self.ddb.transact_write_items(TransactItems=transact)
         except ClientError as exc:
             if _code(exc) == "TransactionCanceledException":
                 reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
                 if "ConditionalCheckFailed" in reasons:
-                    return False  # duplicate, late, or for an unknown image: nothing to count
+                    return None  # another recording of this job (or this image) won: read again
             raise TransientError(f"DynamoDB record result: {exc}") from exc
         except BotoCoreError as exc:
             raise TransientError(f"DynamoDB record result: {exc}") from exc
-        return True
+        return Counted(
+            True, completed=completes, stored=[(e["seq"], e["type"]) for e in stored], webhook_types=_webhook_types(head)
+        )
 
-    def try_complete(self, job_id: str) -> tuple[bool, Job | None]:
-        """running -> complete when no image remains. Idempotent. Returns whether this call
-        completed the job and, when it did not, the job as it stands (from the failed condition
-        itself: one request either way)."""
-        try:
-            self.ddb.update_item(
-                TableName=self.table,
-                Key=_item({"pk": _pk(job_id), "sk": JOB_SK}),
-                UpdateExpression="SET #s = :complete, completed_at = :now REMOVE #open",
-                ConditionExpression="remaining = :zero AND #s = :running",
-                ExpressionAttributeNames={"#s": "status", "#open": "open"},
-                ExpressionAttributeValues=_item(
-                    {":complete": JobStatus.COMPLETE.value, ":running": JobStatus.RUNNING.value, ":zero": 0, ":now": now_iso()}
-                ),
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-            return True, None
-        except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
-                item: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
-                return False, (self._job(_plain(item), []) if item else None)
-            raise TransientError(f"DynamoDB complete job: {exc}") from exc
-        except BotoCoreError as exc:
-            raise TransientError(f"DynamoDB complete job: {exc}") from exc
-
-    def open_job_ids(self, limit: int = 1000) -> list[str]:
-        """Ids of jobs not yet complete, oldest first (the sparse ``open-jobs`` index)."""
-        ids: list[str] = []
+    def events_after(self, job_id: str, after: int, limit: int = 1000) -> list[dict[str, Any]]:
+        """The job's events with ``seq > after``, in order (at most ``limit``)."""
+        out: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "TableName": self.table,
-            "IndexName": OPEN_INDEX,
-            "KeyConditionExpression": "#open = :open",
-            "ExpressionAttributeNames": {"#open": "open"},
-            "ExpressionAttributeValues": _item({":open": OPEN}),
+            "KeyConditionExpression": "pk = :pk AND sk > :after",
+            "ExpressionAttributeValues": _item({":pk": _events_pk(job_id), ":after": _seq_sk(after)}),
+            "ConsistentRead": True,
         }
         try:
-            while len(ids) < limit:
-                page = self.ddb.query(**kwargs, Limit=limit - len(ids))
-                ids += [_plain(i)["pk"].removeprefix("JOB#") for i in page.get("Items", [])]
+            while len(out) < limit:
+                page = self.ddb.query(**kwargs, Limit=limit - len(out))
+                out += [json.loads(_plain(i)["event"]) for i in page.get("Items", [])]
                 if "LastEvaluatedKey" not in page:
                     break
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         except (ClientError, BotoCoreError) as exc:
-            raise TransientError(f"DynamoDB list open jobs: {exc}") from exc
-        return ids
+            raise TransientError(f"DynamoDB read events: {exc}") from exc
+        return out
 
-    def mark_callback_sent(self, job_id: str) -> None:
-        """The completion callback was accepted by the receiver (it is not sent again)."""
+    def event(self, job_id: str, seq: int) -> dict[str, Any] | None:
         try:
-            self.ddb.update_item(
-                TableName=self.table,
-                Key=_item({"pk": _pk(job_id), "sk": JOB_SK}),
-                UpdateExpression="SET callback_sent_at = :now",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues=_item({":now": now_iso()}),
-            )
+            got = self.ddb.get_item(TableName=self.table, Key=_item({"pk": _events_pk(job_id), "sk": _seq_sk(seq)}))
         except (ClientError, BotoCoreError) as exc:
-            raise TransientError(f"DynamoDB mark callback: {exc}") from exc
+            raise TransientError(f"DynamoDB read event: {exc}") from exc
+        return json.loads(_plain(got["Item"])["event"]) if "Item" in got else None

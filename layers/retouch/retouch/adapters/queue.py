@@ -22,9 +22,15 @@ class MessageQueue:
     sqs: Any
     url: str
 
-    def send(self, body: str, delay_seconds: int = 0) -> None:
+    def send(self, body: str, delay_seconds: int = 0, *, group_id: str | None = None, dedup_id: str | None = None) -> None:
+        """Send one message; ``group_id``/``dedup_id`` for a FIFO queue (which takes no delay)."""
+        kwargs: dict[str, Any] = {"QueueUrl": self.url, "MessageBody": body}
+        if group_id is not None:
+            kwargs |= {"MessageGroupId": group_id, "MessageDeduplicationId": dedup_id or body[:128]}
+        else:
+            kwargs["DelaySeconds"] = max(0, min(900, delay_seconds))
         try:
-            self.sqs.send_message(QueueUrl=self.url, MessageBody=body, DelaySeconds=max(0, min(900, delay_seconds)))
+            self.sqs.send_message(**kwargs)
         except (ClientError, BotoCoreError) as exc:
             raise TransientError(f"SQS send: {exc}") from exc
 

@@ -1,40 +1,345 @@
-"""Pushing a job's completion to the user: a signed HTTPS POST to their callback URL."""
+"""Webhooks: the per-user signing secrets, the delivery log, and a sender that cannot be aimed
+at our own network.
+
+**Signature** (in the manner of Stripe's): ``Retouch-Signature: t=<unix seconds>,v1=<hex>``,
+where ``<hex>`` is HMAC-SHA256 of ``"<t>.<raw body>"`` under the user's secret. While a rotated
+secret is still valid (24 hours), the header carries a ``v1`` for each secret.
+``Retouch-Delivery`` identifies the event (the same on every attempt), for de-duplication.
+
+**No server-side request forgery**: the host is resolved once and every address it resolves to
+must be globally routable (no loopback, RFC 1918, link-local and the instance metadata address,
+carrier-grade NAT, unique-local or link-local IPv6, IPv4-mapped forms of those; literal tricks
+such as ``0x7f000001`` or ``127.1`` resolve to what they mean and are refused too). The
+connection goes to the address that was checked (TLS still verifies the host name), redirects
+are never followed, the whole attempt is bounded, and at most a few KB of the answer are read.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
-import json
-import urllib.error
-import urllib.request
+import http.client
+import ipaddress
+import secrets
+import socket
+import ssl
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
+
+from retouch.adapters.aws import aws_errors
+from retouch.adapters.jobs import _item, _plain
+
+SECRET_GRACE_SECONDS = 24 * 3600
+"""A rotated secret keeps signing (beside the new one) this long."""
+MAX_RESPONSE_BYTES = 4096
+ATTEMPT_SECONDS = 5.0
+"""Connect, send and read together."""
 
 
-def signature(secret: str, body: bytes) -> str:
-    """``X-Retouch-Signature`` value: ``sha256=<hex HMAC of the body>``."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+class UnsafeCallback(ValueError):
+    """A callback URL that Retouch refuses to call; the message says why."""
+
+
+# --- signing ------------------------------------------------------------------------------------
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def signature_header(secrets_: list[str], timestamp: int, body: bytes) -> str:
+    return ",".join([f"t={timestamp}", *(f"v1={sign(s, timestamp, body)}" for s in secrets_)])
+
+
+def verify(header: str, body: bytes, secret: str, *, tolerance: int = 300, now: float | None = None) -> bool:
+    """What a receiver does (the README shows it): a fresh timestamp and one matching ``v1``."""
+    parts = [p.split("=", 1) for p in header.split(",") if "=" in p]
+    stamps = [v for k, v in parts if k == "t"]
+    if len(stamps) != 1 or not stamps[0].isdigit():
+        return False
+    timestamp = int(stamps[0])
+    if abs((time.time() if now is None else now) - timestamp) > tolerance:
+        return False
+    expected = sign(secret, timestamp, body)
+    return any(hmac.compare_digest(expected, v) for k, v in parts if k == "v1")
+
+
+# --- where a callback may go --------------------------------------------------------------------
+@dataclass(frozen=True)
+class Target:
+    scheme: str
+    host: str
+    port: int
+    path: str
+    address: str
+    """The checked address the connection goes to."""
+
+
+def _refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_loopback: bool) -> str | None:
+    if isinstance(ip, ipaddress.IPv6Address):
+        mapped = ip.ipv4_mapped or ip.sixtofour
+        if mapped is not None:
+            return _refusal(mapped, allow_loopback)
+    if ip.is_loopback:
+        return None if allow_loopback else "a loopback address"
+    if ip.is_unspecified or ip.is_multicast or ip.is_reserved:
+        return "an address that is not publicly routable"
+    if ip.is_link_local:
+        return "a link-local address (such as the instance metadata service)"
+    if ip.is_private or ip in ipaddress.ip_network("100.64.0.0/10"):
+        return "a private network address"
+    if not ip.is_global:
+        return "an address that is not publicly routable"
+    return None
+
+
+def check_callback(url: str, *, allow_private: bool = False, resolve: bool = True) -> Target:
+    """The target of ``url`` if Retouch may call it, else :class:`UnsafeCallback` with the reason.
+
+    Only ``https`` on port 443; with ``allow_private`` (the embedded stack's
+    ``--allow-private-callbacks``), also ``http`` and any port, to loopback receivers.
+    ``resolve=False`` checks the URL's form and literal addresses only (at job creation, when a
+    name may not resolve yet is not a reason to refuse).
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise UnsafeCallback("callback_url is not a valid URL") from None
+    scheme = parts.scheme.lower()
+    if scheme != "https" and not (allow_private and scheme == "http"):
+        raise UnsafeCallback("callback_url must be an https URL")
+    if parts.username or parts.password:
+        raise UnsafeCallback("callback_url must not carry a user name or password")
+    host = parts.hostname or ""
+    if not host:
+        raise UnsafeCallback("callback_url has no host")
+    port = port or (443 if scheme == "https" else 80)
+    if port != 443 and not allow_private:
+        raise UnsafeCallback("callback_url must use the standard https port (443)")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if not resolve:
+        try:
+            literal = ipaddress.ip_address(host)
+        except ValueError:
+            literal = None
+        if literal is not None and (why := _refusal(literal, allow_private)):
+            raise UnsafeCallback(f"callback_url points to {why}")
+        return Target(scheme, host, port, path, host)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise UnsafeCallback(f"callback_url host {host!r} does not resolve") from None
+    addresses = sorted({str(info[4][0]) for info in infos})
+    for address in addresses:
+        why = _refusal(ipaddress.ip_address(address.split("%", 1)[0]), allow_private)
+        if why:
+            raise UnsafeCallback(f"callback_url points to {why}")
+    return Target(scheme, host, port, path, addresses[0])
+
+
+# --- sending ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Attempt:
+    status: int | None
+    """The HTTP status, or None when no answer came."""
+    error: str | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, target: Target, timeout: float) -> None:
+        super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
+        self._address = target.address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, target: Target, timeout: float) -> None:
+        super().__init__(target.host, target.port, timeout=timeout)
+        self._address = target.address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
 
 
 @dataclass
 class WebhookSender:
-    timeout_seconds: float = 5.0
+    allow_private: bool = False
+    attempt_seconds: float = ATTEMPT_SECONDS
 
-    def post(self, url: str, payload: dict[str, Any], secret: str) -> int:
-        """POST ``payload`` as JSON; returns the HTTP status. Raises ``OSError`` on failure."""
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        request = urllib.request.Request(  # noqa: S310 - the scheme is validated when the job is created
-            url,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": "Retouch-Webhook/1",
-                "X-Retouch-Signature": signature(secret, body),
-            },
-        )
+    def deliver(self, url: str, body: bytes, headers: dict[str, str]) -> Attempt:
+        """One attempt: checked again (DNS may have changed since the job was created), pinned to
+        the checked address, no redirects, bounded in time and in what is read."""
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:  # noqa: S310
-                return int(response.status)
-        except urllib.error.HTTPError as exc:
-            return int(exc.code)
+            target = check_callback(url, allow_private=self.allow_private)
+        except UnsafeCallback as exc:
+            return Attempt(None, str(exc))
+        cls = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+        conn = cls(target, self.attempt_seconds)
+        # the socket timeout bounds each read; this bounds the attempt (a receiver trickling one
+        # byte at a time would otherwise hold it open)
+        aborted = threading.Event()
+        timer = threading.Timer(self.attempt_seconds, _abort, (conn, aborted))
+        timer.start()
+        try:
+            conn.request("POST", target.path, body=body, headers={**headers, "Host": _host_header(target)})
+            response = conn.getresponse()
+            response.read(MAX_RESPONSE_BYTES)
+            status = int(response.status)
+            if aborted.is_set():  # cut off mid-answer: whatever was parsed is not an answer
+                return Attempt(None, "no answer within the time limit")
+            if 300 <= status < 400:
+                return Attempt(status, "redirects are not followed")
+            return Attempt(status, None if 200 <= status < 300 else f"the receiver answered {status}")
+        except (OSError, http.client.HTTPException) as exc:
+            if aborted.is_set() or isinstance(exc, TimeoutError):
+                return Attempt(None, "no answer within the time limit")
+            return Attempt(None, f"connection failed ({type(exc).__name__})")
+        finally:
+            timer.cancel()
+            conn.close()
+
+
+def _abort(conn: http.client.HTTPConnection, aborted: threading.Event) -> None:
+    aborted.set()
+    sock = conn.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _host_header(target: Target) -> str:
+    default = 443 if target.scheme == "https" else 80
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    return host if target.port == default else f"{host}:{target.port}"
+
+
+# --- stores -------------------------------------------------------------------------------------
+@dataclass
+class WebhookSecrets:
+    """Per-user signing secrets: ``pk=USER#<sub>, sk=WEBHOOK`` (the table is encrypted at rest
+    with a KMS key on AWS)."""
+
+    ddb: Any
+    table: str
+
+    def _read(self, owner: str) -> dict[str, Any] | None:
+        with aws_errors("read webhook secret"):
+            got = self.ddb.get_item(
+                TableName=self.table, Key=_item({"pk": f"USER#{owner}", "sk": "WEBHOOK"}), ConsistentRead=True
+            )
+        return _plain(got["Item"]) if "Item" in got else None
+
+    def current(self, owner: str) -> str:
+        """The user's secret, created on first use."""
+        item = self._read(owner)
+        if item is not None:
+            return str(item["secret"])
+        secret = "whsec_" + secrets.token_hex(32)
+        with aws_errors("store webhook secret"):
+            try:
+                self.ddb.put_item(
+                    TableName=self.table,
+                    Item=_item({"pk": f"USER#{owner}", "sk": "WEBHOOK", "secret": secret}),
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+            except self.ddb.exceptions.ConditionalCheckFailedException:
+                return self.current(owner)  # created concurrently
+        return secret
+
+    def signing(self, owner: str, now: float | None = None) -> list[str]:
+        """The secrets that sign a delivery now: the current one, and a rotated one in its grace."""
+        item = self._read(owner)
+        if item is None:
+            return [self.current(owner)]
+        out = [str(item["secret"])]
+        if item.get("previous") and float(item.get("previous_until", 0)) > (time.time() if now is None else now):
+            out.append(str(item["previous"]))
+        return out
+
+    def rotate(self, owner: str) -> tuple[str, float]:
+        """A new secret; the old one keeps signing for 24 hours. Returns (secret, old valid until)."""
+        old = self.current(owner)
+        new = "whsec_" + secrets.token_hex(32)
+        until = time.time() + SECRET_GRACE_SECONDS
+        with aws_errors("rotate webhook secret"):
+            self.ddb.put_item(
+                TableName=self.table,
+                Item=_item(
+                    {"pk": f"USER#{owner}", "sk": "WEBHOOK", "secret": new, "previous": old, "previous_until": int(until)}
+                ),
+            )
+        return new, until
+
+
+@dataclass
+class DeliveryLog:
+    """``pk=DLV#<job id>, sk=<seq>#<attempt>``: one item per attempt, kept with the job."""
+
+    ddb: Any
+    table: str
+
+    def add(self, job_id: str, seq: int, attempt: int, result: Attempt, expires_at: int | None) -> None:
+        with aws_errors("log delivery"):
+            self.ddb.put_item(
+                TableName=self.table,
+                Item=_item(
+                    {
+                        "pk": f"DLV#{job_id}",
+                        "sk": f"{seq:09d}#{attempt:04d}",
+                        "seq": seq,
+                        "attempt": attempt,
+                        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                        "status": result.status,
+                        "error": result.error,
+                        "delivered": result.delivered,
+                        "expires_at": expires_at,
+                    }
+                ),
+            )
+
+    def entries(self, job_id: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": _item({":pk": f"DLV#{job_id}"}),
+            "ConsistentRead": True,
+        }
+        with aws_errors("read deliveries"):
+            while True:
+                page = self.ddb.query(**kwargs)
+                for item in map(_plain, page.get("Items", [])):
+                    out.append(
+                        {
+                            "seq": int(item["seq"]),
+                            "attempt": int(item["attempt"]),
+                            "at": item["at"],
+                            "status": None if item.get("status") is None else int(item["status"]),
+                            "error": item.get("error"),
+                            "delivered": bool(item.get("delivered")),
+                        }
+                    )
+                if "LastEvaluatedKey" not in page:
+                    return out
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def delivered(self, job_id: str, seq: int) -> bool:
+        with aws_errors("read deliveries"):
+            got = self.ddb.query(
+                TableName=self.table,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :seq)",
+                FilterExpression="delivered = :true",
+                ExpressionAttributeValues=_item({":pk": f"DLV#{job_id}", ":seq": f"{seq:09d}#", ":true": True}),
+                ConsistentRead=True,
+            )
+        return bool(got.get("Items"))

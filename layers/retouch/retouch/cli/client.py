@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 
@@ -20,6 +23,7 @@ class RetouchClient:
         self.api_url = api_url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
+        self.token = token
         self.session.headers["Authorization"] = f"Bearer {token}"
         adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=32, max_retries=3)
         self.session.mount("http://", adapter)
@@ -56,6 +60,44 @@ class RetouchClient:
 
     def job(self, job_id: str) -> dict[str, Any]:
         return self._call("GET", f"/jobs/{job_id}")  # type: ignore[no-any-return]
+
+    def events(self, job_id: str, after: int = 0) -> list[dict[str, Any]]:
+        """The job's events after ``after``, in ``seq`` order (``GET /jobs/{id}/events``)."""
+        out: list[dict[str, Any]] = []
+        while True:
+            page = self._call("GET", f"/jobs/{job_id}/events", params={"after": after})["events"]
+            out += page
+            if not page:
+                return out
+            after = page[-1]["seq"]
+
+    def deliveries(self, job_id: str) -> list[dict[str, Any]]:
+        return self._call("GET", f"/jobs/{job_id}/deliveries")["deliveries"]  # type: ignore[no-any-return]
+
+    def webhook_secret(self, rotate: bool = False) -> dict[str, Any]:
+        return self._call("POST" if rotate else "GET", "/webhook-secret")  # type: ignore[no-any-return]
+
+    def follow(self, websocket_url: str, job_id: str, after: int = 0, timeout: float = 30) -> Iterator[dict[str, Any]]:
+        """Events of a job over the WebSocket, from ``after`` on, in ``seq`` order (a repeated
+        ``seq`` is dropped). Ends after the job event; raises ``OSError`` or
+        ``websockets.exceptions.WebSocketException`` when the connection fails (fall back to
+        polling then), ``TimeoutError`` after ``timeout`` s without a message."""
+        from websockets.sync.client import connect
+
+        url = f"{websocket_url}?{urlencode({'token': self.token})}"
+        with connect(url, open_timeout=timeout, close_timeout=2) as ws:
+            ws.send(json.dumps({"action": "subscribe", "job_id": job_id, "after": after}))
+            last = after
+            while True:
+                event = json.loads(ws.recv(timeout=timeout))
+                if event.get("type") == "error":
+                    raise ApiError(404, str(event.get("message")))
+                if int(event.get("seq", 0)) <= last:
+                    continue
+                last = int(event["seq"])
+                yield event
+                if event["type"] == "job":
+                    return
 
     def upload(self, upload: dict[str, Any], path: Path, content_type: str) -> None:
         """POST a file to S3 with its presigned form (the service never sees the bytes)."""

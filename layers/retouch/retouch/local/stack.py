@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 import multiprocessing
 import os
@@ -38,10 +40,23 @@ from retouch.local import lambda_runtime as rt
 from retouch.local.events import http_api_event
 from retouch.local.resources import create_resources
 from retouch.local.template import StackModel, build_model, find_template
+from retouch.local.websocket import WebSocketGateway
 from retouch.observability import logger
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 MAX_API_BODY = 10 * 1024 * 1024
+WEB_ROOT = Path(__file__).resolve().parents[1] / "web"
+"""The web page (``retouch/web``), served at ``/`` as CloudFront serves it on AWS."""
+STATIC_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".txt": "text/plain; charset=utf-8",
+}
+TEXT_BODY_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/xml")
+"""Request bodies API Gateway passes as text; any other body arrives base64-encoded."""
 
 
 def _die_with_parent() -> None:
@@ -127,6 +142,7 @@ class EmbeddedStack:
         schedule_seconds: float | None = None,
         environment: dict[str, str] | None = None,
         duplicate_deliveries: bool = False,
+        allow_private_callbacks: bool = False,
     ) -> None:
         self.template = template or find_template()
         self.stack_name, self.region = stack_name, region
@@ -144,13 +160,17 @@ class EmbeddedStack:
         self.schedule_seconds = schedule_seconds
         self.extra_environment = environment or {}
         self.duplicate_deliveries = duplicate_deliveries
+        self.allow_private_callbacks = allow_private_callbacks
+        """Let jobs name http callbacks on loopback (local receivers); AWS's rules otherwise."""
+        self._websocket: WebSocketGateway | None = None
         """Deliver every SQS batch twice (at-least-once delivery at its worst)."""
         """Run scheduled functions this often instead of the template's rate (tests)."""
         self.workers: dict[str, list[BaseProcess]] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._api_server: ThreadingHTTPServer | None = None
-        self._api_pool: ProcessPoolExecutor | None = None
+        self._api_pools: dict[str, ProcessPoolExecutor] = {}
+        """One pool per function with HTTP routes: each route runs in its own function's runtime."""
         self._api_lock = threading.Lock()
         self._mp = multiprocessing.get_context("spawn")
 
@@ -202,6 +222,7 @@ class EmbeddedStack:
             self.template, stack=self.stack_name, region=self.region, endpoint=self.endpoint, overrides=self.overrides
         )
         self.create_resources()
+        self._start_websocket()
         self._start_api()
         self._start_schedules()
         supervisor = threading.Thread(target=self._supervise, name="retouch-supervisor", daemon=True)
@@ -223,8 +244,10 @@ class EmbeddedStack:
         if self._api_server:
             self._api_server.shutdown()
             self._api_server.server_close()
-        if self._api_pool:
-            self._api_pool.shutdown(cancel_futures=True)
+        for pool in list(self._api_pools.values()):
+            pool.shutdown(cancel_futures=True)
+        if self._websocket:
+            self._websocket.stop()
         if self.moto:
             self.moto.stop()
 
@@ -239,7 +262,12 @@ class EmbeddedStack:
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": "Retouch",
             "POWERTOOLS_DEV": "false",
-            "ALLOW_HTTP_CALLBACKS": "true",  # local callback receivers are plain http
+            "ALLOW_PRIVATE_CALLBACKS": "true" if self.allow_private_callbacks else "false",
+            **(
+                {"WEBSOCKET_URL": self._websocket.url, "WEBSOCKET_MANAGEMENT_URL": self._websocket.management_url}
+                if self._websocket is not None
+                else {}
+            ),
         }
 
     def create_resources(self) -> None:
@@ -369,12 +397,22 @@ class EmbeddedStack:
             proc.start()
             alive.append(proc)
 
+    # --- WebSocket API ------------------------------------------------------------------------
+    def _start_websocket(self) -> None:
+        assert self.model is not None
+        function = self.model.websocket_function
+        if function is None or function not in self.model.functions:
+            return
+        self._websocket = WebSocketGateway(lambda: self.runtime(function), self.tokens.get, self._mp)
+        self._websocket.start()
+
+    @property
+    def websocket_url(self) -> str | None:
+        return self._websocket.url if self._websocket is not None else None
+
     # --- HTTP API -----------------------------------------------------------------------------
     def _start_api(self) -> None:
         assert self.model is not None
-        api_fn = next(f for f in self.model.functions.values() if f.routes)
-        self._api_function = api_fn.logical_id
-        self._api_pool = self._new_api_pool()
         stack = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -403,10 +441,43 @@ class EmbeddedStack:
         t.start()
         self._threads.append(t)
 
-    def _new_api_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            max_workers=2, mp_context=self._mp, initializer=rt.api_worker_init, initargs=(self.runtime(self._api_function),)
-        )
+    def _api_pool(self, function: str, *, renew: bool = False) -> ProcessPoolExecutor:
+        """The function's worker pool (its processes start on the first request); a new one if ``renew``."""
+        with self._api_lock:
+            pool = self._api_pools.get(function)
+            if pool is None or renew:
+                pool = self._api_pools[function] = ProcessPoolExecutor(
+                    max_workers=2, mp_context=self._mp, initializer=rt.api_worker_init, initargs=(self.runtime(function),)
+                )
+            return pool
+
+    def _serve_static(self, req: BaseHTTPRequestHandler, path: str) -> bool:
+        """The web page and its assets (GET/HEAD of a file under ``retouch/web``), as CloudFront
+        serves them on AWS; ``/config.json`` tells the page how to sign in (locally: ``?token=``)."""
+        if req.command not in ("GET", "HEAD"):
+            return False
+        headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+        if path == "/config.json":
+            body, headers["Content-Type"] = json.dumps({"api_url": "", "auth": {"mode": "token"}}).encode(), "application/json"
+        else:
+            target = (WEB_ROOT / ("index.html" if path == "/" else path.lstrip("/"))).resolve()
+            if not target.is_relative_to(WEB_ROOT) or not target.is_file() or target.suffix not in STATIC_TYPES:
+                return False
+            body, headers["Content-Type"] = target.read_bytes(), STATIC_TYPES[target.suffix]
+            if target.suffix == ".html":
+                ws = f" ws://{urlsplit(self._websocket.url).netloc}" if self._websocket is not None else ""
+                headers["Content-Security-Policy"] = (
+                    f"default-src 'self'; img-src 'self' blob: data: {self.endpoint}; connect-src 'self' {self.endpoint}{ws}; "
+                    "script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+                )
+        if req.command == "HEAD":
+            req.send_response(200)
+            for k, v in {**headers, "Content-Length": str(len(body))}.items():
+                req.send_header(k, v)
+            req.end_headers()
+        else:
+            self._reply(req, 200, body, headers)
+        return True
 
     def _cors_headers(self, origin: str | None) -> dict[str, str]:
         assert self.model is not None
@@ -437,7 +508,7 @@ class EmbeddedStack:
         assert self.model is not None
         cors = self._cors_headers(req.headers.get("Origin"))
         parts = urlsplit(req.path)
-        route = params = None
+        route = params = function = None
         allowed = set()
         for fn in self.model.functions.values():
             for r in fn.routes:
@@ -445,12 +516,14 @@ class EmbeddedStack:
                 if m:
                     allowed.add(r.method)
                 if m and r.method == req.command:
-                    route, params = r, m.groupdict()
+                    route, params, function = r, m.groupdict(), fn.logical_id
         length = int(req.headers.get("Content-Length") or 0)
         if length > MAX_API_BODY:
             self._reply(req, 413, b'{"message":"Request Entity Too Large"}', {"Content-Type": "application/json", **cors})
             return
         body = req.rfile.read(length) if length else b""
+        if route is None and not allowed and self._serve_static(req, parts.path):
+            return
         if route is None and allowed:
             headers = {"Content-Type": "application/json", "Allow": ", ".join(sorted(allowed)), **cors}
             self._reply(req, 405, b'{"message":"Method Not Allowed"}', headers)
@@ -475,12 +548,14 @@ class EmbeddedStack:
             sub=sub,
             source_ip=req.client_address[0],
         )
+        content_type = req.headers.get("Content-Type", "").lower()
+        if body and content_type and not content_type.startswith(TEXT_BODY_TYPES):
+            event.update(body=base64.b64encode(body).decode(), isBase64Encoded=True)  # as API Gateway passes binary
+        assert function is not None
         try:
-            assert self._api_pool is not None
-            response = self._api_pool.submit(rt.api_worker_invoke, event).result(timeout=60)
+            response = self._api_pool(function).submit(rt.api_worker_invoke, event).result(timeout=60)
         except BrokenProcessPool:
-            with self._api_lock:
-                self._api_pool = self._new_api_pool()
+            self._api_pool(function, renew=True)
             self._reply(req, 502, b'{"message":"Internal Server Error"}', {"Content-Type": "application/json", **cors})
             return
         except Exception:  # noqa: BLE001 - like API Gateway, a crashing function is a 500
@@ -491,6 +566,8 @@ class EmbeddedStack:
         headers.update(cors)
         payload = response.get("body") or ""
         data = payload.encode() if isinstance(payload, str) else payload
+        if response.get("isBase64Encoded"):
+            data = base64.b64decode(data)
         self._reply(req, int(response.get("statusCode", 200)), data, headers)
 
     # --- waiting ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ Only the intrinsics the template uses are supported: ``Ref``, ``Fn::Sub``, ``Fn:
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,6 +138,8 @@ class StackModel:
     tables: dict[str, dict[str, Any]]
     functions: dict[str, FunctionSpec]
     api_cors: dict[str, Any]
+    websocket_function: str | None = None
+    """The function behind the WebSocket API's integration (its routes), if there is one."""
 
     def queue_url(self, endpoint: str, logical_id: str) -> str:
         return f"{endpoint}/{ACCOUNT_ID}/{self.queues[logical_id].name}"
@@ -271,6 +274,7 @@ def build_model(
     root = template_path.parent
     buckets, queues, tables, functions = {}, {}, {}, {}
     api_cors: dict[str, Any] = {}
+    websocket_function: str | None = None
     globals_fn = template.get("Globals", {}).get("Function", {})
     for logical, res in template["Resources"].items():
         kind, props = res["Type"], r.resolve(res.get("Properties", {}))
@@ -278,13 +282,15 @@ def build_model(
             buckets[logical] = props
         elif kind == "AWS::SQS::Queue":
             attributes = {
-                k: str(props[k])
+                k: str(props[k]).lower() if isinstance(props[k], bool) else str(props[k])
                 for k in (
                     "VisibilityTimeout",
                     "MessageRetentionPeriod",
                     "DelaySeconds",
                     "ReceiveMessageWaitTimeSeconds",
                     "MaximumMessageSize",
+                    "FifoQueue",
+                    "ContentBasedDeduplication",
                 )
                 if k in props
             }
@@ -297,6 +303,11 @@ def build_model(
             queues[logical] = spec
         elif kind == "AWS::DynamoDB::Table":
             tables[logical] = props
+        elif kind == "AWS::ApiGatewayV2::Integration":
+            uri = json.dumps(res.get("Properties", {}).get("IntegrationUri", ""))
+            found = re.search(r"\$\{([A-Za-z0-9]+)\.Arn\}", uri)
+            if found:
+                websocket_function = found.group(1)
         elif kind == "AWS::Serverless::HttpApi":
             api_cors = props.get("CorsConfiguration", {})
         elif kind == "AWS::Serverless::Function":
@@ -337,4 +348,5 @@ def build_model(
                         )
                     )
             functions[logical] = spec_fn
-    return StackModel(stack, region, root, {k: str(v) for k, v in r.params.items()}, buckets, queues, tables, functions, api_cors)
+    params = {k: str(v) for k, v in r.params.items()}
+    return StackModel(stack, region, root, params, buckets, queues, tables, functions, api_cors, websocket_function)

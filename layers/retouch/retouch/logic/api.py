@@ -1,28 +1,20 @@
-"""The HTTP API: create jobs with presigned uploads, report status, list operations.
+"""The API's use cases: create a job, report its status, list jobs and operations.
 
-Routes (all behind the JWT authorizer; the caller is the token's ``sub``):
-
-* ``POST /jobs``            - create a job; returns presigned POSTs, one per image
-* ``GET  /jobs``            - the caller's recent jobs
-* ``GET  /jobs/{job_id}``   - status, counts, per-image results and download URLs
-* ``GET  /operations``      - the operation registry
+The routes (``functions/api/app.py``) validate requests with :mod:`retouch.apimodels` and call
+these; they take the caller and typed input, and return typed bodies.
 """
 
 from __future__ import annotations
 
-import json
-import secrets
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-
-from retouch import keys, ops
-from retouch.errors import InvalidParameters, NotFound, RetouchError, Unauthorized, ValidationError
-from retouch.logic import openapi
-from retouch.logic.deps import ApiDeps, api_deps
+from retouch import apimodels as m
+from retouch import events, keys
+from retouch.adapters import webhooks
+from retouch.errors import NotFound, ValidationError
+from retouch.logic.deps import ApiDeps
 from retouch.models import (
     FORMAT_CHOICES,
     OUTPUT_FORMATS,
@@ -30,79 +22,35 @@ from retouch.models import (
     ImageUpload,
     Job,
     OperationSpec,
-    OutputSpec,
     UploadDeadline,
     image_id_for,
     now_iso,
     valid_job_id,
 )
 from retouch.observability import logger, metrics
-
-app = APIGatewayHttpResolver()
-
-MAX_NAME_LENGTH = 255
+from retouch.ops import specs
 
 
-# --- request validation -------------------------------------------------------------------
-def parse_body(raw: str | None, max_bytes: int) -> dict[str, Any]:
-    if raw is None or raw == "":
-        raise ValidationError("the request body must be a JSON object")
-    if len(raw.encode()) > max_bytes:
-        raise ValidationError(f"the request body is {len(raw.encode())} bytes; the limit is {max_bytes} bytes")
-    try:
-        body = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ValidationError(f"the request body is not valid JSON: {exc.msg} at position {exc.pos}") from None
-    if not isinstance(body, dict):
-        raise ValidationError("the request body must be a JSON object")
-    return body
+def check_images(images: list[m.ImageIn], max_images: int, max_bytes: int) -> list[ImageUpload]:
+    """The limits the stack's settings set (the models check each image's shape)."""
+    if len(images) > max_images:
+        raise ValidationError(f"a job may have at most {max_images} images, got {len(images)}")
+    for n, img in enumerate(images):
+        if img.size > max_bytes:
+            raise ValidationError(f"images[{n}] ({img.name}) is {img.size} bytes; the limit is {max_bytes} bytes")
+    return [ImageUpload(name=img.name, content_type=img.content_type, size=img.size) for img in images]
 
 
-def parse_images(raw: Any, max_images: int, max_bytes: int) -> list[ImageUpload]:
-    if not isinstance(raw, list) or not raw:
-        raise ValidationError("'images' must be a non-empty list of {name, content_type, size}")
-    if len(raw) > max_images:
-        raise ValidationError(f"a job may have at most {max_images} images, got {len(raw)}")
-    images = []
-    for n, item in enumerate(raw):
-        where = f"images[{n}]"
-        if not isinstance(item, dict):
-            raise ValidationError(f"{where} must be an object with name, content_type and size")
-        extra = sorted(set(item) - {"name", "content_type", "size"})
-        if extra:
-            raise ValidationError(f"{where}: unknown field {extra[0]!r} (allowed: name, content_type, size)")
-        name, ctype, size = item.get("name"), item.get("content_type"), item.get("size")
-        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH or "\x00" in name:
-            raise ValidationError(f"{where}.name must be a non-empty string of at most {MAX_NAME_LENGTH} characters")
-        if not isinstance(ctype, str) or not ctype.startswith("image/") or len(ctype) > 100:
-            raise ValidationError(f"{where}.content_type must be an image/* type, got {ctype!r}")
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise ValidationError(f"{where}.size must be a number of bytes, got {size!r}")
-        if size > max_bytes:
-            raise ValidationError(f"{where} ({name}) is {size} bytes; the limit is {max_bytes} bytes")
-        images.append(ImageUpload(name=name, content_type=ctype, size=size))
-    return images
-
-
-def parse_callback(raw: Any, allow_http: bool) -> str | None:
-    """An optional URL that receives the job summary (signed) when the job completes."""
-    if raw is None:
+def check_callback(url: str | None, allow_private: bool) -> str | None:
+    """An optional URL that receives the job's events (signed): only where Retouch may call
+    (public https; loopback too on the embedded stack). Delivery checks again."""
+    if url is None:
         return None
-    schemes = ("https://", "http://") if allow_http else ("https://",)
-    if not isinstance(raw, str) or not raw.startswith(schemes) or len(raw) > 2048 or any(c.isspace() for c in raw):
-        raise ValidationError(f"callback_url must be an {' or '.join(s[:-3] for s in schemes)} URL of at most 2048 characters")
-    return raw
-
-
-def parse_output(raw: Any) -> OutputSpec:
-    if raw is None:
-        return OutputSpec()
-    if isinstance(raw, str):
-        return OutputSpec(format=raw)
-    if not isinstance(raw, dict) or set(raw) - {"format", "quality"}:
-        raise ValidationError("'output' must be a format name or an object with format and quality")
-    default = OutputSpec()
-    return OutputSpec(format=raw.get("format", default.format), quality=raw.get("quality", default.quality))
+    try:
+        webhooks.check_callback(url, allow_private=allow_private)
+    except webhooks.UnsafeCallback as exc:
+        raise ValidationError(str(exc)) from None
+    return url
 
 
 def resolve_references(operations: tuple[OperationSpec, ...], images: list[ImageUpload]) -> tuple[OperationSpec, ...]:
@@ -112,28 +60,23 @@ def resolve_references(operations: tuple[OperationSpec, ...], images: list[Image
         ids.setdefault(img.name, image_id_for(n))
     out = []
     for spec in operations:
-        ref = spec.params.get(ops.registry.REFERENCE_PARAM)
+        ref = spec.params.get(specs.REFERENCE_PARAM)
         if isinstance(ref, str):
             if ref not in ids:
                 raise ValidationError(f"{spec.op}: reference {ref!r} is not the name of an image in this job")
-            spec = OperationSpec(spec.op, {**spec.params, ops.registry.REFERENCE_PARAM: ids[ref]})
+            spec = OperationSpec(spec.op, {**spec.params, specs.REFERENCE_PARAM: ids[ref]})
         out.append(spec)
     return tuple(out)
 
 
 # --- use cases ----------------------------------------------------------------------------
-def create_job(owner: str, body: dict[str, Any], deps: ApiDeps) -> dict[str, Any]:
+def create_job(owner: str, request: m.JobRequest, deps: ApiDeps) -> m.JobCreated:
     s = deps.settings
-    unknown = set(body) - {"images", "operations", "output", "callback_url"}
-    if unknown:
-        raise ValidationError(f"unknown field {sorted(unknown)[0]!r} (allowed: images, operations, output, callback_url)")
-    callback_url = parse_callback(body.get("callback_url"), s.allow_http_callbacks)
-    images = parse_images(body.get("images"), s.max_images_per_job, s.max_upload_bytes)
-    try:
-        operations = ops.validate_operations(body.get("operations"))
-    except InvalidParameters as exc:
-        raise ValidationError(exc.message) from None
-    output = parse_output(body.get("output"))
+    callback_url = check_callback(request.callback_url, s.allow_private_callbacks)
+    callback_events = tuple(request.callback_events or events.DEFAULT_CALLBACK_EVENTS)
+    images = check_images(request.images, s.max_images_per_job, s.max_upload_bytes)
+    operations = specs.validate_operations([o.model_dump(exclude_none=True) for o in request.operations])  # type: ignore[attr-defined]
+    output = request.output_spec()
     operations = resolve_references(operations, images)
 
     job_id = "j-" + uuid.uuid4().hex
@@ -149,7 +92,7 @@ def create_job(owner: str, body: dict[str, Any], deps: ApiDeps) -> dict[str, Any
     ]
     job = Job(
         callback_url=callback_url,
-        callback_secret=secrets.token_hex(32) if callback_url else None,
+        callback_events=callback_events,
         job_id=job_id,
         owner=owner,
         operations=operations,
@@ -163,24 +106,26 @@ def create_job(owner: str, body: dict[str, Any], deps: ApiDeps) -> dict[str, Any
         wait = s.upload_url_ttl_seconds + s.upload_grace_seconds
         deps.responses.send(UploadDeadline(job_id, time.time() + wait).to_json(), delay_seconds=wait)
     expires_at = (datetime.now(UTC) + timedelta(seconds=s.upload_url_ttl_seconds)).isoformat(timespec="seconds")
-    uploads = []
+    uploads: list[m.Upload] = []
     for rec in records:
         post = deps.store.presigned_post(rec.upload_key, rec.content_type, s.max_upload_bytes, s.upload_url_ttl_seconds)
-        uploads.append({"image_id": rec.image_id, "name": rec.name, "url": post["url"], "fields": post["fields"]})
+        uploads.append(m.Upload(image_id=rec.image_id, name=rec.name, url=post["url"], fields=post["fields"]))
     logger.info("job created", extra={"job_id": job_id, "images": len(records), "operations": [o.op for o in operations]})
     metrics.add_metric(name="JobsCreated", unit="Count", value=1)
     metrics.add_metric(name="ImagesRequested", unit="Count", value=len(records))
-    return {
-        "job_id": job_id,
-        "status": job.status.value,
-        "total": job.total,
-        "operations": [o.to_dict() for o in operations],
-        "output": {"format": output.format, "quality": output.quality},
-        "uploads": uploads,
-        "upload_expires_at": expires_at.replace("+00:00", "Z"),
-        "max_upload_bytes": s.max_upload_bytes,
-        **({"callback_url": callback_url, "callback_secret": job.callback_secret} if callback_url else {}),
-    }
+    return m.JobCreated(
+        job_id=job_id,
+        status=job.status.value,
+        total=job.total,
+        operations=[m.OperationOut(**o.to_dict()) for o in operations],
+        output=m.OutputOut(format=output.format, quality=output.quality),
+        uploads=uploads,
+        upload_expires_at=expires_at.replace("+00:00", "Z"),
+        max_upload_bytes=s.max_upload_bytes,
+        websocket_url=s.websocket_url or None,
+        callback_url=callback_url,
+        callback_events=list(callback_events) if callback_url else None,
+    )
 
 
 def format_of_key(key: str) -> str:
@@ -189,107 +134,89 @@ def format_of_key(key: str) -> str:
     return next((fmt for fmt, ext in OUTPUT_FORMATS.items() if ext == extension), extension)
 
 
-def job_status(owner: str, job_id: str, deps: ApiDeps) -> dict[str, Any]:
+def job_status(owner: str, job_id: str, deps: ApiDeps) -> m.JobStatus:
     job = deps.jobs.get(job_id) if valid_job_id(job_id) else None
     if job is None or job.owner != owner:
         raise NotFound(f"job {job_id} not found")  # another user's job is indistinguishable from none
     ttl = deps.settings.download_url_ttl_seconds
     images = []
     for img in job.images:
-        entry: dict[str, Any] = {"image_id": img.image_id, "name": img.name, "status": img.status.value}
+        entry: dict[str, object] = {"image_id": img.image_id, "name": img.name, "status": img.status.value}
         for field in ("width", "height", "bytes", "duration_ms", "error"):
             if getattr(img, field) is not None:
                 entry[field] = getattr(img, field)
         if img.output_key:
             entry["download_url"] = deps.store.presigned_get(img.output_key, ttl)
             entry["format"] = format_of_key(img.output_key)
-        images.append(entry)
-    return {
-        "job_id": job.job_id,
-        "status": job.status.value,
-        "created_at": job.created_at,
-        "completed_at": job.completed_at,
-        "total": job.total,
-        "succeeded": job.succeeded,
-        "failed": job.failed,
-        "remaining": job.remaining,
-        "operations": [o.to_dict() for o in job.operations],
-        "output": {"format": job.output.format, "quality": job.output.quality},
-        "images": images,
-        "download_urls_expire_in": ttl,
-    }
-
-
-def list_jobs(owner: str, deps: ApiDeps) -> dict[str, Any]:
-    return {
-        "jobs": [
-            {
-                "job_id": j.job_id,
-                "status": j.status.value,
-                "created_at": j.created_at,
-                "total": j.total,
-                "succeeded": j.succeeded,
-                "failed": j.failed,
-            }
-            for j in deps.jobs.list_for_owner(owner)
-        ]
-    }
-
-
-# --- routes -------------------------------------------------------------------------------
-def caller() -> str:
-    """The authenticated user: the ``sub`` claim the JWT authorizer verified."""
-    authorizer = app.current_event.request_context.authorizer
-    claims = authorizer.jwt_claim if authorizer is not None else None
-    sub = (claims or {}).get("sub")
-    if not sub:
-        raise Unauthorized("a valid bearer token is required")
-    return str(sub)
-
-
-@app.post("/jobs")
-def _create_job() -> Response[Any]:
-    owner = caller()
-    deps = api_deps()
-    body = parse_body(app.current_event.decoded_body, deps.settings.max_body_bytes)
-    return _json(201, create_job(owner, body, deps))
-
-
-@app.get("/jobs")
-def _list_jobs() -> Response[Any]:
-    return _json(200, list_jobs(caller(), api_deps()))
-
-
-@app.get("/jobs/<job_id>")
-def _job_status(job_id: str) -> Response[Any]:
-    return _json(200, job_status(caller(), job_id, api_deps()))
-
-
-@app.get("/operations")
-def _operations() -> Response[Any]:
-    caller()
-    return _json(200, {"operations": ops.describe_all(), "output_formats": list(FORMAT_CHOICES)})
-
-
-@app.get("/openapi.json")
-def _openapi() -> Response[Any]:
-    return _json(200, openapi.document(api_deps().settings.max_images_per_job))
-
-
-@app.exception_handler(RetouchError)
-def _domain_error(exc: RetouchError) -> Response[Any]:
-    status = exc.http_status
-    if status >= 500:
-        logger.exception("request failed")
-    return _json(status, {"error": {"type": type(exc).__name__, "message": exc.message}})
-
-
-@app.not_found
-def _not_found(_: Exception) -> Response[Any]:
-    return _json(
-        404, {"error": {"type": "NotFound", "message": f"no route {app.current_event.http_method} {app.current_event.path}"}}
+        images.append(m.ImageOut.model_validate(entry))
+    return m.JobStatus(
+        job_id=job.job_id,
+        status=job.status.value,
+        created_at=job.created_at,
+        completed_at=job.completed_at,
+        total=job.total,
+        succeeded=job.succeeded,
+        failed=job.failed,
+        remaining=job.remaining,
+        operations=[m.OperationOut(**o.to_dict()) for o in job.operations],
+        output=m.OutputOut(format=job.output.format, quality=job.output.quality),
+        images=images,
+        download_urls_expire_in=ttl,
     )
 
 
-def _json(status: int, body: dict[str, Any]) -> Response[Any]:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+def list_jobs(owner: str, deps: ApiDeps) -> m.JobList:
+    return m.JobList(
+        jobs=[
+            m.JobSummary(
+                job_id=j.job_id,
+                status=j.status.value,
+                created_at=j.created_at,
+                total=j.total,
+                succeeded=j.succeeded,
+                failed=j.failed,
+            )
+            for j in deps.jobs.list_for_owner(owner)
+        ]
+    )
+
+
+def list_operations() -> m.OperationList:
+    return m.OperationList.model_validate({"operations": specs.describe_all(), "output_formats": list(FORMAT_CHOICES)})
+
+
+def route_not_found(method: str, path: str) -> NotFound:
+    return NotFound(f"no route {method} {path}")
+
+
+def _own_job(owner: str, job_id: str, deps: ApiDeps) -> Job:
+    job = deps.jobs.get(job_id, with_images=False) if valid_job_id(job_id) else None
+    if job is None or job.owner != owner:
+        raise NotFound(f"job {job_id} not found")  # another user's job is indistinguishable from none
+    return job
+
+
+MAX_EVENTS_PAGE = 1000
+
+
+def job_events(owner: str, job_id: str, after: int, deps: ApiDeps) -> m.EventList:
+    """The job's events with ``seq > after``, in order (at most 1000; ask again after the last)."""
+    _own_job(owner, job_id, deps)
+    return m.EventList.model_validate({"events": deps.jobs.events_after(job_id, after, MAX_EVENTS_PAGE)})
+
+
+def job_deliveries(owner: str, job_id: str, deps: ApiDeps) -> m.DeliveryList:
+    _own_job(owner, job_id, deps)
+    assert deps.deliveries is not None
+    return m.DeliveryList.model_validate({"deliveries": deps.deliveries.entries(job_id)})
+
+
+def webhook_secret(owner: str, deps: ApiDeps, *, rotate: bool = False) -> m.WebhookSecret:
+    assert deps.secrets is not None
+    if not rotate:
+        return m.WebhookSecret(secret=deps.secrets.current(owner))
+    secret, until = deps.secrets.rotate(owner)
+    return m.WebhookSecret(
+        secret=secret,
+        previous_valid_until=datetime.fromtimestamp(until, UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+    )

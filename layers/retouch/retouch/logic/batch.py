@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -21,15 +21,18 @@ def leased_batch(
     queue: MessageQueue | None,
     lease_seconds: int,
     handle: Callable[[SQSRecord, VisibilityHeartbeat | None], Any],
+    *,
+    fifo: bool = False,
 ) -> PartialItemFailureResponse:
     """Handle every record of ``event`` with ``handle(record, heartbeat)``.
 
     ``queue`` is the batch's source queue (``None``: no lease, the queue's own visibility
     timeout applies). Every message stays leased until the whole batch returns - a finished one
     too, since the event source mapping deletes it only then - unless its handler released it
-    to set a retry delay of its own.
+    to set a retry delay of its own. ``fifo``: a FIFO queue's batch stops at its first failure
+    (the rest is reported failed, so a message group keeps its order).
     """
-    processor = BatchProcessor(event_type=EventType.SQS)
+    processor = SqsFifoPartialProcessor() if fifo else BatchProcessor(event_type=EventType.SQS)
     if queue is None:
         return process_partial_response(
             event=event, record_handler=lambda record: handle(record, None), processor=processor, context=context

@@ -12,10 +12,12 @@ from functools import lru_cache
 
 from retouch import settings as cfg
 from retouch.adapters.aws import client, reset_clients
+from retouch.adapters.connections import ConnectionRepository, ConnectionSender
 from retouch.adapters.jobs import JobRepository
+from retouch.adapters.publisher import EventPublisher
 from retouch.adapters.queue import MessageQueue
 from retouch.adapters.storage import ObjectStore
-from retouch.adapters.webhooks import WebhookSender
+from retouch.adapters.webhooks import DeliveryLog, WebhookSecrets, WebhookSender
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class ApiDeps:
     store: ObjectStore
     jobs: JobRepository
     responses: MessageQueue | None = None
+    secrets: WebhookSecrets | None = None
+    deliveries: DeliveryLog | None = None
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ class EnqueueDeps:
     store: ObjectStore
     jobs: JobRepository
     requests: MessageQueue
-    webhooks: WebhookSender = field(default_factory=WebhookSender)
+    publisher: EventPublisher = field(default_factory=EventPublisher)
     events: MessageQueue | None = None
     """The upload-events queue (enqueue's source), for the lease on a batch's messages."""
 
@@ -51,16 +55,50 @@ class NotifyDeps:
     jobs: JobRepository
     dead_letters: dict[str, MessageQueue] = field(default_factory=dict)
     """The dead-letter queues the sweeper reads: ``requests``, ``responses``, ``upload-events``."""
-    webhooks: WebhookSender = field(default_factory=WebhookSender)
+    publisher: EventPublisher = field(default_factory=EventPublisher)
     responses: MessageQueue | None = None
     """The response queue, to re-schedule upload deadlines that arrived early."""
+
+
+@dataclass(frozen=True)
+class PushDeps:
+    settings: cfg.PushSettings
+    jobs: JobRepository
+    connections: ConnectionRepository
+    sender: ConnectionSender
+    events: MessageQueue
+
+
+@dataclass(frozen=True)
+class WebhookDeps:
+    settings: cfg.WebhookSettings
+    jobs: JobRepository
+    secrets: WebhookSecrets
+    deliveries: DeliveryLog
+    queue: MessageQueue
+    sender: WebhookSender
+
+
+def _publisher(s: cfg.PushQueues) -> EventPublisher:
+    return EventPublisher(
+        events=MessageQueue(client("sqs"), s.events_queue_url) if s.events_queue_url else None,
+        webhooks=MessageQueue(client("sqs"), s.webhook_queue_url) if s.webhook_queue_url else None,
+    )
 
 
 @lru_cache(maxsize=1)
 def api_deps() -> ApiDeps:
     s = cfg.ApiSettings.from_env()
+    ddb = client("dynamodb")
     responses = MessageQueue(client("sqs"), s.response_queue_url) if s.response_queue_url else None
-    return ApiDeps(s, ObjectStore(client("s3"), s.bucket_name), JobRepository(client("dynamodb"), s.jobs_table), responses)
+    return ApiDeps(
+        s,
+        ObjectStore(client("s3"), s.bucket_name),
+        JobRepository(ddb, s.jobs_table),
+        responses,
+        WebhookSecrets(ddb, s.jobs_table),
+        DeliveryLog(ddb, s.jobs_table),
+    )
 
 
 @lru_cache(maxsize=1)
@@ -71,6 +109,7 @@ def enqueue_deps() -> EnqueueDeps:
         ObjectStore(client("s3"), s.bucket_name),
         JobRepository(client("dynamodb"), s.jobs_table),
         MessageQueue(client("sqs"), s.request_queue_url),
+        publisher=_publisher(s),
         events=MessageQueue(client("sqs"), s.upload_events_queue_url) if s.upload_events_queue_url else None,
     )
 
@@ -92,11 +131,41 @@ def notify_deps() -> NotifyDeps:
     urls = {"requests": s.request_dlq_url, "responses": s.response_dlq_url, "upload-events": s.upload_events_dlq_url}
     dead_letters = {name: MessageQueue(client("sqs"), url) for name, url in urls.items() if url}
     responses = MessageQueue(client("sqs"), s.response_queue_url) if s.response_queue_url else None
-    return NotifyDeps(s, JobRepository(client("dynamodb"), s.jobs_table), dead_letters, responses=responses)
+    return NotifyDeps(
+        s, JobRepository(client("dynamodb"), s.jobs_table), dead_letters, publisher=_publisher(s), responses=responses
+    )
+
+
+@lru_cache(maxsize=1)
+def push_deps() -> PushDeps:
+    s = cfg.PushSettings.from_env()
+    ddb = client("dynamodb")
+    management = client("apigatewaymanagementapi", endpoint_url=s.websocket_management_url)
+    return PushDeps(
+        s,
+        JobRepository(ddb, s.jobs_table),
+        ConnectionRepository(ddb, s.jobs_table),
+        ConnectionSender(management),
+        MessageQueue(client("sqs"), s.events_queue_url),
+    )
+
+
+@lru_cache(maxsize=1)
+def webhook_deps() -> WebhookDeps:
+    s = cfg.WebhookSettings.from_env()
+    ddb = client("dynamodb")
+    return WebhookDeps(
+        s,
+        JobRepository(ddb, s.jobs_table),
+        WebhookSecrets(ddb, s.jobs_table),
+        DeliveryLog(ddb, s.jobs_table),
+        MessageQueue(client("sqs"), s.webhook_queue_url),
+        WebhookSender(allow_private=s.allow_private_callbacks),
+    )
 
 
 def reset() -> None:
     """Forget settings and clients (the environment changed)."""
-    for f in (api_deps, enqueue_deps, process_deps, notify_deps):
+    for f in (api_deps, enqueue_deps, process_deps, notify_deps, push_deps, webhook_deps):
         f.cache_clear()
     reset_clients()

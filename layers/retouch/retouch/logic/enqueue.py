@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from retouch import faults, keys, sniff
 from retouch.logic.batch import leased_batch
 from retouch.logic.deps import EnqueueDeps
-from retouch.logic.results import needs_settling, record, settle_job
+from retouch.logic.results import record, republish
 from retouch.models import ImageStatus, ProcessRequest, ProcessResult
 from retouch.observability import logger, metrics
 
@@ -61,9 +61,8 @@ def check_upload(s3_record: S3EventRecord, deps: EnqueueDeps) -> ProcessRequest 
         logger.warning("ignoring an upload for an unknown job or image", extra=log)
         return None
     if image.status.terminal:
-        logger.info("ignoring a repeated upload event for a finished image", extra=log)
-        if needs_settling(job):  # the first delivery died before completing or pushing
-            settle_job(job.job_id, deps.jobs, deps.webhooks)
+        logger.info("repeated upload event for a finished image: its events are pushed again", extra=log)
+        republish(ref.job_id, ref.image_id, deps.jobs, deps.publisher)  # the first delivery may have died before
         return None
 
     size = s3_record.s3.get_object.size
@@ -78,7 +77,7 @@ def check_upload(s3_record: S3EventRecord, deps: EnqueueDeps) -> ProcessRequest 
             error = sniff.unsupported_message(head)
     if error is not None:
         logger.info("upload rejected", extra={**log, "error": error})
-        record(ProcessResult.failed(ref.job_id, ref.image_id, error), deps.jobs, deps.webhooks)
+        record(ProcessResult.failed(ref.job_id, ref.image_id, error), deps.jobs, deps.publisher)
         metrics.add_metric(name="UploadsRejected", unit="Count", value=1)
         return None
 

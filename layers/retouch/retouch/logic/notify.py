@@ -1,4 +1,5 @@
-"""notify: record each result on its job, once; complete the job when nothing remains."""
+"""notify: record each result on its job, once (completing the job when nothing remains), and
+hand its events to the push paths."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from retouch.errors import InvalidParameters
 from retouch.keys import decode_event_key, parse_upload_key
 from retouch.logic.batch import leased_batch
 from retouch.logic.deps import NotifyDeps
-from retouch.logic.results import record, settle_job
+from retouch.logic.results import record
 from retouch.models import (
     ImageStatus,
     JobStatus,
@@ -42,7 +43,7 @@ def record_message(body: str, deps: NotifyDeps) -> bool:
     if deadline is not None:
         return fail_missing_uploads(deadline, deps) > 0
     result = ProcessResult.from_json(body)
-    recorded = record(result, deps.jobs, deps.webhooks)
+    recorded = record(result, deps.jobs, deps.publisher)
     log = {"job_id": result.job_id, "image_id": result.image_id, "status": result.status.value}
     if recorded:
         logger.info("result recorded", extra=log)
@@ -73,9 +74,7 @@ def fail_missing_uploads(deadline: UploadDeadline, deps: NotifyDeps) -> int:
             result = ProcessResult.failed(
                 job.job_id, image.image_id, "the image was never uploaded before its upload URL expired"
             )
-            failed += bool(record(result, deps.jobs, deps.webhooks))
-    if not failed:  # a redelivered deadline whose first delivery died after counting the last image
-        settle_job(job.job_id, deps.jobs, deps.webhooks)
+            failed += bool(record(result, deps.jobs, deps.publisher))
     if failed:
         logger.warning("images never uploaded", extra={"job_id": job.job_id, "images": failed})
         metrics.add_metric(name="UploadsMissing", unit="Count", value=failed)
@@ -86,21 +85,8 @@ SWEEP_VISIBILITY_SECONDS = 10
 
 
 def sweep(deps: NotifyDeps) -> dict[str, int]:
-    """The scheduled sweep: dead letters settled, and open jobs with nothing remaining completed."""
-    return {"failed": sweep_dead_letters(deps), "completed": settle_open_jobs(deps)}
-
-
-def settle_open_jobs(deps: NotifyDeps, limit: int = 1000) -> int:
-    """Complete every job that is still open although nothing remains (its completion was lost
-    with a worker that died between counting and completing). Returns how many it completed."""
-    completed = 0
-    for job_id in deps.jobs.open_job_ids(limit):
-        if settle_job(job_id, deps.jobs, deps.webhooks):
-            completed += 1
-            logger.warning("open job with nothing remaining completed by the sweeper", extra={"job_id": job_id})
-    if completed:
-        metrics.add_metric(name="JobsSettledBySweeper", unit="Count", value=completed)
-    return completed
+    """The scheduled sweep: images whose messages were dead-lettered are settled."""
+    return {"failed": sweep_dead_letters(deps)}
 
 
 def sweep_dead_letters(deps: NotifyDeps, max_messages: int = 500) -> int:
@@ -138,7 +124,7 @@ def sweep_dead_letters(deps: NotifyDeps, max_messages: int = 500) -> int:
                         extra={"queue": name, "message_id": message["MessageId"], "body": message["Body"][:2000]},
                     )
                     continue
-                if record(result, deps.jobs, deps.webhooks):
+                if record(result, deps.jobs, deps.publisher):
                     settled += 1
                     logger.warning(
                         "dead letter settled",

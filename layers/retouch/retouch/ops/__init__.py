@@ -1,24 +1,25 @@
-"""Image operations (pure functions) and the registry that names them.
+"""Image operations: what they are (:mod:`.specs`, light) and how they run (:mod:`.registry`).
 
-One module per family: :mod:`.geometry` (crop, thumbnail), :mod:`.tone` (contrast),
-:mod:`.portrait` (red-eye, teeth whitening; faces from :mod:`.faces`), :mod:`.colorize`.
-Importing this package registers every operation.
+One module per family implements them as pure functions: :mod:`.geometry` (crop, thumbnail),
+:mod:`.tone` (contrast), :mod:`.portrait` (red-eye, teeth whitening; faces from :mod:`.faces`),
+:mod:`.colorize`. Importing this package imports none of them (nor numpy or OpenCV).
 """
 
-from retouch.ops import colorize, geometry, portrait, tone  # noqa: F401  (registers operations)
-from retouch.ops.registry import (
+from retouch.ops.registry import Image, apply_operations
+from retouch.ops.specs import (
+    MAX_OPERATIONS,
     REGISTRY,
-    Image,
     Operation,
     Param,
-    apply_operations,
     describe_all,
     get,
+    output_size,
     parse_cli_operation,
     validate_operations,
 )
 
 __all__ = [
+    "MAX_OPERATIONS",
     "REGISTRY",
     "Image",
     "Operation",
@@ -26,6 +27,7 @@ __all__ = [
     "apply_operations",
     "describe_all",
     "get",
+    "output_size",
     "parse_cli_operation",
     "validate_operations",
 ]

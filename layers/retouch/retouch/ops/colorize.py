@@ -44,7 +44,6 @@ from __future__ import annotations
 import functools
 import math
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,7 +53,9 @@ import numpy as np
 
 from retouch.errors import InvalidParameters, PermanentError
 from retouch.ops import colorize_library
-from retouch.ops.registry import Image, Operation, Param, register
+from retouch.ops.hints import Hint, parse_hints
+from retouch.ops.registry import Image
+from retouch.ops.specs import NEEDS_REFERENCE
 from retouch.settings import _EnvSettings
 
 WORK_SIDE = colorize_library.THUMB_SIDE
@@ -65,7 +66,6 @@ SAMPLES = 2048
 """Reference pixels sampled per reference (Welsh et al. used about 200)."""
 RETRIEVE = 2
 """Library photos used as references in ``auto`` mode without a model."""
-MAX_HINTS = 256
 MODEL_SIZE = 224
 """Side of the square L* input of the ``auto`` model."""
 
@@ -316,64 +316,6 @@ def _ab_from_references(full_l: np.ndarray, references: Sequence[np.ndarray]) ->
 # --- hints: Levin et al. 2004 -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Hint:
-    """A colour hint: position (pixels, or fractions of the size when ``fractional``) and RGB."""
-
-    x: float
-    y: float
-    rgb: tuple[int, int, int]
-    fractional: bool = False
-
-    def pixel(self, width: int, height: int) -> tuple[float, float]:
-        return (self.x * width, self.y * height) if self.fractional else (self.x, self.y)
-
-
-_HEX = re.compile(r"#?([0-9a-fA-F]{6})")
-
-
-def parse_hints(text: str) -> list[Hint]:
-    """Parse ``"x,y,#rrggbb;x,y,#rrggbb"`` (``x,y,r,g,b`` also accepted for the colour).
-
-    ``x, y`` are pixels, or fractions of the width and height when both lie in [0, 1] and one is
-    written with a decimal point (``0.25,0.5``), as for crop boxes.
-    """
-    if not isinstance(text, str) or not text.strip():
-        raise InvalidParameters('colorize: hints must look like "x,y,#rrggbb;x,y,#rrggbb", got ' + repr(text))
-    items = [item.strip() for item in text.split(";") if item.strip()]
-    if len(items) > MAX_HINTS:
-        raise InvalidParameters(f"colorize: at most {MAX_HINTS} hints, got {len(items)}")
-    hints = []
-    for number, item in enumerate(items, start=1):
-        where = f"colorize: hint {number} ({item!r})"
-        parts = [p.strip() for p in item.split(",")]
-        if len(parts) not in (3, 5):
-            raise InvalidParameters(f"{where} must be x,y,#rrggbb or x,y,r,g,b")
-        try:
-            x, y = float(parts[0]), float(parts[1])
-        except ValueError:
-            raise InvalidParameters(f"{where}: x and y must be numbers") from None
-        if not (math.isfinite(x) and math.isfinite(y)) or x < 0 or y < 0:
-            raise InvalidParameters(f"{where}: x and y must be non-negative numbers")
-        if len(parts) == 3:
-            match = _HEX.fullmatch(parts[2])
-            if match is None:
-                raise InvalidParameters(f"{where}: colour must be #rrggbb, got {parts[2]!r}")
-            value = int(match.group(1), 16)
-            rgb = ((value >> 16) & 255, (value >> 8) & 255, value & 255)
-        else:
-            try:
-                channels = [int(p) for p in parts[2:]]
-            except ValueError:
-                raise InvalidParameters(f"{where}: r,g,b must be whole numbers 0-255") from None
-            if any(not 0 <= c <= 255 for c in channels):
-                raise InvalidParameters(f"{where}: r,g,b must be whole numbers 0-255")
-            rgb = (channels[0], channels[1], channels[2])
-        fractional = x <= 1 and y <= 1 and ("." in parts[0] or "." in parts[1])
-        hints.append(Hint(x, y, rgb, fractional))
-    return hints
-
-
 def _levin_edges(y: np.ndarray) -> list[tuple[tuple[int, int], np.ndarray]]:
     """Symmetrised, per-pixel normalised Levin affinities for the edges to the right, down,
     down-right and down-left neighbours, each as an array over the pixels that have that edge."""
@@ -562,8 +504,6 @@ def _ab_auto(full_l: np.ndarray, settings: ColorizeSettings) -> np.ndarray:
 
 # --- the operation ----------------------------------------------------------------------------
 
-_NEEDS_REFERENCE = "colorize: mode=reference needs reference=<name of another image in the job>"
-
 
 def colorize(
     image: Image,
@@ -589,9 +529,9 @@ def colorize(
     full_l = lightness(rgb)
     if mode == "reference":
         if reference is None:
-            raise InvalidParameters(_NEEDS_REFERENCE)
+            raise InvalidParameters(NEEDS_REFERENCE)
         if isinstance(reference, str):
-            raise InvalidParameters(f"colorize: the reference image {reference!r} was not loaded; {_NEEDS_REFERENCE}")
+            raise InvalidParameters(f"colorize: the reference image {reference!r} was not loaded; {NEEDS_REFERENCE}")
         ab = _ab_from_references(full_l, [_reference_lab(reference)])
     elif mode == "hints":
         if hints is None:
@@ -605,70 +545,3 @@ def colorize(
         ab *= np.float32(strength)
     out = compose(full_l, ab)
     return out if alpha is None else np.ascontiguousarray(np.concatenate([out, alpha], axis=2))
-
-
-# --- registration -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TextParam(Param):
-    """A free-text parameter (``kind="string"``), at most ``maximum`` characters."""
-
-    def parse(self, op: str, raw: Any) -> Any:
-        where = f"{op}: parameter {self.name!r}"
-        if not isinstance(raw, str) or not raw.strip():
-            raise InvalidParameters(f"{where} must be a non-empty string, got {raw!r}")
-        if self.maximum is not None and len(raw) > self.maximum:
-            raise InvalidParameters(f"{where} must be at most {self.maximum:g} characters, got {len(raw)}")
-        return raw.strip()
-
-    def describe(self) -> dict[str, Any]:
-        out = super().describe()
-        out.pop("maximum", None)
-        if self.maximum is not None:
-            out["max_length"] = int(self.maximum)
-        return out
-
-
-def _check_colorize(values: dict[str, Any]) -> None:
-    mode = values.get("mode")
-    if mode == "hints":
-        if "hints" not in values:
-            raise InvalidParameters('colorize: mode=hints needs hints="x,y,#rrggbb;x,y,#rrggbb"')
-        parse_hints(values["hints"])
-    if mode == "reference" and "reference" not in values:
-        raise InvalidParameters(_NEEDS_REFERENCE)
-
-
-COLORIZE = register(
-    Operation(
-        name="colorize",
-        summary="Colorize on luminance: from a reference photo, from colour hints, or automatically.",
-        fn=colorize,
-        params=(
-            Param(
-                "mode",
-                "choice",
-                "auto: model or reference library; reference: colours of another image of the job; hints: colour hints",
-                default="auto",
-                choices=("auto", "reference", "hints"),
-            ),
-            Param("strength", "float", "chroma multiplier: 0 grey, 1 as predicted", default=1.0, minimum=0, maximum=2),
-            TextParam(
-                "hints",
-                "string",
-                'colour hints "x,y,#rrggbb;x,y,#rrggbb" (x,y in pixels, or fractions like 0.25,0.5)',
-                maximum=16 * MAX_HINTS,
-                only_with={"mode": ("hints",)},
-            ),
-            TextParam(
-                "reference",
-                "string",
-                "name of another image of the same job whose colours are transferred",
-                maximum=1024,
-                only_with={"mode": ("reference",)},
-            ),
-        ),
-        check=_check_colorize,
-    )
-)

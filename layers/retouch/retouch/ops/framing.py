@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 
 from retouch.ops.registry import Image
+from retouch.ops.specs import GRAVITIES  # noqa: F401  (re-exported)
 
-GRAVITIES = ("center", "face", "smart")
 SALIENCY_SIDE = 64
 
 

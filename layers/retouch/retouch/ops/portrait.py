@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from retouch.ops.faces import Eye, Face, detect_faces
-from retouch.ops.registry import Image, Operation, Param, register
+from retouch.ops.registry import Image
 
 # --------------------------------------------------------------------------- helpers
 
@@ -239,43 +239,3 @@ def teeth_whitening(image: Image, strength: float = 0.6) -> Image:
         return image
     patches = [_whiten_face(image, face, strength) for face in detect_faces(image)]
     return _apply_patches(image, [p for p in patches if p is not None])
-
-
-# --------------------------------------------------------------------------- registry
-
-RED_EYE = register(
-    Operation(
-        name="red_eye",
-        summary="Remove red eye: find red, round pupils inside detected irises and neutralise them.",
-        fn=red_eye,
-        params=(
-            Param("strength", "float", "how much of the correction to apply, 0 to 1", default=1.0, minimum=0, maximum=1),
-            Param(
-                "threshold",
-                "float",
-                "minimum redness (R - max(G, B)) / R of a pupil pixel; lower catches paler red eye",
-                default=0.45,
-                minimum=0.2,
-                maximum=0.9,
-            ),
-        ),
-    )
-)
-
-TEETH_WHITENING = register(
-    Operation(
-        name="teeth_whitening",
-        summary="Whiten visible teeth: less yellow (Lab b*) and a little lighter, inside the inner lips.",
-        fn=teeth_whitening,
-        params=(
-            Param(
-                "strength",
-                "float",
-                "fraction of the yellow removed (and of a small lightness lift), 0 to 1",
-                default=0.6,
-                minimum=0,
-                maximum=1,
-            ),
-        ),
-    )
-)

@@ -18,8 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from retouch.errors import InvalidParameters
-from retouch.ops.registry import Image, Operation, Param, register
+from retouch.ops.registry import Image
 
 
 def _split_alpha(image: Image) -> tuple[Image, Image | None]:
@@ -92,78 +91,3 @@ def contrast(
     if method == "clahe":
         return map_luma(image, clahe=cv2.createCLAHE(clipLimit=clip_limit, tileGridSize=(tiles, tiles)))
     return map_luma(image, linear_lut(brightness, contrast, gamma))
-
-
-def _check_contrast(values: dict[str, Any]) -> None:
-    if values.get("method") == "auto" and values["low"] >= values["high"]:
-        raise InvalidParameters(f"contrast: low ({values['low']}) must be below high ({values['high']})")
-
-
-CONTRAST = register(
-    Operation(
-        name="contrast",
-        summary="Contrast on luminance: auto levels, CLAHE, or brightness/contrast/gamma.",
-        fn=contrast,
-        params=(
-            Param(
-                "method",
-                "choice",
-                "auto: percentile stretch; clahe: adaptive equalisation; linear: brightness/contrast/gamma",
-                default="auto",
-                choices=("auto", "clahe", "linear"),
-            ),
-            Param(
-                "low",
-                "float",
-                "percentile of luma mapped to black",
-                default=0.5,
-                minimum=0,
-                maximum=50,
-                only_with={"method": ("auto",)},
-            ),
-            Param(
-                "high",
-                "float",
-                "percentile of luma mapped to white",
-                default=99.5,
-                minimum=50,
-                maximum=100,
-                only_with={"method": ("auto",)},
-            ),
-            Param(
-                "clip_limit", "float", "CLAHE clip limit", default=2.0, minimum=0.1, maximum=40, only_with={"method": ("clahe",)}
-            ),
-            Param(
-                "tiles",
-                "int",
-                "CLAHE grid size (tiles x tiles)",
-                default=8,
-                minimum=1,
-                maximum=64,
-                only_with={"method": ("clahe",)},
-            ),
-            Param(
-                "brightness", "float", "offset, -1 to 1", default=0.0, minimum=-1, maximum=1, only_with={"method": ("linear",)}
-            ),
-            Param(
-                "contrast",
-                "float",
-                "slope around mid-grey; 1 keeps contrast",
-                default=1.0,
-                minimum=0,
-                maximum=5,
-                only_with={"method": ("linear",)},
-            ),
-            Param(
-                "gamma",
-                "float",
-                "gamma; above 1 brightens mid-tones",
-                default=1.0,
-                minimum=0.1,
-                maximum=10,
-                only_with={"method": ("linear",)},
-            ),
-        ),
-        check=_check_contrast,
-    )
-)

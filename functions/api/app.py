@@ -1,0 +1,103 @@
+"""HTTP API: jobs (presigned uploads, status, events), operations, the OpenAPI document.
+
+Routes only: each validates its input through the models (:mod:`retouch.apimodels`) and calls
+one use case (:mod:`retouch.logic.api`).
+"""
+
+from typing import Annotated, Any
+
+from annotated_types import Ge, Le
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from retouch import apimodels as m
+from retouch.errors import RetouchError
+from retouch.logic import api
+from retouch.logic.deps import api_deps
+from retouch.logic.http import bounded_body, caller, error_response, validation_message
+from retouch.observability import logger, metrics, tracer
+
+app = APIGatewayHttpResolver(enable_validation=True)
+
+OPENAPI = {"title": "Retouch API", "version": "1", "description": "Serverless photo retouching: jobs, uploads, results."}
+BEARER = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}  # type: ignore[dict-item]
+app.enable_swagger(path="/docs", security_schemes=BEARER, security=[{"bearer": []}], **OPENAPI)  # type: ignore[arg-type]
+
+ERRORS: dict[int | str, Any] = {
+    code: {"description": what, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+    for code, what in ((400, "invalid request"), (401, "no or invalid token"), (404, "no such job (or not yours)"))
+}
+
+
+@app.post("/jobs", responses={201: {"description": "created"}, 400: ERRORS[400], 401: ERRORS[401]})
+def create_job(request: Annotated[m.JobRequest, Body()]) -> Response[m.JobCreated]:
+    job = api.create_job(caller(app), request, api_deps())
+    return Response(201, content_types.APPLICATION_JSON, job)
+
+
+@app.get("/jobs", responses={401: ERRORS[401]})
+def list_jobs() -> m.JobList:
+    return api.list_jobs(caller(app), api_deps())
+
+
+@app.get("/jobs/<job_id>", responses={401: ERRORS[401], 404: ERRORS[404]})
+def get_job(job_id: str) -> m.JobStatus:
+    return api.job_status(caller(app), job_id, api_deps())
+
+
+@app.get("/jobs/<job_id>/events", responses={400: ERRORS[400], 401: ERRORS[401], 404: ERRORS[404]})
+def get_job_events(job_id: str, after: Annotated[int, Query(), Ge(0), Le(10**9)] = 0) -> m.EventList:
+    return api.job_events(caller(app), job_id, after, api_deps())
+
+
+@app.get("/jobs/<job_id>/deliveries", responses={401: ERRORS[401], 404: ERRORS[404]})
+def get_job_deliveries(job_id: str) -> m.DeliveryList:
+    return api.job_deliveries(caller(app), job_id, api_deps())
+
+
+@app.get("/webhook-secret", responses={401: ERRORS[401]})
+def get_webhook_secret() -> m.WebhookSecret:
+    return api.webhook_secret(caller(app), api_deps())
+
+
+@app.post("/webhook-secret", responses={401: ERRORS[401]})
+def rotate_webhook_secret() -> m.WebhookSecret:
+    return api.webhook_secret(caller(app), api_deps(), rotate=True)
+
+
+@app.get("/operations", responses={401: ERRORS[401]})
+def list_operations() -> m.OperationList:
+    caller(app)
+    return api.list_operations()
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_document() -> Response[str]:
+    document = app.get_openapi_json_schema(security_schemes=BEARER, security=[{"bearer": []}], **OPENAPI)  # type: ignore[arg-type]
+    return Response(200, content_types.APPLICATION_JSON, document)
+
+
+@app.exception_handler(RetouchError)
+def domain_error(exc: RetouchError) -> Response[Any]:
+    return error_response(exc)
+
+
+@app.exception_handler(RequestValidationError)
+def invalid_request(exc: RequestValidationError) -> Response[Any]:
+    return error_response(validation_message(exc))
+
+
+@app.not_found
+def not_found(_: Exception) -> Response[Any]:
+    return error_response(api.route_not_found(app.current_event.http_method, app.current_event.path))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+@bounded_body
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

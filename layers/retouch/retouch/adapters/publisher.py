@@ -1,0 +1,36 @@
+"""Handing a job's new events to the paths that push them: the WebSocket fan-out (a FIFO queue,
+one message group per job, so each job's events go out in order) and the webhook deliveries
+(their own queue, so a slow receiver delays nobody's results)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from retouch.adapters.queue import MessageQueue
+from retouch.events import Delivery, EventSignal
+
+
+@dataclass
+class EventPublisher:
+    events: MessageQueue | None = None
+    """The FIFO events queue (WebSocket fan-out); None when the stack has no WebSocket."""
+    webhooks: MessageQueue | None = None
+    """The webhook delivery queue; None when the stack has no webhooks."""
+
+    def publish(self, job_id: str, stored: Iterable[tuple[int, str]], webhook_types: Iterable[str] = ()) -> None:
+        """``stored``: ``(seq, type)`` of events now in the store. At least once: receivers and
+        the fan-out de-duplicate by ``seq``."""
+        stored = sorted(stored)
+        if not stored:
+            return
+        if self.events is not None:
+            signal = EventSignal("event", job_id, seq=stored[-1][0])
+            self.events.send(signal.to_json(), group_id=job_id, dedup_id=signal.dedup_id)
+        wanted = set(webhook_types)
+        if self.webhooks is not None and wanted:
+            now = time.time()
+            self.webhooks.send_batch(
+                (f"e{seq}", Delivery(job_id, seq, 1, now).to_json()) for seq, kind in stored if kind in wanted
+            )

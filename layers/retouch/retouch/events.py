@@ -1,0 +1,109 @@
+"""Job events: what the WebSocket and webhooks push, and ``GET /jobs/{id}/events`` returns.
+
+Every image result and every job completion is an event. ``seq`` numbers a job's events from 1
+with no gaps and no duplicates: it is assigned in the same conditional write that records the
+result (:meth:`retouch.adapters.jobs.JobRepository.count_result`), so duplicate deliveries and
+crashed workers cannot skip or repeat a number. Events are stored with the job (same TTL).
+
+* ``{"type": "image", "job_id", "seq", "image_id", "name", "status", "error", "width",
+  "height", "bytes", "duration_ms", "at"}``
+* ``{"type": "job", "job_id", "seq", "status": "complete", "total", "succeeded", "failed", "at"}``
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+EVENT_TYPES = ("image", "job")
+"""What a webhook may ask for (``callback_events``)."""
+DEFAULT_CALLBACK_EVENTS: tuple[str, ...] = ("job",)
+
+ImageFields = ("image_id", "name", "status", "error", "width", "height", "bytes", "duration_ms")
+JobFields = ("status", "total", "succeeded", "failed")
+
+
+def image_event(job_id: str, seq: int, at: str, **fields: Any) -> dict[str, Any]:
+    return {"type": "image", "job_id": job_id, "seq": seq, **{k: fields.get(k) for k in ImageFields}, "at": at}
+
+
+def job_event(job_id: str, seq: int, at: str, *, total: int, succeeded: int, failed: int) -> dict[str, Any]:
+    return {
+        "type": "job",
+        "job_id": job_id,
+        "seq": seq,
+        "status": "complete",
+        "total": total,
+        "succeeded": succeeded,
+        "failed": failed,
+        "at": at,
+    }
+
+
+def encode(event: dict[str, Any]) -> str:
+    """An event as one JSON text (the WebSocket message and the webhook body)."""
+    return json.dumps(event, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class EventSignal:
+    """On the events queue (FIFO, one message group per job): a job has events up to ``seq``,
+    or a connection subscribed to a job and wants what comes after ``after``."""
+
+    kind: Literal["event", "subscribe"]
+    job_id: str
+    seq: int = 0
+    connection_id: str = ""
+    after: int = 0
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, separators=(",", ":"), sort_keys=True)
+
+    @property
+    def dedup_id(self) -> str:
+        return f"{self.job_id}:{self.seq}" if self.kind == "event" else f"{self.connection_id}:{self.job_id}:{self.after}"
+
+    @classmethod
+    def from_json(cls, text: str) -> EventSignal:
+        raw = json.loads(text)
+        return cls(
+            kind=raw["kind"],
+            job_id=str(raw["job_id"]),
+            seq=int(raw.get("seq", 0)),
+            connection_id=str(raw.get("connection_id", "")),
+            after=int(raw.get("after", 0)),
+        )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """On the webhook queue: deliver event ``seq`` of a job; ``attempt`` counts from 1, and
+    ``first_at`` (unix seconds) bounds the retries (24 hours)."""
+
+    job_id: str
+    seq: int
+    attempt: int = 1
+    first_at: float = 0.0
+    not_before: float = 0.0
+    """Unix time before which the attempt is not made (backoffs longer than SQS's 15-minute
+    delay wait in several hops)."""
+
+    @property
+    def delivery_id(self) -> str:
+        """The ``Retouch-Delivery`` header: the same for every attempt of one event."""
+        return f"{self.job_id}.{self.seq}"
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Delivery:
+        raw = json.loads(text)
+        return cls(
+            str(raw["job_id"]),
+            int(raw["seq"]),
+            int(raw.get("attempt", 1)),
+            float(raw.get("first_at", 0)),
+            float(raw.get("not_before", 0)),
+        )

@@ -1,0 +1,98 @@
+"""HTTP plumbing shared by the API routes: the caller, the error envelope, the body limit.
+
+Every error the API answers has one shape, ``{"error": {"type", "message"}}``: domain errors
+(:mod:`retouch.errors`) and request validation errors alike. Errors of ours (5xx) are logged
+with their detail and answered with a generic message and the request id that ties the two.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
+
+from retouch.errors import RetouchError, Unauthorized, ValidationError
+from retouch.logic.deps import api_deps
+from retouch.observability import logger
+
+
+def caller(app: APIGatewayHttpResolver) -> str:
+    """The authenticated user: the ``sub`` claim the JWT authorizer verified."""
+    authorizer = app.current_event.request_context.authorizer
+    claims = authorizer.jwt_claim if authorizer is not None else None
+    sub = (claims or {}).get("sub")
+    if not sub:
+        raise Unauthorized("a valid bearer token is required")
+    return str(sub)
+
+
+def envelope(status: int, kind: str, message: str) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps({"error": {"type": kind, "message": message}}),
+        "isBase64Encoded": False,
+    }
+
+
+def error_response(exc: RetouchError) -> Response[Any]:
+    status = exc.http_status
+    message = exc.message
+    if status >= 500:
+        logger.exception("request failed")
+        request_id = logger.get_correlation_id() or ""
+        message = f"the service could not answer; try again later (request id {request_id})".replace(" (request id )", "")
+    body = json.dumps({"error": {"type": type(exc).__name__, "message": message}})
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if part == "body":
+            continue
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def validation_message(exc: RequestValidationError) -> ValidationError:
+    """The first problem of a request that failed validation, as one readable sentence."""
+    errors = list(exc.errors())
+    if not errors:
+        return ValidationError("the request is invalid")
+    first = errors[0]
+    kind, msg = first.get("type", ""), str(first.get("msg", "invalid"))
+    if kind == "json_invalid":
+        return ValidationError("the request body is not valid JSON")
+    if kind == "missing" and tuple(first.get("loc", ())) == ("body",):
+        return ValidationError("the request body must be a JSON object")
+    where = _where(tuple(first.get("loc", ())))
+    ctx = first.get("ctx") or {}
+    if not where and kind in ("model_attributes_type", "dict_type", "model_type"):
+        return ValidationError("the request body must be a JSON object")
+    if kind == "too_short":
+        return ValidationError(f"{where} must have at least {ctx.get('min_length')} item(s)")
+    if kind == "too_long":
+        return ValidationError(f"{where} must have at most {ctx.get('max_length')} item(s)")
+    if kind == "value_error":
+        msg = msg.removeprefix("Value error, ")
+        # a domain rule's sentence names what it is about; a field rule's starts with "must"
+        return ValidationError(f"{where} {msg}" if msg.startswith("must") and where else msg)
+    if kind == "extra_forbidden":
+        return ValidationError(f"unknown field {where!r}")
+    return ValidationError(f"{where}: {msg}" if where else msg)
+
+
+@lambda_handler_decorator
+def bounded_body(handler: Callable[..., Any], event: dict[str, Any], context: Any) -> Any:
+    """Refuse a body over the API's limit before anything parses it."""
+    limit = api_deps().settings.max_body_bytes
+    body = event.get("body") or ""
+    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8", "surrogatepass"))
+    if size > limit:
+        return envelope(400, "ValidationError", f"the request body is {size} bytes; the limit is {limit} bytes")
+    return handler(event, context)
