@@ -18,7 +18,7 @@ from retouch.adapters.webhooks import verify
 from retouch.cli.client import RetouchClient
 from retouch.local.stack import EmbeddedStack
 from retouch.samples import write_samples
-from tests.helpers import wait_until
+from tests.helpers import run_cli, wait_until
 
 OPS = [{"op": "thumbnail", "params": {"width": 48}}]
 
@@ -179,3 +179,18 @@ def test_a_receiver_that_trickles_does_not_hold_up_anyone_s_results(stack: Embed
         assert all(not d["delivered"] and d["error"] == "no answer within the time limit" for d in log), log
     finally:
         slow.shutdown()
+
+
+def test_retouch_run_follows_the_websocket(stack: EmbeddedStack, photos: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = run_cli(
+        "run", *map(str, photos[:6]), "--op", "thumbnail:width=40", "--out", str(out), "--api", stack.api_url,
+        "--token", stack.token,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "live updates unavailable" not in done.stderr
+    manifest = json.loads((out / "job.json").read_text())
+    assert (manifest["state"], manifest["succeeded"]) == ("complete", 6)
+    # the run subscribed to its job over the WebSocket (the function logs each subscription)
+    log = (stack.logs / "WebSocketFunction.log").read_text()
+    assert any('"subscribed"' in line and manifest["jobs"][0] in line for line in log.splitlines())

@@ -268,6 +268,7 @@ class JobStatus(BaseModel):
     output: OutputOut
     images: list[ImageOut]
     download_urls_expire_in: int
+    websocket_url: str | None = None
 
 
 class JobSummary(BaseModel):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -77,19 +79,35 @@ class RetouchClient:
     def webhook_secret(self, rotate: bool = False) -> dict[str, Any]:
         return self._call("POST" if rotate else "GET", "/webhook-secret")  # type: ignore[no-any-return]
 
-    def follow(self, websocket_url: str, job_id: str, after: int = 0, timeout: float = 30) -> Iterator[dict[str, Any]]:
+    def follow(
+        self,
+        websocket_url: str,
+        job_id: str,
+        after: int = 0,
+        timeout: float | None = 30,
+        stop: threading.Event | None = None,
+    ) -> Iterator[dict[str, Any]]:
         """Events of a job over the WebSocket, from ``after`` on, in ``seq`` order (a repeated
-        ``seq`` is dropped). Ends after the job event; raises ``OSError`` or
-        ``websockets.exceptions.WebSocketException`` when the connection fails (fall back to
-        polling then), ``TimeoutError`` after ``timeout`` s without a message."""
+        ``seq`` is dropped). Ends after the job event, or when ``stop`` is set; raises
+        ``OSError`` or ``websockets.exceptions.WebSocketException`` when the connection fails
+        (fall back to polling then), ``TimeoutError`` after ``timeout`` s without a message
+        (``None``: wait as long as it takes)."""
         from websockets.sync.client import connect
 
         url = f"{websocket_url}?{urlencode({'token': self.token})}"
-        with connect(url, open_timeout=timeout, close_timeout=2) as ws:
+        with connect(url, open_timeout=self.timeout, close_timeout=2) as ws:
             ws.send(json.dumps({"action": "subscribe", "job_id": job_id, "after": after}))
             last = after
-            while True:
-                event = json.loads(ws.recv(timeout=timeout))
+            quiet_since = time.monotonic()
+            while stop is None or not stop.is_set():
+                try:
+                    text = ws.recv(timeout=1)
+                except TimeoutError:
+                    if timeout is not None and time.monotonic() - quiet_since > timeout:
+                        raise
+                    continue
+                quiet_since = time.monotonic()
+                event = json.loads(text)
                 if event.get("type") == "error":
                     raise ApiError(404, str(event.get("message")))
                 if int(event.get("seq", 0)) <= last:

@@ -480,10 +480,16 @@ def cmd_local(args: argparse.Namespace) -> int:
                 raise runner.RunError(
                     f"port {args.port} is not free ({exc.strerror}); choose another with --port (0: any free port)", EXIT_USAGE
                 ) from exc
-    with EmbeddedStack(tokens=tokens, api_port=args.port, max_workers=args.workers) as stack:
+    with EmbeddedStack(
+        tokens=tokens, api_port=args.port, max_workers=args.workers, allow_private_callbacks=args.allow_private_callbacks
+    ) as stack:
         console.print("[bold]Retouch embedded stack[/] is running (Ctrl-C to stop)")
         console.print(f"  API URL:       {stack.api_url}")
         console.print(f"  bearer token:  {stack.token}")
+        console.print(f"  WebSocket:     {stack.websocket_url}  (connect with ?token=..., see README: Push)")
+        console.print(f"  API docs:      {stack.api_url}/docs")
+        if args.allow_private_callbacks:
+            console.print("  callbacks:     http to loopback allowed (--allow-private-callbacks)")
         console.print(f"  AWS emulator:  {stack.endpoint} (moto server)")
         console.print(f"  function logs: {stack.logs}")
         console.print(
@@ -578,6 +584,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token", help="bearer token to accept (default: a random one, printed)")
     p.add_argument("--user", default="local-user", help="user id for --token")
     p.add_argument("--workers", type=int, default=None)
+    p.add_argument(
+        "--allow-private-callbacks",
+        action="store_true",
+        help="let jobs send webhooks over http to loopback receivers (local testing); otherwise AWS's rules apply",
+    )
     p.set_defaults(func=cmd_local)
     return parser
 

@@ -36,6 +36,8 @@ MANIFEST = "job.json"
 MANIFEST_VERSION = 2
 POLL_SECONDS = 0.5
 MAX_POLL_SECONDS = 3.0
+SAFETY_POLL_SECONDS = 10.0
+"""Jobs followed over the WebSocket are still polled this often, in case an event was missed."""
 SAVE_EVERY_SECONDS = 1.0
 
 PENDING, SUBMITTED, SUCCEEDED, FAILED = "pending", "submitted", "succeeded", "failed"
@@ -182,6 +184,12 @@ class Run:
         self._downloads: dict[str, Future[None]] = {}
         self._sizes: dict[str, int] = {}
         """job id -> its number of images (what one poll of it costs)."""
+        self._wake = threading.Event()
+        """Set when a followed job has news (a WebSocket event): poll now rather than later."""
+        self._dirty: set[str] = set()
+        """Jobs with events not yet polled for."""
+        self._pushed: set[str] = set()
+        """Jobs followed over the WebSocket (polled on news, and slowly for safety)."""
 
     # --- the run --------------------------------------------------------------------------
     def execute(self) -> Manifest:
@@ -232,7 +240,8 @@ class Run:
                 by_job.setdefault(e.job_id, []).append(e)
         for job_id, entries in by_job.items():
             try:
-                self._sizes[job_id] = len(self.client.job(job_id)["images"])
+                status = self.client.job(job_id)
+                self._sizes[job_id] = len(status["images"])
             except ApiError as exc:
                 if exc.status != 404:
                     raise
@@ -248,6 +257,7 @@ class Run:
                 self.progress.note(f"following job {job_id} ({len(follow)} unfinished images)")
                 with self._lock:
                     self._active[job_id] = follow
+                self._watch(job_id, status.get("websocket_url"))
 
     def _submit_all(self) -> None:
         if self._stop.is_set():
@@ -278,6 +288,7 @@ class Run:
             self.manifest.save(self.out_dir)  # the job id is on disk before any byte is sent
             self._active[job_id] = {e.image_id: e for e in chunk if e.image_id}
             self._sizes[job_id] = len(chunk)
+        self._watch(job_id, job.get("websocket_url"))
         ops = " -> ".join(o["op"] for o in job["operations"])
         self.progress.note(f"job {job_id}: {len(chunk)} images, operations: {ops}")
         self.progress.start("uploading", len(chunk))
@@ -302,15 +313,20 @@ class Run:
             f.result()
 
     def _follow(self, submitter: threading.Thread, started: float) -> None:
-        """Poll the active jobs, download each output as it appears, until nothing is left."""
+        """Follow the active jobs (woken by their WebSocket events, else polling), download each
+        output as it appears, until nothing is left."""
+        safety_poll, last_poll = True, time.monotonic()
         while True:
             if self._submit_error is not None:
                 raise self._submit_error
             with self._lock:
                 active = {j: dict(images) for j, images in self._active.items()}
+                due = safety_poll or not self._pushed
+                news, self._dirty = self._dirty, set()
             for job_id, images in active.items():
-                if images:
+                if images and (due or job_id in news or job_id not in self._pushed):
                     self._poll(job_id, images)
+            last_poll = time.monotonic() if due else last_poll
             self._collect_downloads()
             self._save_soon()
             with self._lock:
@@ -326,13 +342,46 @@ class Run:
                 self.manifest.state = "incomplete"
                 self.progress.note(f"stopped waiting after {self.timeout:.0f} s")
                 return
-            time.sleep(self._poll_interval())
+            self._wake.wait(self._poll_interval())
+            self._wake.clear()
+            safety_poll = time.monotonic() - last_poll > SAFETY_POLL_SECONDS
+
+    def _watch(self, job_id: str, websocket_url: str | None) -> None:
+        """Follow a job's events over the WebSocket in the background; each event wakes the
+        main loop, which then polls that job (for its download URLs). If the WebSocket cannot be
+        used, the job is simply polled."""
+        if not websocket_url:
+            return
+
+        def watch() -> None:
+            try:
+                for _ in self.client.follow(websocket_url, job_id, timeout=None, stop=self._stop):
+                    with self._lock:
+                        self._dirty.add(job_id)
+                    self._wake.set()
+            except Exception as exc:  # noqa: BLE001 - any failure of the push path: poll instead
+                if not self._stop.is_set():
+                    self.progress.note(f"job {job_id}: live updates unavailable ({type(exc).__name__}); polling")
+            finally:
+                with self._lock:
+                    self._pushed.discard(job_id)
+                    self._dirty.add(job_id)
+                self._wake.set()
+
+        with self._lock:
+            self._pushed.add(job_id)
+        threading.Thread(target=watch, name=f"follow-{job_id}", daemon=True).start()
 
     def _poll_interval(self) -> float:
         """Every poll costs the service a read of the whole job and a signed URL per output, so
         big jobs are polled less often: 0.5 s for a few images, up to 3 s for 1,000."""
         with self._lock:
-            images = sum(self._sizes.get(job_id, len(waiting)) for job_id, waiting in self._active.items())
+            if self._downloads:
+                return POLL_SECONDS  # downloads to collect
+            polled = {j: w for j, w in self._active.items() if j not in self._pushed}
+            if not polled and self._active:
+                return SAFETY_POLL_SECONDS  # everything is pushed: wait for news
+            images = sum(self._sizes.get(job_id, len(waiting)) for job_id, waiting in polled.items())
         return min(MAX_POLL_SECONDS, POLL_SECONDS + images / 400)
 
     def _poll(self, job_id: str, waiting: dict[str, Entry]) -> None:

@@ -162,6 +162,7 @@ def job_status(owner: str, job_id: str, deps: ApiDeps) -> m.JobStatus:
         output=m.OutputOut(format=job.output.format, quality=job.output.quality),
         images=images,
         download_urls_expire_in=ttl,
+        websocket_url=deps.settings.websocket_url or None,
     )
 
 
