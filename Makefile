@@ -25,7 +25,14 @@ help:
 	@echo "make bench  - image operation benchmark"
 	@echo "make chaos  - 500 images with workers killed at random and every message delivered twice"
 
-setup: $(VENV)/.installed $(TOOLS)/.installed
+setup: $(VENV)/.installed $(TOOLS)/.installed /usr/bin/chromium
+
+# The web page's browser test drives Debian's Chromium through Playwright (installed with the dev
+# extras); Playwright's own browser download does not work on these machines, so never run
+# `playwright install`. Machines run as root; elsewhere run this step with sudo.
+/usr/bin/chromium:
+	@echo "==> installing chromium (apt-get) for the web page's browser test"
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 # the layers' pinned requirements constrain the venv, so tests run the versions that ship
 LAYER_PINS := layers/opencv/requirements.txt layers/retouch/requirements.txt

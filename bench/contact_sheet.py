@@ -4,8 +4,9 @@
 
 Inputs are scikit-image's photographs with synthetic defects (red pupils painted over the real
 irises, teeth yellowed inside the real mouth, a colour photo turned grey, a flat exposure, a
-face placed off-centre); the "after" column is the operation's output, run by the same
-pipeline code as the service.
+face placed off-centre), and for ``colorize`` auto a landscape from ``lomiri-wallpapers-16.04``
+(reserved for evaluation: the model never saw it; fetched by :mod:`bench.photos`) turned grey;
+the "after" column is the operation's output, run by the same pipeline code as the service.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from PIL import Image, ImageDraw
 from skimage import data
 
 from bench.eval_portrait import paint_red_eyes, teeth_region, yellow_teeth
+from bench.photos import LOMIRI_16, load
 from retouch import ops
 from retouch.ops.faces import detect_faces
 
@@ -45,6 +47,8 @@ def rows() -> list[tuple[str, np.ndarray, np.ndarray]]:
         slice(int(min(lx, rx) - 0.6 * span), int(max(lx, rx) + 0.6 * span)),
     )
     yellow = yellow_teeth(astronaut, teeth_region(astronaut, faces[0]), db=22)
+    unseen = load(LOMIRI_16, "usr/share/backgrounds/aitzgorri_by_Aitzol_Berasategi.jpg", 768)
+    unseen_grey = np.repeat(cv2.cvtColor(unseen, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
     (mx0, my0), (mx1, my1) = faces[0].mouth_left, faces[0].mouth_right
     width = abs(mx1 - mx0)
     mouth = (
@@ -58,7 +62,8 @@ def rows() -> list[tuple[str, np.ndarray, np.ndarray]]:
     wide[:, 860:1372] = astronaut
     return [
         ("red_eye", red[eyes], run(red, {"op": "red_eye"})[eyes]),
-        ("teeth_whitening", yellow[mouth], run(yellow, {"op": "teeth_whitening", "params": {"strength": 0.8}})[mouth]),
+        ("teeth_whitening (default strength)", yellow[mouth], run(yellow, {"op": "teeth_whitening"})[mouth]),
+        ("colorize mode=auto (a photo the model never saw)", unseen_grey, run(unseen_grey, {"op": "colorize"})),
         (
             "colorize mode=reference",
             grey,

@@ -1,4 +1,16 @@
-"""Evaluate ``colorize`` on scikit-image's colour photos, and time it on 12 MP images on one core.
+"""Evaluate ``colorize`` on held-out photos and on scikit-image's, and time it on 12 MP images.
+
+**Auto mode on photos it never saw** (``--held-out``, the default): the ``val`` split of
+``training/colorize_data.json`` (fetched by ``training.colorize_data``; never trained on) and
+photos reserved for evaluation, which nothing in Retouch is built from: the photographs of the
+``lomiri-wallpapers*`` packages and dlib's example photos (``libdlib19.1``), fetched here with
+``apt-get download NAME=VERSION`` and ``dpkg -x`` into ``build/eval-photos``. Each is shrunk to
+at most :data:`EVAL_SIDE` px, turned grey, and colorized by ``before`` (the reference library
+built from scikit-image's photos: the former ``auto``) and ``after`` (the packaged model). The
+table shows the mean a*b* error against the true photo (the grey input's error is the mean
+chroma) and Hasler-Suesstrunk colourfulness against the truth's.
+
+**All modes on scikit-image's photos:**
 
 For each photo the true colours are removed (grey = round(rgb2gray * 255)) and restored by each
 mode; the table shows
@@ -13,8 +25,9 @@ Modes: ``ref-self`` (the photo itself, hue rotated 10 degrees, chroma x1.15, mir
 in the library, so this is an optimistic case), ``auto-lib-loo`` (library without the photo:
 leave-one-out), ``hints-16`` (16 hints on a jittered 4x4 grid, coloured from the true photo).
 
-Usage: ``python bench/eval_colorize.py [--no-timing]``; needs scikit-image (dev dependency) and,
-for the model timing, ``onnx``.
+Usage: ``python -m bench.eval_colorize [--no-timing] [--no-modes]``; needs scikit-image (dev
+dependency), ``apt-get`` and ``dpkg`` for the reserved photos and, for the tiny-model timing,
+``onnx``.
 """
 
 from __future__ import annotations
@@ -25,6 +38,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -34,10 +49,48 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from skimage import color, data  # noqa: E402
 
+from bench.photos import DLIB, LOMIRI_16, LOMIRI_20, load  # noqa: E402
 from retouch.ops import colorize_library  # noqa: E402
 from retouch.ops.colorize import colorfulness, colorize  # noqa: E402
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
+EVAL_SIDE = 768
+OWN_HELD_OUT = Path("build/colorize-data/val")
+
+# photographs (not illustrations) of the packages reserved for evaluation
+RESERVED: dict[tuple[str, str], tuple[str, ...]] = {
+    LOMIRI_16: tuple(
+        f"usr/share/backgrounds/{name}.jpg"
+        for name in (
+            "Bridge_by_Sander_Klootwijk",
+            "Dragonfly_by_Bolly",
+            "Picture_0B_by_freespace",
+            "Picture_1A_by_freespace",
+            "Wine_by_Jakkub_Mede",
+            "aitzgorri_by_Aitzol_Berasategi",
+            "friends_by_Aitzol_Berasategi",
+            "greentock_by_Peter_Nerlich",
+            "life_by_Aitzol_Berasategi",
+            "picosdeeuropa_by_Aitzol_Berasategi",
+            "seeding_by_Clements_Engelhardt",
+            "sunset_by_Aitzol_Berasategi",
+        )
+    ),
+    LOMIRI_20: ("usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg",),
+    DLIB: tuple(
+        f"usr/share/doc/libdlib19.1/examples/{name}.jpg"
+        for name in (
+            "faces/2008_002079",
+            "faces/2008_002470",
+            "faces/2008_004176",
+            "faces/2008_007676",
+            "faces/2009_004587",
+            "faces/bald_guys",
+            "faces/dogs",
+            "mmod_cars_test_image",
+        )
+    ),
+}
 
 
 def grey(rgb: np.ndarray) -> np.ndarray:
@@ -109,6 +162,63 @@ def evaluate(workdir: Path) -> None:
             print(f"{name:<10} {mode:<13} {psnr:>8.1f} {colourful:>10.1f} {err:>8.1f}")
 
 
+def _shrink(rgb: np.ndarray) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    scale = min(1.0, EVAL_SIDE / max(h, w))
+    if scale == 1.0:
+        return rgb
+    return cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+
+
+def reserved_photos() -> list[tuple[str, np.ndarray]]:
+    """The reserved evaluation photos (see :mod:`bench.photos`)."""
+    return [(Path(file).stem[:24], load(source, file, EVAL_SIDE)) for source, files in RESERVED.items() for file in files]
+
+
+def own_held_out() -> list[tuple[str, np.ndarray]]:
+    """The ``val`` split of the training list (``python -m training.colorize_data`` fetches it)."""
+    if not OWN_HELD_OUT.is_dir():
+        subprocess.run([sys.executable, "-m", "training.colorize_data"], check=True)
+    photos = []
+    for path in sorted(OWN_HELD_OUT.glob("*.png")):
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        assert bgr is not None, path
+        photos.append((path.stem, _shrink(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))))
+    return photos
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+
+
+def ab_err(result: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean(np.linalg.norm(_lab(result)[..., 1:] - _lab(truth)[..., 1:], axis=-1)))
+
+
+def evaluate_auto_held_out(workdir: Path) -> None:
+    """Auto mode before (library) and after (model) on photos never used for building."""
+    library = colorize_library.save_library(colorize_library.build_library(), workdir / "library.npz")
+    sets = {"own held-out split (training/colorize_data.json, split=val)": own_held_out()}
+    sets["reserved for evaluation (lomiri-wallpapers*, libdlib19.1)"] = reserved_photos()
+    for title, photos in sets.items():
+        print(f"\n{title}")
+        print(f"{'photo':<26} {'grey err':>8} {'before':>8} {'after':>8} {'M truth':>8} {'M before':>8} {'M after':>8}")
+        totals = np.zeros(6)
+        beats = 0
+        for name, truth in photos:
+            g = grey(truth)
+            before = with_library(library, lambda g=g: colorize(g, mode="auto"))
+            after = colorize(g, mode="auto")
+            errors = [ab_err(image, truth) for image in (g, before, after)]
+            row = np.array([*errors, *(colorfulness(image) for image in (truth, before, after))])
+            totals += row
+            beats += int(row[2] < row[0])
+            print(f"{name:<26} " + " ".join(f"{v:>8.1f}" for v in row), flush=True)
+        mean = totals / len(photos)
+        print(f"{'mean of ' + str(len(photos)) + ' photos':<26} " + " ".join(f"{v:>8.1f}" for v in mean))
+        print(f"after beats grey on {beats}/{len(photos)} photos; err = mean a*b* distance to the truth; M = colourfulness")
+
+
 def tiny_model(path: Path) -> Path | None:
     try:
         import onnx
@@ -172,10 +282,16 @@ def _timed(fn: Callable[[], np.ndarray]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--no-timing", action="store_true", help="skip the 12 MP timing")
+    parser.add_argument("--no-modes", action="store_true", help="skip all modes on scikit-image's photos")
+    parser.add_argument("--no-held-out", action="store_true", help="skip auto mode on held-out photos")
     args = parser.parse_args()
     os.environ.pop("COLORIZE_MODEL_PATH", None)
+    os.environ.pop("COLORIZE_LIBRARY_PATH", None)
     with tempfile.TemporaryDirectory() as tmp:
-        evaluate(Path(tmp))
+        if not args.no_held_out:
+            evaluate_auto_held_out(Path(tmp))
+        if not args.no_modes:
+            evaluate(Path(tmp))
         if not args.no_timing:
             timing(Path(tmp))
 

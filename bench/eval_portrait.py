@@ -1,6 +1,25 @@
 """Evaluate the portrait operations on real photos with synthetic defects of known extent.
 
-    .venv/bin/python bench/eval_portrait.py
+    .venv/bin/python -m bench.eval_portrait [--no-timing-scenes] [--no-real]
+
+Real photos (``--no-real`` skips them), fetched with :mod:`bench.photos`:
+
+* development: the group photos of Debian's ``opencv-doc`` (``html/2.jpg``, 24 faces of
+  48-84 px; ``html/3.jpg``, 12 faces of 40-55 px) and scikit-image's astronaut;
+* reserved for evaluation (never used to choose anything): dlib's example photos
+  (``libdlib19.1``): five group photos with faces of 26-47 px, two-to-three-face photos, and
+  ``bald_guys.jpg`` (24 faces, toothy smiles).
+
+Red eye: pupils painted over every detected iris in three strengths of red (strong
+(190, 25, 30), medium (160, 55, 50), dark (110, 30, 30)) and, with ``cat_eye=True``, golden
+(225, 185, 80) and white (235, 232, 222) flash pupils; the photo is then analysed afresh (the
+painted pupils can move the iris fit) and corrected. Printed: eyes fixed / painted (mean
+redness in the painted core below 0.25; for golden/white pupils mean luma below 100) and
+PSNR outside the eye windows. Teeth: every face whose mouth is open and shows teeth gets
++12, +18 or +24 b* (and -3 L*) inside the teeth; printed: mean b* before -> after and PSNR
+outside the inner lips; faces with closed mouths must come back unchanged.
+
+Synthetic scenes (scikit-image's bundled public-domain photos):
 
 Scenes (all offline: scikit-image's bundled public-domain photos):
 
@@ -19,6 +38,7 @@ timings on one core. The helpers that paint the defects are also used by
 
 from __future__ import annotations
 
+import argparse
 import time
 from dataclasses import dataclass
 
@@ -26,6 +46,7 @@ import cv2
 import numpy as np
 from skimage import data
 
+from bench.photos import DLIB, OPENCV_DOC, load
 from retouch.ops import faces as face_analysis
 from retouch.ops import portrait
 from retouch.ops.faces import Face
@@ -43,16 +64,18 @@ def astronaut_12mp() -> np.ndarray:
     return cv2.resize(data.astronaut()[:384], (4000, 3000), interpolation=cv2.INTER_CUBIC)
 
 
-def paint_red_eyes(image: np.ndarray, faces: list[Face]) -> tuple[np.ndarray, list[tuple[float, float, float]]]:
-    """Paint a red pupil (``PUPIL_FRACTION`` of the iris radius) with a small white catch-light
-    over every detected iris. Returns the image and the painted discs ``(x, y, r)``."""
+def paint_red_eyes(
+    image: np.ndarray, faces: list[Face], colour: tuple[int, int, int] = RED_PUPIL
+) -> tuple[np.ndarray, list[tuple[float, float, float]]]:
+    """Paint a pupil of ``colour`` (``PUPIL_FRACTION`` of the iris radius) with a small white
+    catch-light over every detected iris. Returns the image and the painted discs ``(x, y, r)``."""
     out = image.copy()
     discs = []
     for face in faces:
         for eye in face.eyes:
             x, y = eye.center
             r = eye.iris_radius * PUPIL_FRACTION
-            cv2.circle(out, (round(x * 16), round(y * 16)), round(r * 16), RED_PUPIL, -1, cv2.LINE_AA, 4)
+            cv2.circle(out, (round(x * 16), round(y * 16)), round(r * 16), colour, -1, cv2.LINE_AA, 4)
             glint = max(0.6, 0.25 * r)
             cv2.circle(
                 out,
@@ -244,8 +267,139 @@ def evaluate_no_faces() -> Row:
     return Row("coffee (no face)", faces=f"{len(faces)}/0", psnr_red_eye=f"{psnr(img, a):.1f}", psnr_teeth=f"{psnr(img, b):.1f}")
 
 
+# --------------------------------------------------------------------------- real photos
+
+RED_DEFECTS = {"strong red": (190, 25, 30), "medium red": (160, 55, 50), "dark red": (110, 30, 30)}
+BRIGHT_DEFECTS = {"golden (cat_eye)": (225, 185, 80), "white (cat_eye)": (235, 232, 222)}
+DEVELOPMENT_PHOTOS = {
+    "opencv-doc html/2.jpg": (OPENCV_DOC, "usr/share/doc/opencv-doc/opencv4/html/2.jpg"),
+    "opencv-doc html/3.jpg": (OPENCV_DOC, "usr/share/doc/opencv-doc/opencv4/html/3.jpg"),
+}
+RESERVED_PHOTOS = {
+    f"dlib {name}": (DLIB, f"usr/share/doc/libdlib19.1/examples/faces/{name}.jpg")
+    for name in (
+        "2007_007763",
+        "2008_002079",
+        "2008_002470",
+        "2008_004176",
+        "2008_007676",
+        "2008_001322",
+        "2009_004587",
+        "bald_guys",
+    )
+}
+
+
+def eyes_darkened(image: np.ndarray, discs: list[tuple[float, float, float]], limit: float = 100.0) -> int:
+    """How many painted bright pupils have a mean luma below ``limit`` (core of the disc)."""
+    luma = image[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    return sum(float(luma[disc_mask(image.shape, [d], 0.7)].mean()) < limit for d in discs)
+
+
+def red_eye_counts(image: np.ndarray) -> dict[str, tuple[int, int, float]]:
+    """Per defect: (fixed, painted, PSNR outside the eye windows) on one photo."""
+    faces = face_analysis.detect_faces(image, use_cache=False)
+    out = {}
+    for name, colour in {**RED_DEFECTS, **BRIGHT_DEFECTS}.items():
+        painted, discs = paint_red_eyes(image, faces, colour)
+        face_analysis.clear_cache()
+        bright = name in BRIGHT_DEFECTS
+        fixed = portrait.red_eye(painted, cat_eye=bright)
+        face_analysis.clear_cache()
+        count = eyes_darkened(fixed, discs) if bright else eyes_fixed(fixed, discs)
+        out[name] = (count, len(discs), psnr(painted, fixed, ~eye_windows(image.shape, faces)))
+    return out
+
+
+def teeth_rows(
+    image: np.ndarray, shifts: tuple[float, ...] = (12.0, 18.0, 24.0)
+) -> tuple[list[tuple[float, float, float, float]], int, int]:
+    """For every face showing teeth and every b* shift: (natural b*, yellowed b*, whitened b*,
+    PSNR outside the inner lips); plus (closed mouths left unchanged, closed mouths)."""
+    faces = face_analysis.detect_faces(image, use_cache=False)
+    rows = []
+    closed = unchanged = 0
+    for face in faces:
+        if face.inner_lips is None:
+            continue
+        if face.mouth_opening < portrait.MIN_MOUTH_OPENING:
+            closed += 1
+            y0 = max(0, int(face.box[1]))
+            x0 = max(0, int(face.box[0]))
+            region = (slice(y0, y0 + face.box[3]), slice(x0, x0 + face.box[2]))
+            unchanged += int(np.array_equal(portrait.teeth_whitening(image)[region], image[region]))
+            continue
+        mask = teeth_region(image, face)
+        if mask.sum() < 12:
+            continue
+        mouth = np.zeros(image.shape[:2], np.uint8)
+        cv2.fillPoly(mouth, [np.round(face.inner_lips * 4).astype(np.int32)], 1, cv2.LINE_8, 2)
+        for db in shifts:
+            yellowed = yellow_teeth(image, mask, db=db)
+            face_analysis.clear_cache()
+            whitened = portrait.teeth_whitening(yellowed)
+            face_analysis.clear_cache()
+            rows.append(
+                (
+                    float(lab(image)[..., 2][mask].mean()),
+                    float(lab(yellowed)[..., 2][mask].mean()),
+                    float(lab(whitened)[..., 2][mask].mean()),
+                    psnr(yellowed, whitened, ~mouth.astype(bool)),
+                )
+            )
+    return rows, unchanged, closed
+
+
+def evaluate_real(title: str, photos: dict[str, tuple[tuple[str, str], str]], with_astronaut: bool) -> None:
+    print(f"\n{title}")
+    images = {name: load(source, file) for name, (source, file) in photos.items()}
+    if with_astronaut:
+        images["astronaut (scikit-image)"] = data.astronaut()
+    totals: dict[str, list[float]] = {}
+    print(f"{'photo':<28} {'defect':<18} {'fixed/painted':>13} {'PSNR outside eyes':>18}")
+    for name, image in images.items():
+        for defect, (fixed, painted, p) in red_eye_counts(image).items():
+            t = totals.setdefault(defect, [0, 0, np.inf])
+            t[0] += fixed
+            t[1] += painted
+            t[2] = min(t[2], p)
+            print(f"{name:<28} {defect:<18} {f'{fixed}/{painted}':>13} {p:>18.1f}", flush=True)
+    for defect, (total_fixed, total_painted, lowest) in totals.items():
+        print(f"{'all':<28} {defect:<18} {f'{int(total_fixed)}/{int(total_painted)}':>13} {lowest:>14.1f} min")
+    print(f"\n{'photo':<28} {'teeth (one row per face and b* shift)':<40}")
+    all_rows = []
+    for name, image in images.items():
+        rows, unchanged, closed = teeth_rows(image)
+        all_rows += rows
+        for natural, before, after, p in rows:
+            print(
+                f"{name:<28} natural b* {natural:5.1f}, yellowed {before:5.1f} -> whitened {after:5.1f}, "
+                f"PSNR outside mouth {p:5.1f}"
+            )
+        if closed:
+            print(f"{name:<28} closed mouths left unchanged: {unchanged}/{closed}")
+    if all_rows:
+        arr = np.array(all_rows)
+        clear = arr[(arr[:, 1] >= 24) & (arr[:, 1] <= 38)]
+        print(
+            f"teeth: {len(arr)} cases; yellowed b* {arr[:, 1].mean():.1f} -> {arr[:, 2].mean():.1f} on average; "
+            f"clearly yellow (b* 24-38): {len(clear)} cases, {clear[:, 1].mean() if len(clear) else 0:.1f} -> "
+            f"{clear[:, 2].mean() if len(clear) else 0:.1f} (range {clear[:, 2].min() if len(clear) else 0:.1f}-"
+            f"{clear[:, 2].max() if len(clear) else 0:.1f}); min PSNR outside mouth {arr[:, 3].min():.1f} dB"
+        )
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--no-real", action="store_true", help="skip the real photos")
+    parser.add_argument("--no-synthetic", action="store_true", help="skip the synthetic scenes and timings")
+    args = parser.parse_args()
     cv2.setNumThreads(1)
+    if not args.no_real:
+        evaluate_real("Development photos (opencv-doc group photos, astronaut)", DEVELOPMENT_PHOTOS, True)
+        evaluate_real("Reserved for evaluation (dlib's example photos; never used to choose anything)", RESERVED_PHOTOS, False)
+    if args.no_synthetic:
+        return
     print("Evaluating red_eye and teeth_whitening on scikit-image photos (one core)...", flush=True)
     rows = [
         evaluate_face_photo("astronaut 512x512", data.astronaut(), (140, 420, 60, 50)),

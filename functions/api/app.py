@@ -38,37 +38,40 @@ def create_job(request: Annotated[m.JobRequest, Body()]) -> Response[m.JobCreate
     return Response(201, content_types.APPLICATION_JSON, job)
 
 
-@app.get("/jobs", responses={401: ERRORS[401]})
+@app.get("/jobs", responses={200: {"description": "the caller's recent jobs"}, 401: ERRORS[401]})
 def list_jobs() -> m.JobList:
     return api.list_jobs(caller(app), api_deps())
 
 
-@app.get("/jobs/<job_id>", responses={401: ERRORS[401], 404: ERRORS[404]})
+@app.get("/jobs/<job_id>", responses={200: {"description": "status"}, 401: ERRORS[401], 404: ERRORS[404]})
 def get_job(job_id: str) -> m.JobStatus:
     return api.job_status(caller(app), job_id, api_deps())
 
 
-@app.get("/jobs/<job_id>/events", responses={400: ERRORS[400], 401: ERRORS[401], 404: ERRORS[404]})
+@app.get(
+    "/jobs/<job_id>/events",
+    responses={200: {"description": "events after N"}, 400: ERRORS[400], 401: ERRORS[401], 404: ERRORS[404]},
+)
 def get_job_events(job_id: str, after: Annotated[int, Query(), Ge(0), Le(10**9)] = 0) -> m.EventList:
     return api.job_events(caller(app), job_id, after, api_deps())
 
 
-@app.get("/jobs/<job_id>/deliveries", responses={401: ERRORS[401], 404: ERRORS[404]})
+@app.get("/jobs/<job_id>/deliveries", responses={200: {"description": "attempts"}, 401: ERRORS[401], 404: ERRORS[404]})
 def get_job_deliveries(job_id: str) -> m.DeliveryList:
     return api.job_deliveries(caller(app), job_id, api_deps())
 
 
-@app.get("/webhook-secret", responses={401: ERRORS[401]})
+@app.get("/webhook-secret", responses={200: {"description": "the secret"}, 401: ERRORS[401]})
 def get_webhook_secret() -> m.WebhookSecret:
     return api.webhook_secret(caller(app), api_deps())
 
 
-@app.post("/webhook-secret", responses={401: ERRORS[401]})
+@app.post("/webhook-secret", responses={200: {"description": "a new secret"}, 401: ERRORS[401]})
 def rotate_webhook_secret() -> m.WebhookSecret:
     return api.webhook_secret(caller(app), api_deps(), rotate=True)
 
 
-@app.get("/operations", responses={401: ERRORS[401]})
+@app.get("/operations", responses={200: {"description": "the operations"}, 401: ERRORS[401]})
 def list_operations() -> m.OperationList:
     caller(app)
     return api.list_operations()

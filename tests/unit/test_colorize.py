@@ -269,3 +269,34 @@ def test_colorize_auto_without_model_uses_library(
         assert lightness_psnr(result, g) > 40
         assert colorfulness(result) > colorfulness(g) + 15
         assert ab_error(result, truth) < 0.8 * ab_error(g, truth)
+
+
+def test_colorize_auto_packaged_model_is_used_by_default(photos: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch) -> None:
+    from retouch.ops.colorize import PACKAGED_MODEL
+
+    monkeypatch.delenv("COLORIZE_MODEL_PATH", raising=False)
+    monkeypatch.delenv("COLORIZE_LIBRARY_PATH", raising=False)
+    assert PACKAGED_MODEL.is_file() and PACKAGED_MODEL.stat().st_size < 8_000_000
+    for name in ("chelsea", "rocket"):
+        truth = photos[name]
+        g = grey(truth)
+        result = colorize(g)
+        assert colorfulness(result) > colorfulness(g) + 5
+        assert ab_error(result, truth) < ab_error(g, truth)
+        # luminance unchanged: L* of the result is the grey input's to within 8-bit rounding
+        diff = np.abs(color.rgb2lab(result)[..., 0] - color.rgb2lab(g)[..., 0])
+        assert diff.mean() < 0.3 and diff.max() < 1.5
+
+
+def test_colorize_auto_packaged_model_stays_in_gamut_and_follows_edges() -> None:
+    image = synthetic_edge()
+    result = colorize(image)
+    lab = color.rgb2lab(result)
+    assert np.abs(lab[..., 0] - color.rgb2lab(image)[..., 0]).max() < 1.5  # nothing clipped
+    w = image.shape[1]
+    left, right = lab[:, : w // 2 - 8, 1:].reshape(-1, 2), lab[:, w // 2 + 8 :, 1:].reshape(-1, 2)
+    # on each side of the luminance edge the chroma is nearly uniform, and it changes at the
+    # edge itself (most of the change within 2 px): no bleeding across it
+    assert left.std(axis=0).max() < 5 and right.std(axis=0).max() < 5
+    across = np.linalg.norm(lab[:, w // 2 + 1, 1:] - lab[:, w // 2 - 2, 1:], axis=-1).mean()
+    assert across > 0.4 * np.linalg.norm(right.mean(axis=0) - left.mean(axis=0)) > 1

@@ -369,10 +369,11 @@ def test_apply_operations_does_not_modify_input() -> None:
     assert np.array_equal(img, before)
 
 
-def test_apply_operations_budget_exceeded_is_transient() -> None:
+def test_apply_operations_budget_exceeded_is_permanent() -> None:
     img = photo("rocket")
-    with pytest.raises(OperationTimeout, match="stopped after thumbnail"):
+    with pytest.raises(OperationTimeout, match="stopped after thumbnail") as exceeded:
         apply_operations(img, [spec("thumbnail", width=64), spec("contrast")], budget_seconds=0.0)
+    assert isinstance(exceeded.value, PermanentError)  # it would run past it again: fail the image once
     assert apply_operations(img, [spec("thumbnail", width=64)], budget_seconds=60).shape[1] == 64
 
 

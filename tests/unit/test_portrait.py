@@ -225,3 +225,62 @@ def test_portrait_ops_registered_with_validated_parameters() -> None:
         get("teeth_whitening").validate({"strength": 2})
     with pytest.raises(InvalidParameters, match=r"red_eye: unknown parameter 'radius'"):
         get("red_eye").validate({"radius": 3})
+
+
+def test_teeth_whitening_default_brings_clearly_yellow_teeth_to_natural_white(
+    astronaut: np.ndarray, astronaut_face: Face
+) -> None:
+    mask = teeth_region(astronaut, astronaut_face)
+    natural = lab(astronaut)[..., 2][mask].mean()
+    assert 6 < natural < 16  # the astronaut's own teeth: natural white
+    for db in (14.0, 20.0, 26.0):  # b* about 24, 30, 36: clearly yellow
+        yellowed = yellow_teeth(astronaut, mask, db=db)
+        whitened = portrait.teeth_whitening(yellowed)
+        before, after = lab(yellowed), lab(whitened)
+        assert 24 <= before[..., 2][mask].mean() <= 38
+        assert 8 <= after[..., 2][mask].mean() <= 14  # near natural white, not blue-grey
+        lift = after[..., 0][mask].mean() - before[..., 0][mask].mean()
+        assert 0.5 < lift < 4  # lighter, gently
+        assert abs(after[..., 1][mask].mean() - before[..., 1][mask].mean()) < 3  # hue of the teeth kept
+
+
+def test_teeth_whitening_leaves_natural_white_teeth_nearly_unchanged(astronaut: np.ndarray, astronaut_face: Face) -> None:
+    mask = teeth_region(astronaut, astronaut_face)
+    before, after = lab(astronaut), lab(portrait.teeth_whitening(astronaut))
+    # only the few pixels above natural white (b* 10) lose some yellow
+    assert 0 <= before[..., 2][mask].mean() - after[..., 2][mask].mean() < 2.5
+    assert after[..., 2][mask].mean() > 7
+
+
+def test_whitening_targets_follow_strength() -> None:
+    yellow = np.array([[[75.0, 2.0, 30.0]]], np.float32)
+    b = {s: float(portrait.whitening_targets(yellow, s)[0, 0, 2]) for s in (0.0, 0.3, 0.6, 1.0)}
+    assert b[0.0] == pytest.approx(30.0)
+    assert b[0.3] == pytest.approx(20.0)  # half of the excess over natural white (10)
+    assert b[0.6] == pytest.approx(portrait.NATURAL_TEETH_B)
+    assert b[1.0] == pytest.approx(portrait.WHITEST_TEETH_B)
+    bluish = np.array([[[75.0, 0.0, -3.0]]], np.float32)
+    assert portrait.whitening_targets(bluish, 1.0)[0, 0, 2] == pytest.approx(-3.0)  # never bluer
+
+
+def test_red_eye_fixes_faces_of_26_to_48_px() -> None:
+    img, placed = collage(widths=(48, 40, 34, 30, 28, 26), seed=1)
+    faces = detect_faces(img, use_cache=False)
+    assert matched(placed, faces) == len(placed)
+    for colour in ((190, 25, 30), (160, 55, 50), (110, 30, 30)):
+        painted, discs = paint_red_eyes(img, faces, colour)
+        face_analysis.clear_cache()  # analysed afresh: the red pupils move the iris fit
+        fixed = portrait.red_eye(painted)
+        assert eyes_fixed(fixed, discs) == len(discs) == 2 * len(placed)
+        assert psnr(painted, fixed, ~eye_windows(img.shape, faces)) > 45
+
+
+def test_red_eye_cat_eye_darkens_golden_pupils_only_when_asked(astronaut: np.ndarray, astronaut_face: Face) -> None:
+    painted, discs = paint_red_eyes(astronaut, [astronaut_face], (225, 185, 80))
+    assert np.array_equal(portrait.red_eye(painted), painted)  # off by default
+    fixed = portrait.red_eye(painted, cat_eye=True)
+    core = disc_mask(astronaut.shape, discs, 0.6)
+    assert fixed[core].astype(float).mean() < 90
+    assert np.ptp(fixed[core].mean(axis=0)) < 10  # dark and neutral
+    assert psnr(painted, fixed, ~eye_windows(astronaut.shape, [astronaut_face])) > 45
+    assert np.array_equal(portrait.red_eye(astronaut, cat_eye=True), astronaut)  # no bright pupils here

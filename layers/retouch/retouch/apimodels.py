@@ -122,9 +122,12 @@ def _content_type(raw: Any) -> Any:
     return raw
 
 
+MAX_DECLARED_BYTES = 2**40
+
+
 def _size(raw: Any) -> Any:
-    if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
-        raise ValueError(f"must be a number of bytes, got {raw!r}")
+    if not isinstance(raw, int) or isinstance(raw, bool) or not 0 <= raw <= MAX_DECLARED_BYTES:
+        raise ValueError("must be a whole number of bytes")
     return raw
 
 

@@ -59,8 +59,14 @@ class ConfigurationError(RetouchError):
     http_status = 500
 
 
-class OperationTimeout(TransientError):
-    """An operation ran past its time budget."""
+class OperationTimeout(PermanentError):
+    """The operations ran past their time budget: they would again on a retry, so the image
+    fails once, with a readable reason."""
+
+
+class OperationFailed(PermanentError):
+    """An operation failed on this input in a way that would recur on every retry (out of
+    memory, an OpenCV error); the detail goes to the logs."""
 
 
 class ValidationError(RetouchError):
@@ -73,6 +79,16 @@ class Unauthorized(RetouchError):
     """No or invalid credentials."""
 
     http_status = 401
+
+
+class TooManyRequests(RetouchError):
+    """A per-user limit is reached; ``retry_after`` says when trying again makes sense (s)."""
+
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class NotFound(RetouchError):

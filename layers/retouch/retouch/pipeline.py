@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from retouch import imageio, ops
-from retouch.errors import ImageTooLarge, InvalidParameters
+from retouch.errors import ImageTooLarge, InvalidParameters, OperationFailed
 from retouch.models import OperationSpec, OutputSpec
 
 
@@ -60,6 +60,7 @@ def render(
     output = imageio.output_for(data, output)
     decoded = imageio.decode(data, max_pixels=max_pixels, size_hint=shrink_on_load_hint(operations))
     pixels, rest = decoded.pixels, list(operations)
+    ops.check_chain(rest, (decoded.source_width, decoded.source_height), max_pixels)
     if rest and ops.get(rest[0].op).decode_hint is not None:
         # decoded at reduced scale or not, the first operation sizes its output from the original
         first = ops.get(rest[0].op)
@@ -75,7 +76,14 @@ def render(
         return imageio.decode(reference, max_pixels=max_pixels).pixels
 
     remaining = None if budget_seconds is None else max(0.0, budget_seconds - (time.monotonic() - started))
-    pixels = ops.apply_operations(pixels, rest, budget_seconds=remaining, resolve_image=resolve)
+    try:
+        pixels = ops.apply_operations(pixels, rest, budget_seconds=remaining, resolve_image=resolve)
+    except MemoryError as exc:
+        raise OperationFailed("processing this image needs more memory than the service allows") from exc
+    except Exception as exc:
+        if type(exc).__module__ == "cv2":  # cv2.error: this input, these parameters - it would recur
+            raise OperationFailed("the operations could not be applied to this image") from exc
+        raise
     body = imageio.encode(pixels, output)
     return Rendered(
         body=body,

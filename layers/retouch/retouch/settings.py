@@ -65,7 +65,11 @@ class ApiSettings(StorageSettings):
     max_upload_bytes: int = 50 * 1024 * 1024
     upload_url_ttl_seconds: int = 900
     download_url_ttl_seconds: int = 900
+    max_pixels: int = 50_000_000
     max_body_bytes: int = 1024 * 1024
+    max_jobs_in_flight: int = 20
+    max_images_per_day: int = 20_000
+    max_bytes_per_day: int = 100 * 1024**3
     allow_private_callbacks: bool = False
     """Accept http:// callback URLs to loopback receivers (the embedded stack's
     ``--allow-private-callbacks``); otherwise only https:// to public addresses."""

@@ -34,6 +34,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from retouch import events
+from retouch.adapters.aws import aws_errors, error_code
 from retouch.errors import TransientError
 from retouch.models import (
     ImageRecord,
@@ -111,8 +112,7 @@ def _webhook_types(head: dict[str, Any]) -> tuple[str, ...]:
     return tuple(head.get("callback_events") or ("job",)) if head.get("callback_url") else ()
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
+_code = error_code
 
 
 @dataclass
@@ -126,7 +126,7 @@ class JobRepository:
     def create(self, job: Job) -> None:
         """Write the images, then the job item (so a half-written job is never visible)."""
         images = [self._image_item(job.job_id, img) for img in job.images]
-        try:
+        with aws_errors("DynamoDB create job"):
             for start in range(0, len(images), 25):
                 requests = [{"PutRequest": {"Item": item}} for item in images[start : start + 25]]
                 for attempt in range(8):
@@ -142,8 +142,6 @@ class JobRepository:
                 Item=self._job_item(job),
                 ConditionExpression="attribute_not_exists(pk)",
             )
-        except (ClientError, BotoCoreError) as exc:
-            raise TransientError(f"DynamoDB create job: {exc}") from exc
 
     def _job_item(self, job: Job) -> dict[str, Any]:
         return _item(
@@ -185,13 +183,11 @@ class JobRepository:
 
     # --- reading --------------------------------------------------------------------------
     def get(self, job_id: str, *, with_images: bool = True) -> Job | None:
-        try:
+        with aws_errors("DynamoDB get job"):
             if not with_images:
                 got = self.ddb.get_item(TableName=self.table, Key=_item({"pk": _pk(job_id), "sk": JOB_SK}), ConsistentRead=True)
                 return self._job(_plain(got["Item"]), []) if "Item" in got else None
             items = list(self._query(job_id))
-        except (ClientError, BotoCoreError) as exc:
-            raise TransientError(f"DynamoDB get job: {exc}") from exc
         head = next((i for i in items if i["sk"] == JOB_SK), None)
         if head is None:
             return None
@@ -199,16 +195,14 @@ class JobRepository:
         return self._job(head, images)
 
     def get_image(self, job_id: str, image_id: str) -> ImageRecord | None:
-        try:
+        with aws_errors("DynamoDB get image"):
             got = self.ddb.get_item(
                 TableName=self.table, Key=_item({"pk": _pk(job_id), "sk": IMAGE_PREFIX + image_id}), ConsistentRead=True
             )
-        except (ClientError, BotoCoreError) as exc:
-            raise TransientError(f"DynamoDB get image: {exc}") from exc
         return self._image(_plain(got["Item"])) if "Item" in got else None
 
     def list_for_owner(self, owner: str, limit: int = 50) -> list[Job]:
-        try:
+        with aws_errors("DynamoDB list jobs"):
             got = self.ddb.query(
                 TableName=self.table,
                 IndexName="by-owner",
@@ -218,8 +212,6 @@ class JobRepository:
                 ScanIndexForward=False,
                 Limit=limit,
             )
-        except (ClientError, BotoCoreError) as exc:
-            raise TransientError(f"DynamoDB list jobs: {exc}") from exc
         return [self._job(_plain(i), []) for i in got.get("Items", [])]
 
     def _query(self, job_id: str) -> Iterator[dict[str, Any]]:
@@ -291,9 +283,11 @@ class JobRepository:
         except ClientError as exc:
             if _code(exc) == "ConditionalCheckFailedException":
                 return False
-            raise TransientError(f"DynamoDB mark queued: {exc}") from exc
-        except BotoCoreError as exc:
-            raise TransientError(f"DynamoDB mark queued: {exc}") from exc
+            with aws_errors("DynamoDB mark queued"):
+                raise
+        except BotoCoreError:
+            with aws_errors("DynamoDB mark queued"):
+                raise
 
     def count_result(self, result: ProcessResult) -> Counted:
         """Count a terminal result once, and store its event (and the job's, when it completes
@@ -334,10 +328,8 @@ class JobRepository:
 
     def _job_and_image(self, job_id: str, image_id: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         keys = [_item({"pk": _pk(job_id), "sk": JOB_SK}), _item({"pk": _pk(job_id), "sk": IMAGE_PREFIX + image_id})]
-        try:
+        with aws_errors("DynamoDB read job and image"):
             got = self.ddb.batch_get_item(RequestItems={self.table: {"Keys": keys, "ConsistentRead": True}})
-        except (ClientError, BotoCoreError) as exc:
-            raise TransientError(f"DynamoDB read job and image: {exc}") from exc
         items = [_plain(i) for i in got.get("Responses", {}).get(self.table, [])]
         if got.get("UnprocessedKeys"):
             raise TransientError("DynamoDB read job and image: throttled")
@@ -421,6 +413,20 @@ class JobRepository:
                 }
             },
             *(
+                [
+                    {  # the owner's job slot is free again (see retouch.adapters.quotas)
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": _item({"pk": f"USER#{head['owner']}", "sk": "INFLIGHT"}),
+                            "UpdateExpression": "ADD jobs :minus",
+                            "ExpressionAttributeValues": _item({":minus": -1}),
+                        }
+                    }
+                ]
+                if completes
+                else []
+            ),
+            *(
                 {
                     "Put": {
                         "TableName": self.table,
@@ -445,9 +451,11 @@ class JobRepository:
                 reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
                 if "ConditionalCheckFailed" in reasons:
                     return None  # another recording of this job (or this image) won: read again
-            raise TransientError(f"DynamoDB record result: {exc}") from exc
-        except BotoCoreError as exc:
-            raise TransientError(f"DynamoDB record result: {exc}") from exc
+            with aws_errors("DynamoDB record result"):
+                raise
+        except BotoCoreError:
+            with aws_errors("DynamoDB record result"):
+                raise
         return Counted(
             True, completed=completes, stored=[(e["seq"], e["type"]) for e in stored], webhook_types=_webhook_types(head)
         )
@@ -461,20 +469,16 @@ class JobRepository:
             "ExpressionAttributeValues": _item({":pk": _events_pk(job_id), ":after": _seq_sk(after)}),
             "ConsistentRead": True,
         }
-        try:
+        with aws_errors("DynamoDB read events"):
             while len(out) < limit:
                 page = self.ddb.query(**kwargs, Limit=limit - len(out))
                 out += [json.loads(_plain(i)["event"]) for i in page.get("Items", [])]
                 if "LastEvaluatedKey" not in page:
                     break
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        except (ClientError, BotoCoreError) as exc:
-            raise TransientError(f"DynamoDB read events: {exc}") from exc
         return out
 
     def event(self, job_id: str, seq: int) -> dict[str, Any] | None:
-        try:
+        with aws_errors("DynamoDB read event"):
             got = self.ddb.get_item(TableName=self.table, Key=_item({"pk": _events_pk(job_id), "sk": _seq_sk(seq)}))
-        except (ClientError, BotoCoreError) as exc:
-            raise TransientError(f"DynamoDB read event: {exc}") from exc
         return json.loads(_plain(got["Item"])["event"]) if "Item" in got else None

@@ -10,6 +10,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from retouch.adapters.aws import aws_errors
 from retouch.errors import TransientError
 
 SQS_BATCH = 10
@@ -29,10 +30,8 @@ class MessageQueue:
             kwargs |= {"MessageGroupId": group_id, "MessageDeduplicationId": dedup_id or body[:128]}
         else:
             kwargs["DelaySeconds"] = max(0, min(900, delay_seconds))
-        try:
+        with aws_errors("SQS send"):
             self.sqs.send_message(**kwargs)
-        except (ClientError, BotoCoreError) as exc:
-            raise TransientError(f"SQS send: {exc}") from exc
 
     def send_batch(self, bodies: Iterable[tuple[str, str]], attempts: int = 3) -> None:
         """Send ``(id, body)`` pairs in batches of ten, retrying entries that fail.
@@ -45,10 +44,8 @@ class MessageQueue:
             chunk = pending[start : start + SQS_BATCH]
             for _ in range(attempts):
                 entries = [{"Id": ident, "MessageBody": body} for ident, body in chunk]
-                try:
+                with aws_errors("SQS send batch"):
                     response = self.sqs.send_message_batch(QueueUrl=self.url, Entries=entries)
-                except (ClientError, BotoCoreError) as exc:
-                    raise TransientError(f"SQS send batch: {exc}") from exc
                 failed = {f["Id"] for f in response.get("Failed", [])}
                 chunk = [(i, b) for i, b in chunk if i in failed]
                 if not chunk:
@@ -68,23 +65,17 @@ class MessageQueue:
         }
         if visibility_timeout is not None:
             kwargs["VisibilityTimeout"] = visibility_timeout
-        try:
+        with aws_errors("SQS receive"):
             return self.sqs.receive_message(**kwargs).get("Messages", [])  # type: ignore[no-any-return]
-        except (ClientError, BotoCoreError) as exc:
-            raise TransientError(f"SQS receive: {exc}") from exc
 
     def delete(self, receipt_handle: str) -> None:
-        try:
+        with aws_errors("SQS delete"):
             self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=receipt_handle)
-        except (ClientError, BotoCoreError) as exc:
-            raise TransientError(f"SQS delete: {exc}") from exc
 
     def extend_visibility(self, receipt_handle: str, seconds: int) -> None:
         """Keep a message hidden from other workers while it is being worked on."""
-        try:
+        with aws_errors("SQS change visibility"):
             self.sqs.change_message_visibility(QueueUrl=self.url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds)
-        except (ClientError, BotoCoreError) as exc:
-            raise TransientError(f"SQS change visibility: {exc}") from exc
 
 
 class VisibilityHeartbeat:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from retouch.errors import TransientError
+from retouch.adapters.aws import aws_errors, error_code
+from retouch.errors import ConfigurationError, TransientError
 
 
 def is_missing(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
+    return error_code(exc) in ("404", "NoSuchKey", "NotFound")
 
 
 @dataclass
@@ -50,26 +51,28 @@ class ObjectStore:
         except ClientError as exc:
             if is_missing(exc):
                 return None
-            raise TransientError(f"S3 head {key}: {exc}") from exc
+            with aws_errors("S3 head"):
+                raise
 
     def read(self, key: str, *, first_bytes: int | None = None) -> bytes | None:
-        """The object's bytes (or its first ``first_bytes``); ``None`` if it does not exist."""
+        """The object's bytes (or its first ``first_bytes``); ``None`` if it does not exist
+        (which S3 says only to a caller allowed to list the prefix: otherwise a missing object is
+        "access denied", a configuration error)."""
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if first_bytes is not None:
             kwargs["Range"] = f"bytes=0-{first_bytes - 1}"
         try:
-            return self.s3.get_object(**kwargs)["Body"].read()  # type: ignore[no-any-return]
-        except ClientError as exc:
-            if is_missing(exc):
-                return None
-            if exc.response.get("Error", {}).get("Code") == "InvalidRange":
-                return b""  # an empty object has no first byte
-            raise TransientError(f"S3 get {key}: {exc}") from exc
-        except BotoCoreError as exc:
-            raise TransientError(f"S3 get {key}: {exc}") from exc
+            with aws_errors("S3 get"):
+                return self.s3.get_object(**kwargs)["Body"].read()  # type: ignore[no-any-return]
+        except (TransientError, ConfigurationError) as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ClientError):
+                if is_missing(cause):
+                    return None
+                if error_code(cause) == "InvalidRange":
+                    return b""  # an empty object has no first byte
+            raise
 
     def write(self, key: str, body: bytes, content_type: str, metadata: dict[str, str] | None = None) -> None:
-        try:
+        with aws_errors("S3 put"):
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, Metadata=metadata or {})
-        except (ClientError, BotoCoreError) as exc:
-            raise TransientError(f"S3 put {key}: {exc}") from exc

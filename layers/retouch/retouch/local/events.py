@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str = "us-east-1") -> dict[str, Any]:
@@ -47,7 +48,9 @@ def http_api_event(
     if isinstance(body, bytes):
         body = body.decode("utf-8", errors="replace")
     route_key = f"{method} {route_path}"
-    params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+    params: dict[str, str] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):  # decoded; repeated keys joined by commas, as API Gateway does
+        params[key] = f"{params[key]},{value}" if key in params else value
     return {
         "version": "2.0",
         "routeKey": route_key,

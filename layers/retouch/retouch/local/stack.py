@@ -146,7 +146,9 @@ class EmbeddedStack:
     ) -> None:
         self.template = template or find_template()
         self.stack_name, self.region = stack_name, region
-        self.overrides = overrides or {}
+        # locally the page is served by the stack itself and uploads go to the emulator on
+        # another loopback port: no CloudFront origin to pin CORS to (AllowedOrigins=site on AWS)
+        self.overrides = {"AllowedOrigins": "*", **(overrides or {})}
         self.tokens = tokens if tokens is not None else {"local-" + secrets.token_urlsafe(16): "local-user"}
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="retouch-local-"))
         self.logs = self.workdir / "logs"

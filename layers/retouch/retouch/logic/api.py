@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 from retouch import apimodels as m
 from retouch import events, keys
 from retouch.adapters import webhooks
-from retouch.errors import NotFound, ValidationError
+from retouch.adapters.quotas import Limits
+from retouch.errors import InvalidParameters, NotFound, ValidationError
 from retouch.logic.deps import ApiDeps
 from retouch.models import (
     FORMAT_CHOICES,
@@ -76,6 +77,10 @@ def create_job(owner: str, request: m.JobRequest, deps: ApiDeps) -> m.JobCreated
     callback_events = tuple(request.callback_events or events.DEFAULT_CALLBACK_EVENTS)
     images = check_images(request.images, s.max_images_per_job, s.max_upload_bytes)
     operations = specs.validate_operations([o.model_dump(exclude_none=True) for o in request.operations])  # type: ignore[attr-defined]
+    try:
+        specs.check_request(operations, s.max_pixels)
+    except InvalidParameters as exc:
+        raise ValidationError(exc.message) from None
     output = request.output_spec()
     operations = resolve_references(operations, images)
 
@@ -101,7 +106,15 @@ def create_job(owner: str, request: m.JobRequest, deps: ApiDeps) -> m.JobCreated
         created_at=now_iso(),
         images=records,
     )
-    deps.jobs.create(job)
+    if deps.quotas is not None:
+        limits = Limits(s.max_jobs_in_flight, s.max_images_per_day, s.max_bytes_per_day)
+        deps.quotas.reserve(owner, len(records), sum(r.size for r in records), limits)
+    try:
+        deps.jobs.create(job)
+    except Exception:
+        if deps.quotas is not None:
+            deps.quotas.release(owner)
+        raise
     if deps.responses is not None:
         wait = s.upload_url_ttl_seconds + s.upload_grace_seconds
         deps.responses.send(UploadDeadline(job_id, time.time() + wait).to_json(), delay_seconds=wait)

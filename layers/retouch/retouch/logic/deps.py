@@ -16,6 +16,7 @@ from retouch.adapters.connections import ConnectionRepository, ConnectionSender
 from retouch.adapters.jobs import JobRepository
 from retouch.adapters.publisher import EventPublisher
 from retouch.adapters.queue import MessageQueue
+from retouch.adapters.quotas import QuotaRepository
 from retouch.adapters.storage import ObjectStore
 from retouch.adapters.webhooks import DeliveryLog, WebhookSecrets, WebhookSender
 
@@ -28,6 +29,7 @@ class ApiDeps:
     responses: MessageQueue | None = None
     secrets: WebhookSecrets | None = None
     deliveries: DeliveryLog | None = None
+    quotas: QuotaRepository | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ def api_deps() -> ApiDeps:
         responses,
         WebhookSecrets(ddb, s.jobs_table),
         DeliveryLog(ddb, s.jobs_table),
+        QuotaRepository(ddb, s.jobs_table),
     )
 
 

@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
 
-from retouch.errors import RetouchError, Unauthorized, ValidationError
+from retouch.errors import RetouchError, TooManyRequests, Unauthorized, ValidationError
 from retouch.logic.deps import api_deps
 from retouch.observability import logger
 
@@ -47,7 +47,8 @@ def error_response(exc: RetouchError) -> Response[Any]:
         request_id = logger.get_correlation_id() or ""
         message = f"the service could not answer; try again later (request id {request_id})".replace(" (request id )", "")
     body = json.dumps({"error": {"type": type(exc).__name__, "message": message}})
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
 
 
 def _where(loc: tuple[Any, ...]) -> str:
@@ -95,4 +96,11 @@ def bounded_body(handler: Callable[..., Any], event: dict[str, Any], context: An
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8", "surrogatepass"))
     if size > limit:
         return envelope(400, "ValidationError", f"the request body is {size} bytes; the limit is {limit} bytes")
+    if body and not event.get("isBase64Encoded"):
+        try:
+            json.loads(body)
+        except RecursionError:
+            return envelope(400, "ValidationError", "the request body is nested too deeply")
+        except ValueError:
+            pass  # not JSON: the route's validation says so
     return handler(event, context)

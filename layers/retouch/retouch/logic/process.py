@@ -61,8 +61,15 @@ def process_message(
     try:
         result = process_request(request, deps)
     except Exception as exc:
-        reason = exc.message if isinstance(exc, RetouchError) else f"{type(exc).__name__}: {exc}"
-        log = {"job_id": request.job_id, "image_id": request.image_id, "attempt": receive_count, "error": reason}
+        # the image's error is read by users: our own words only (the detail is in the log below)
+        reason = exc.message if isinstance(exc, RetouchError) else "an internal error occurred"
+        log = {
+            "job_id": request.job_id,
+            "image_id": request.image_id,
+            "attempt": receive_count,
+            "error": reason,
+            "cause": f"{type(exc).__name__}: {exc}"[:500],
+        }
         if receive_count >= s.max_receive_count:
             logger.error("giving up on image", extra=log)
             metrics.add_metric(name="ImagesGivenUp", unit="Count", value=1)

@@ -15,9 +15,11 @@ written, so a photo without faces, red eyes or visible teeth comes back unchange
   proportion to the redness, so the white catch-light is kept; the mask edge is feathered.
 * ``teeth_whitening`` works in CIE L*a*b*: teeth are the bright (L* relative to the brightest
   part of the mouth), not-red (low a*) pixels inside the inner-lip contour from the face mesh;
-  lips, gums and tongue have high a* and are excluded. Yellow (positive b*) is reduced by
-  ``strength`` and L* lifted by at most ``6 * strength``, with a feathered mask. Faces whose
-  inner lips are closed (gap below 5% of the mouth width) are left alone.
+  lips, gums and tongue have high a* and are excluded. Yellow is removed relative to natural
+  white teeth (b* about 10), not to grey: at the default strength the excess b* above that goes
+  entirely, higher strengths go whiter, lower ones subtler (:func:`whitening_targets`); L* is
+  lifted by at most ``6 * strength``, with a feathered mask. Faces whose inner lips are closed
+  (gap below 5% of the mouth width) are left alone.
 """
 
 from __future__ import annotations
@@ -80,6 +82,9 @@ def _blend_into(out: Image, x0: int, y0: int, target: np.ndarray, alpha: np.ndar
 # --------------------------------------------------------------------------- red eye
 
 
+TINY_EYE_SLACK = 2.0
+"""Extra distance (px) allowed between a tiny iris's estimated centre and its red pupil."""
+
 MIN_RED_EXCESS = 50
 """R - max(G, B) of a red-pupil pixel, at least (grey levels); natural irises stay below ~40."""
 
@@ -100,10 +105,12 @@ def red_pupil_mask(rgb: np.ndarray, center: tuple[float, float], radius: float, 
     ``center`` (window coordinates) and ``radius`` describe the iris. Colour: redness above
     ``threshold`` and R above max(G, B) by more than :data:`MIN_RED_EXCESS` levels (dark
     iris and lash pixels can have a high ratio but never a large excess). Shape: the
-    connected component whose centroid is nearest the centre, within ``0.8 * radius + 1`` of
-    it, inside the disc of ``1.3 * radius + 1``, and roughly round (area at least 30% of its
+    connected component whose centroid is nearest the centre, within ``0.8 * radius + s`` of
+    it, inside the disc of ``1.3 * radius + s``, and roughly round (area at least 30% of its
     enclosing circle, unless the iris radius is below 3 px); grown by hysteresis to pixels of
-    half the redness connected to it.
+    half the redness connected to it. The slack ``s`` is 1 px, and :data:`TINY_EYE_SLACK` px
+    for irises below 3 px (faces of ~25-50 px in group photos), whose centre the landmark
+    models place to within a pixel or two only.
     """
     h, w = rgb.shape[:2]
     red = redness(rgb)
@@ -111,20 +118,21 @@ def red_pupil_mask(rgb: np.ndarray, center: tuple[float, float], radius: float, 
     excess = f[..., 0] - np.maximum(f[..., 1], f[..., 2])
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     dist = np.hypot(xx + 0.5 - center[0], yy + 0.5 - center[1])
-    disc = dist <= 1.3 * radius + 1.0
+    tiny = radius < 3.0  # a pupil of a few pixels has no measurable shape
+    slack = TINY_EYE_SLACK if tiny else 1.0
+    disc = dist <= 1.3 * radius + slack
     strong = (red > threshold) & (excess > MIN_RED_EXCESS) & disc
     empty = np.zeros((h, w), bool)
     if not strong.any():
         return empty
     n, labels, stats, centroids = cv2.connectedComponentsWithStats(strong.astype(np.uint8), connectivity=8)
-    tiny = radius < 3.0  # a pupil of a few pixels has no measurable shape
     min_area = 1.0 if tiny else max(2.0, 0.1 * np.pi * radius * radius)
     best, best_d = 0, np.inf
     for i in range(1, n):
         area = stats[i, cv2.CC_STAT_AREA]
         cx, cy = centroids[i] + 0.5
         d = float(np.hypot(cx - center[0], cy - center[1]))
-        if area < min_area or d > 0.8 * radius + 1.0:
+        if area < min_area or d > 0.8 * radius + slack:
             continue
         ys, xs = np.nonzero(labels == i)
         extent = float(np.max(np.hypot(xs + 0.5 - cx, ys + 0.5 - cy))) + 0.5
@@ -140,24 +148,88 @@ def red_pupil_mask(rgb: np.ndarray, center: tuple[float, float], radius: float, 
     return np.isin(weak_labels, keep[keep > 0])
 
 
-def _fix_eye(source: Image, eye: Eye, strength: float, threshold: float) -> Patch | None:
+def bright_pupil_mask(rgb: np.ndarray, center: tuple[float, float], radius: float) -> np.ndarray:
+    """Mask (bool) of a golden or white flash pupil ("cat's eye", common in animals and in
+    some human flash photos) in ``rgb`` (a window), or an all-false mask.
+
+    A pixel is bright when its luma is above :data:`CAT_EYE_MIN_LUMA` and well above the iris
+    ring around it (the 25th percentile of luma in the annulus 1.0-1.4 radii, plus 60). The
+    pupil is the bright component nearest the centre (within ``0.5 * radius + s``), inside the
+    iris disc, and much larger than a catch-light (at least :data:`CAT_EYE_MIN_AREA` of the
+    iris disc); a white sclera seen through a wrongly placed disc is rejected because most of
+    it lies at the disc's rim. The pupil is grown by hysteresis to connected pixels half-way
+    between the ring's luma and the floor (its soft edge).
+    """
+    h, w = rgb.shape[:2]
+    f = rgb.astype(np.float32)
+    luma = 0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    dist = np.hypot(xx + 0.5 - center[0], yy + 0.5 - center[1])
+    slack = TINY_EYE_SLACK if radius < 3.0 else 1.0
+    ring = (dist > 1.0 * radius + 0.5) & (dist <= 1.4 * radius + slack)
+    empty = np.zeros((h, w), bool)
+    if not ring.any():
+        return empty
+    ring_luma = float(np.percentile(luma[ring], 25))
+    floor = max(CAT_EYE_MIN_LUMA, ring_luma + 60.0)
+    bright = (luma > floor) & (dist <= radius + 0.5)
+    n, labels, stats, centroids = cv2.connectedComponentsWithStats(bright.astype(np.uint8), connectivity=8)
+    best, best_d = 0, np.inf
+    for i in range(1, n):
+        cx, cy = centroids[i] + 0.5
+        d = float(np.hypot(cx - center[0], cy - center[1]))
+        if stats[i, cv2.CC_STAT_AREA] < CAT_EYE_MIN_AREA * np.pi * radius * radius or d > 0.5 * radius + slack:
+            continue
+        rim = float(np.mean(dist[labels == i] > 0.8 * radius))
+        if rim < 0.5 and d < best_d:
+            best, best_d = i, d
+    if not best:
+        return empty
+    # grown by hysteresis over the pupil's soft edge (half-way between the iris and the floor)
+    weak = ((luma > 0.5 * (floor + ring_luma)) & (dist <= radius + slack)).astype(np.uint8)
+    _, weak_labels = cv2.connectedComponents(weak, connectivity=8)
+    keep = np.unique(weak_labels[labels == best])
+    return np.isin(weak_labels, keep[keep > 0])
+
+
+CAT_EYE_MIN_LUMA = 150.0
+CAT_EYE_MIN_AREA = 0.2
+
+
+def _fix_eye(source: Image, eye: Eye, strength: float, threshold: float, cat_eye: bool = False) -> Patch | None:
     h, w = source.shape[:2]
     r = max(eye.iris_radius, 1.0)
-    x0, y0, x1, y1 = _window(eye.center, 1.6 * r + 3, w, h)
-    if x1 - x0 < 2 or y1 - y0 < 2:
-        return None
-    rgb = source[y0:y1, x0:x1, :3]
-    center = (eye.center[0] - x0, eye.center[1] - y0)
-    mask = red_pupil_mask(rgb, center, r, threshold)
-    if eye.contour is not None:  # never outside the eyelids (a little slack for the fit)
-        lids = _polygon_mask(eye.contour, x0, y0, mask.shape)
-        lids = cv2.dilate(lids, np.ones((3, 3), np.uint8), iterations=max(1, round(0.15 * r)))
-        mask &= lids.astype(bool)
-    if not mask.any():
+    centres = [eye.center]
+    if eye.contour is not None:  # the iris fit can be thrown by the red pupil itself: retry
+        centres.append((float(eye.contour[:, 0].mean()), float(eye.contour[:, 1].mean())))
+    for centre in centres:
+        x0, y0, x1, y1 = _window(centre, 1.6 * r + 3, w, h)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return None
+        rgb = source[y0:y1, x0:x1, :3]
+        local = (centre[0] - x0, centre[1] - y0)
+        mask = red_pupil_mask(rgb, local, r, threshold)
+        bright = False
+        if cat_eye and not mask.any():
+            mask, bright = bright_pupil_mask(rgb, local, r), True
+        if eye.contour is not None:  # never outside the eyelids (a little slack for the fit)
+            lids = _polygon_mask(eye.contour, x0, y0, mask.shape)
+            lids = cv2.dilate(lids, np.ones((3, 3), np.uint8), iterations=max(1, round(0.5 * r)))
+            mask &= lids.astype(bool)
+        if mask.any():
+            break
+    else:
         return None
     sigma = max(0.5, 0.12 * r)
     alpha = np.clip(2.0 * cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma), 0.0, 1.0) * strength
     f = rgb.astype(np.float32)
+    if bright:
+        # a dark, neutral pupil that keeps the relative shading (and so a brighter catch-light)
+        luma = 0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]
+        inside = luma[mask]
+        scale = CAT_EYE_PUPIL_LUMA / max(float(np.median(inside)), 1.0)
+        target = np.repeat(np.minimum(luma * scale, 255.0)[..., None], 3, axis=2)
+        return x0, y0, target, alpha
     red = redness(rgb)
     target = f.copy()
     target[..., 0] = np.minimum(f[..., 0], 0.5 * (f[..., 1] + f[..., 2]))
@@ -166,16 +238,23 @@ def _fix_eye(source: Image, eye: Eye, strength: float, threshold: float) -> Patc
     return x0, y0, target, alpha
 
 
-def red_eye(image: Image, strength: float = 1.0, threshold: float = 0.45) -> Image:
+CAT_EYE_PUPIL_LUMA = 35.0
+"""Median grey level given to a corrected golden/white pupil."""
+
+
+def red_eye(image: Image, strength: float = 1.0, threshold: float = 0.45, cat_eye: bool = False) -> Image:
     """Remove red eye from every detected face.
 
     :param strength: how much of the correction to apply (0 = none, 1 = full).
     :param threshold: minimum redness ``(R - max(G, B)) / R`` of a red-pupil pixel; lower
         finds paler (pink) red eye but risks touching reddish-brown irises.
+    :param cat_eye: also darken golden or white flash pupils (:func:`bright_pupil_mask`) in
+        eyes without red pupils. Off by default: a pale iris or a sclera under a misplaced
+        iris fit could be darkened.
     """
     if strength <= 0:
         return image
-    patches = [_fix_eye(image, eye, strength, threshold) for face in detect_faces(image) for eye in face.eyes]
+    patches = [_fix_eye(image, eye, strength, threshold, cat_eye) for face in detect_faces(image) for eye in face.eyes]
     return _apply_patches(image, [p for p in patches if p is not None])
 
 
@@ -199,6 +278,42 @@ def teeth_mask(lab: np.ndarray, inside: np.ndarray) -> np.ndarray:
     return (soft * inside).astype(np.float32)
 
 
+NATURAL_TEETH_B = 10.0
+"""b* (CIE Lab) that the default strength brings yellow teeth down to: natural white teeth
+measure about 8-16 (e.g. the VITA shade guide's lightest tabs, and the astronaut's own teeth)."""
+WHITEST_TEETH_B = 4.0
+"""b* floor at ``strength=1``: whiter than natural, still not blue."""
+DEFAULT_STRENGTH = 0.6
+"""The registered default strength; at it the whole excess over :data:`NATURAL_TEETH_B` goes."""
+MAX_LIGHTNESS_LIFT = 6.0
+
+
+def whitening_targets(lab: np.ndarray, strength: float) -> np.ndarray:
+    """Whitened L*a*b* for teeth pixels ``lab`` (L in 0-100) at ``strength`` in [0, 1].
+
+    Yellow is removed relative to natural white, not to neutral grey: the excess of b* over a
+    floor is reduced by ``k = min(1, strength / DEFAULT_STRENGTH)``, where the floor is
+    :data:`NATURAL_TEETH_B` up to the default strength and falls linearly to
+    :data:`WHITEST_TEETH_B` at 1. So at the default a b* of 24-38 ends at about 10, teeth
+    already at natural white keep their b*, smaller strengths are subtler and larger ones
+    whiter. a* above zero (a warm cast) shrinks by ``0.3 k``; L* is lifted by
+    ``strength * min(6, 0.15 (100 - L*))``, gently and never past 100.
+    """
+    k = min(1.0, strength / DEFAULT_STRENGTH)
+    over = max(0.0, strength - DEFAULT_STRENGTH) / (1.0 - DEFAULT_STRENGTH)
+    floor = NATURAL_TEETH_B + over * (WHITEST_TEETH_B - NATURAL_TEETH_B)
+    L, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
+    lift = strength * np.minimum(MAX_LIGHTNESS_LIFT, 0.15 * (100.0 - L))
+    return np.stack(
+        [
+            np.minimum(100.0, L + lift),
+            np.where(a > 0, a * (1.0 - 0.3 * k), a),
+            b - k * np.maximum(b - floor, 0.0),
+        ],
+        axis=-1,
+    ).astype(np.float32)
+
+
 def _whiten_face(source: Image, face: Face, strength: float) -> Patch | None:
     if face.inner_lips is None or face.mouth_opening < MIN_MOUTH_OPENING:
         return None
@@ -215,25 +330,18 @@ def _whiten_face(source: Image, face: Face, strength: float) -> Patch | None:
     if float(mask.max(initial=0.0)) < 0.5:
         return None
     sigma = max(0.6, 0.01 * face.mouth_width)
-    alpha = cv2.GaussianBlur(mask, (0, 0), sigma) * inside * strength
-    L, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
-    target_lab = np.stack(
-        [
-            np.minimum(100.0, L + np.minimum(6.0, 0.15 * (100.0 - L))),
-            a * 0.7,
-            np.where(b > 0, 0.0, b),
-        ],
-        axis=-1,
-    ).astype(np.float32)
-    target = cv2.cvtColor(target_lab, cv2.COLOR_Lab2RGB) * 255.0
+    # feathered, but full strength on the teeth themselves (the blur halves a hard mask's edge)
+    alpha = np.clip(2.0 * cv2.GaussianBlur(mask, (0, 0), sigma), 0.0, 1.0) * inside
+    target = cv2.cvtColor(whitening_targets(lab, strength), cv2.COLOR_Lab2RGB) * 255.0
     return x0, y0, target, alpha
 
 
-def teeth_whitening(image: Image, strength: float = 0.6) -> Image:
-    """Whiten visible teeth in every detected face.
+def teeth_whitening(image: Image, strength: float = DEFAULT_STRENGTH) -> Image:
+    """Whiten visible teeth in every detected face (see :func:`whitening_targets`).
 
-    :param strength: fraction of the yellow (b* > 0) removed and of the lightness lift
-        (up to 6 L*) applied, 0 to 1.
+    :param strength: 0 = unchanged; 0.6 (default) = the yellow cast removed down to natural
+        white (b* about 10) and L* lifted by up to 3.6; 1 = whiter still (b* down to 4, L* up
+        to +6). Smaller values remove proportionally less.
     """
     if strength <= 0:
         return image

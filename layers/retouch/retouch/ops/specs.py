@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from retouch.errors import InvalidParameters
+from retouch.errors import ImageTooLarge, InvalidParameters
 from retouch.models import OperationSpec
 from retouch.ops.hints import MAX_HINTS, parse_hints
 
@@ -37,6 +37,15 @@ GRAVITIES = ("center", "face", "smart")
 """Where a crop window sits (see :mod:`.framing`)."""
 
 Size = tuple[int, int]
+
+MAX_MAGNITUDE = 1e9
+"""No parameter is a number larger than this (pixel boxes included)."""
+MAX_NUMBER_TEXT = 40
+
+
+def _short(raw: Any) -> str:
+    text = repr(raw)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 @dataclass(frozen=True)
@@ -107,12 +116,18 @@ def _number(where: str, raw: Any, *, integer: bool, keep_int: bool = False) -> i
         raise InvalidParameters(f"{where} must be a number, got {raw!r}")
     if isinstance(raw, str):
         text = raw.strip()
+        if len(text) > MAX_NUMBER_TEXT:
+            raise InvalidParameters(f"{where} must be a number of at most {MAX_NUMBER_TEXT} characters")
         try:
             raw = int(text) if text.lstrip("+-").isdigit() else float(text)
         except ValueError:
             raise InvalidParameters(f"{where} must be a number, got {text!r}") from None
-    if not isinstance(raw, (int, float)) or not math.isfinite(raw):
-        raise InvalidParameters(f"{where} must be a finite number, got {raw!r}")
+    if not isinstance(raw, (int, float)):
+        raise InvalidParameters(f"{where} must be a number, got {type(raw).__name__ if raw is None else _short(raw)}")
+    if (isinstance(raw, int) and abs(raw) > MAX_MAGNITUDE) or (isinstance(raw, float) and not math.isfinite(raw)):
+        raise InvalidParameters(f"{where} must be a finite number no larger than {MAX_MAGNITUDE:.0e} in size")
+    if abs(raw) > MAX_MAGNITUDE:
+        raise InvalidParameters(f"{where} must be a finite number no larger than {MAX_MAGNITUDE:.0e} in size")
     if integer:
         if isinstance(raw, float) and not raw.is_integer():
             raise InvalidParameters(f"{where} must be a whole number, got {raw}")
@@ -227,6 +242,10 @@ def _thumbnail_size(params: Mapping[str, Any], size: Size) -> Size:
     return sw, sh
 
 
+def _thumbnail_largest(params: Mapping[str, Any]) -> Size | None:
+    return (params["width"], params["height"]) if params.get("width") and params.get("height") else None
+
+
 def _same_size(params: Mapping[str, Any], size: Size) -> Size:
     return size
 
@@ -258,6 +277,8 @@ class Operation:
     """Cross-parameter validation, raising :class:`InvalidParameters`."""
     output_size: Callable[[Mapping[str, Any], Size], Size] = _same_size
     decode_hint: Callable[[Mapping[str, Any], Size], Size] | None = None
+    largest_output: Callable[[Mapping[str, Any]], Size | None] | None = None
+    """The largest result the parameters alone allow, whatever the input (None: it depends)."""
 
     @property
     def fn(self) -> Callable[..., Any]:
@@ -378,6 +399,7 @@ OPERATIONS: tuple[Operation, ...] = (
         check=_check_thumbnail,
         output_size=_thumbnail_size,
         decode_hint=_thumbnail_decode_hint,
+        largest_output=_thumbnail_largest,
     ),
     Operation(
         name="contrast",
@@ -459,6 +481,12 @@ OPERATIONS: tuple[Operation, ...] = (
                 minimum=0.2,
                 maximum=0.9,
             ),
+            Param(
+                "cat_eye",
+                "bool",
+                "also darken golden or white flash pupils (cat's eye); may darken pale irises",
+                default=False,
+            ),
         ),
     ),
     Operation(
@@ -469,7 +497,7 @@ OPERATIONS: tuple[Operation, ...] = (
             Param(
                 "strength",
                 "float",
-                "fraction of the yellow removed (and of a small lightness lift), 0 to 1",
+                "0 none, 0.6 natural white (removes the yellow cast), 1 whitest",
                 default=0.6,
                 minimum=0,
                 maximum=1,
@@ -541,6 +569,37 @@ def output_size(specs: Sequence[OperationSpec], size: Size) -> Size:
     """The size the chain produces from an image of ``size`` (validated specs)."""
     for spec in specs:
         size = get(spec.op).output_size(spec.params, size)
+    return size
+
+
+def check_request(specs: Sequence[OperationSpec], max_pixels: int) -> None:
+    """Refuse at validation what would exceed ``max_pixels`` whatever the input (the rest is
+    checked against each image's real size before it is processed: :func:`check_chain`)."""
+    for spec in specs:
+        op = get(spec.op)
+        largest = op.largest_output(spec.params) if op.largest_output else None
+        if largest is not None and largest[0] * largest[1] > max_pixels:
+            w, h = largest
+            raise InvalidParameters(
+                f"{spec.op}: a {w}x{h} result ({w * h / 1e6:.0f} MP) would be over the {max_pixels / 1e6:.0f} MP limit"
+            )
+
+
+def check_chain(specs: Sequence[OperationSpec], size: Size, max_pixels: int) -> Size:
+    """Refuse, before any pixel is touched, a chain that would make an image over ``max_pixels``
+    or enlarge one by more than :data:`MAX_UPSCALE` in one step. Returns the final size."""
+    for spec in specs:
+        out = get(spec.op).output_size(spec.params, size)
+        w, h = out
+        if w * h > max_pixels:
+            raise ImageTooLarge(
+                f"{spec.op} would make a {w}x{h} image ({w * h / 1e6:.0f} MP), over the {max_pixels / 1e6:.0f} MP limit"
+            )
+        if max(w / max(1, size[0]), h / max(1, size[1])) > MAX_UPSCALE:
+            raise ImageTooLarge(
+                f"{spec.op} would enlarge the image more than {MAX_UPSCALE:g} times ({size[0]}x{size[1]} to {w}x{h})"
+            )
+        size = out
     return size
 
 

@@ -1,0 +1,109 @@
+"""Per-user limits, in the jobs table: jobs in flight, images and bytes per day.
+
+* ``pk=USER#<sub>, sk=INFLIGHT`` - ``jobs``: the user's jobs not yet complete. Creating a job
+  adds one if the limit allows; the transaction that completes a job takes it away again
+  (:meth:`retouch.adapters.jobs.JobRepository.count_result`).
+* ``pk=USER#<sub>, sk=DAY#<yyyy-mm-dd>`` - ``images`` and ``bytes`` announced that UTC day,
+  kept two days.
+
+Each check is one conditional update, so concurrent requests cannot overshoot a limit.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from retouch.adapters.aws import aws_errors, error_code
+from retouch.adapters.jobs import _item
+from retouch.errors import TooManyRequests
+
+INFLIGHT_SK = "INFLIGHT"
+
+
+def inflight_key(owner: str) -> dict[str, Any]:
+    return _item({"pk": f"USER#{owner}", "sk": INFLIGHT_SK})
+
+
+def _seconds_to_midnight(now: datetime) -> int:
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(1, int((midnight - now).total_seconds()))
+
+
+@dataclass(frozen=True)
+class Limits:
+    jobs_in_flight: int
+    images_per_day: int
+    bytes_per_day: int
+
+
+@dataclass
+class QuotaRepository:
+    ddb: Any
+    table: str
+
+    def _update(self, key: dict[str, Any], expression: str, condition: str | None, values: dict[str, Any]) -> bool:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": key,
+            "UpdateExpression": expression,
+            "ExpressionAttributeValues": _item(values),
+        }
+        if "#b" in expression:
+            kwargs["ExpressionAttributeNames"] = {"#b": "bytes"}
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        try:
+            self.ddb.update_item(**kwargs)
+            return True
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            with aws_errors("quota"):
+                raise
+
+    def reserve(self, owner: str, images: int, size: int, limits: Limits) -> None:
+        """Take one job slot and the day's share for ``images`` of ``size`` bytes, or raise
+        :class:`TooManyRequests` (with when to try again) and take nothing."""
+        if not self._update(
+            inflight_key(owner),
+            "ADD jobs :one",
+            "attribute_not_exists(jobs) OR jobs < :max",
+            {":one": 1, ":max": limits.jobs_in_flight},
+        ):
+            raise TooManyRequests(
+                f"you have {limits.jobs_in_flight} jobs running, the most allowed at once; try again when one completes", 30
+            )
+        now = datetime.now(UTC)
+        day = _item({"pk": f"USER#{owner}", "sk": f"DAY#{now:%Y-%m-%d}"})
+        fits = (
+            self._update(
+                day,
+                "ADD images :n, #b :s SET expires_at = if_not_exists(expires_at, :ttl)",
+                "(attribute_not_exists(images) OR images <= :imax) AND (attribute_not_exists(#b) OR #b <= :bmax)",
+                {
+                    ":n": images,
+                    ":s": size,
+                    ":imax": limits.images_per_day - images,
+                    ":bmax": limits.bytes_per_day - size,
+                    ":ttl": int(time.time()) + 2 * 86400,
+                },
+            )
+            if images <= limits.images_per_day and size <= limits.bytes_per_day
+            else False
+        )
+        if not fits:
+            self.release(owner)
+            raise TooManyRequests(
+                f"this job would take you over today's limit of {limits.images_per_day} images or "
+                f"{limits.bytes_per_day / 1e9:g} GB; the limit resets at midnight UTC",
+                _seconds_to_midnight(now),
+            )
+
+    def release(self, owner: str) -> None:
+        """Give back a job slot (the job was never created)."""
+        self._update(inflight_key(owner), "ADD jobs :minus", None, {":minus": -1})

@@ -1,0 +1,111 @@
+"""Colorization: give a greyscale photo plausible colours while keeping its luminance.
+
+Everything happens in CIE Lab (D65, sRGB): the output's L* is the input's L* (only rounding to
+8 bits and a gamut limit on chroma move it, by far less than one L* unit); the operation only
+chooses the chroma channels a* and b*. An input that already has colour is treated the same way:
+its own chroma is discarded and replaced (colorize works on the luminance of any image). Alpha is
+kept. Chroma is always limited to the sRGB gamut at the pixel's L* (:func:`limit_chroma`).
+
+One module per mode:
+
+* :mod:`.reference` - exemplar-based colour transfer after Welsh, Ashikhmin & Mueller (2002);
+* :mod:`.hints` - user colour hints propagated after Levin, Lischinski & Weiss (2004);
+* :mod:`.auto` (default) - a compact network trained by ``training/train_colorize.py``
+  (Zhang, Isola & Efros 2016, scaled down), run with ``cv2.dnn``; or library retrieval;
+
+and :mod:`.colour` for what they share (Lab helpers, gamut limit, guided filter, settings).
+
+In the service, ``reference`` names another image of the same job; the pipeline loads that image
+and passes its pixels to :func:`colorize` as the ``reference`` array (the registered parameter
+only carries the name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from retouch.errors import InvalidParameters
+from retouch.ops.colorize.auto import MODEL_SIZE, PACKAGED_MODEL, RETRIEVE, ab_auto, predict_with_model
+from retouch.ops.colorize.colour import (
+    ColorizeModelError,
+    ColorizeSettings,
+    _split_alpha,
+    colorfulness,
+    compose,
+    guided_coefficients,
+    guided_filter,
+    guided_upsample,
+    lightness,
+    limit_chroma,
+)
+from retouch.ops.colorize.hints import HINTS_SIDE, ab_from_hints, propagate_hints
+from retouch.ops.colorize.reference import SAMPLES, WORK_SIDE, ab_from_references, reference_lab, transfer_from_references
+from retouch.ops.hints import Hint, parse_hints
+from retouch.ops.registry import Image
+from retouch.ops.specs import NEEDS_REFERENCE
+
+__all__ = [
+    "HINTS_SIDE",
+    "MODEL_SIZE",
+    "PACKAGED_MODEL",
+    "RETRIEVE",
+    "SAMPLES",
+    "WORK_SIDE",
+    "ColorizeModelError",
+    "ColorizeSettings",
+    "colorfulness",
+    "colorize",
+    "compose",
+    "guided_coefficients",
+    "guided_filter",
+    "guided_upsample",
+    "lightness",
+    "limit_chroma",
+    "predict_with_model",
+    "propagate_hints",
+    "transfer_from_references",
+]
+
+
+def colorize(
+    image: Image,
+    mode: str = "auto",
+    strength: float = 1.0,
+    hints: str | Sequence[Hint] | None = None,
+    reference: np.ndarray | str | None = None,
+) -> Image:
+    """Colorize ``image`` on its luminance (see the module docstring for the methods).
+
+    :param mode: ``auto`` (learned model, or library retrieval + transfer), ``reference`` or ``hints``.
+    :param strength: multiplies the chroma (0 = grey, 1 = as predicted, 2 = twice as saturated).
+    :param hints: ``mode=hints``: ``"x,y,#rrggbb;..."`` (see :func:`parse_hints`) or parsed hints.
+    :param reference: ``mode=reference``: the reference photo as uint8 RGB(A) pixels. As a
+        registered parameter this is the *name* of another image of the same job, which the
+        pipeline resolves to its pixels before calling this function; a name that was not
+        resolved, or no reference at all, raises :class:`InvalidParameters`.
+    :returns: uint8 RGB (RGBA when the input has alpha) with the input's L*.
+    """
+    rgb, alpha = _split_alpha(image)
+    if image.dtype != np.uint8:
+        raise InvalidParameters(f"colorize: expected 8-bit pixels, got {image.dtype}")
+    full_l = lightness(rgb)
+    if mode == "reference":
+        if reference is None:
+            raise InvalidParameters(NEEDS_REFERENCE)
+        if isinstance(reference, str):
+            raise InvalidParameters(f"colorize: the reference image {reference!r} was not loaded; {NEEDS_REFERENCE}")
+        ab = ab_from_references(full_l, [reference_lab(reference)])
+    elif mode == "hints":
+        if hints is None:
+            raise InvalidParameters('colorize: mode=hints needs hints="x,y,#rrggbb;x,y,#rrggbb"')
+        ab = ab_from_hints(full_l, parse_hints(hints) if isinstance(hints, str) else hints)
+    elif mode == "auto":
+        ab = ab_auto(full_l, ColorizeSettings.from_env())
+    else:
+        raise InvalidParameters(f"colorize: mode must be one of auto, reference, hints, got {mode!r}")
+    if strength != 1.0:
+        ab *= np.float32(strength)
+    out = compose(full_l, ab)
+    return out if alpha is None else np.ascontiguousarray(np.concatenate([out, alpha], axis=2))

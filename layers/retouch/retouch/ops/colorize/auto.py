@@ -1,0 +1,105 @@
+"""``auto`` mode: a compact learned colorizer run by ``cv2.dnn``, else library retrieval.
+
+* **Model** (default): ``model/colorize-auto.onnx``, trained by ``training/train_colorize.py``
+  on openly licensed photos listed in ``training/colorize_data.json``. It follows Zhang, Isola &
+  Efros, "Colorful image colorization" (ECCV 2016) at a small scale: classification over
+  in-gamut a*b* bins with class rebalancing (which keeps colours from fading to sepia), decoded
+  by the annealed mean, with a global-context branch after Iizuka et al. (SIGGRAPH 2016). Any
+  other ONNX model with the same interface can be named by ``$COLORIZE_MODEL_PATH``: see
+  :func:`predict_with_model`.
+* **Library**: when ``$COLORIZE_LIBRARY_PATH`` is set (and no model path is), or when no model
+  is packaged, the :data:`RETRIEVE` photos of the reference library
+  (:mod:`retouch.ops.colorize_library`) whose luminance descriptors are closest to the input
+  are used as references for the ``reference`` method.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from retouch.errors import InvalidParameters
+from retouch.ops import colorize_library
+from retouch.ops.colorize.colour import ColorizeModelError, ColorizeSettings, guided_upsample
+from retouch.ops.colorize.reference import SMOOTH_EPS, SMOOTH_RADIUS, WORK_SIDE, transfer_from_references
+
+PACKAGED_MODEL = Path(__file__).with_name("model") / "colorize-auto.onnx"
+"""The model trained by ``training/train_colorize.py`` (shipped inside the package and layer)."""
+MODEL_SIZE = 224
+"""Side of the square L* input of the ``auto`` model."""
+RETRIEVE = 2
+"""Library photos used as references in ``auto`` mode without a model."""
+MODEL_SIDE = WORK_SIDE
+"""Longest side of the grid on which a model's (coarse) output is smoothed along L* edges."""
+
+
+@functools.lru_cache(maxsize=2)
+def _load_model(path: str, mtime: float) -> Any:
+    try:
+        return cv2.dnn.readNetFromONNX(path)
+    except cv2.error as exc:
+        raise ColorizeModelError(f"colorize: cannot load the ONNX model {path}: {exc}") from exc
+
+
+def predict_with_model(full_l: np.ndarray, path: str) -> np.ndarray:
+    """a*b* (H, W, 2) predicted by the ONNX model at ``path`` for the L* image ``full_l``.
+
+    Interface (that of the Zhang et al. 2016 colorizer as exported from the authors' Caffe model,
+    with the annealed-mean ``class8_ab`` output, as OpenCV's ``colorization.py`` sample uses it;
+    the packaged model has the same):
+
+    * one input, float32 NCHW ``1 x 1 x 224 x 224``: the image's L* (0..100), resized to 224x224
+      with area averaging (aspect ratio not kept), minus 50;
+    * one output, float32 ``1 x 2 x h x w`` (any h, w; 56x56 for Zhang et al., 28x28 for the
+      packaged model): a* and b* in CIE Lab units, for the whole image.
+
+    The output is resized bilinearly to a grid whose longest side is :data:`MODEL_SIDE`,
+    smoothed there and brought to full resolution by the fast guided filter on L* (so colour
+    edges follow luminance edges and do not bleed across them), then combined with the
+    original L*.
+    """
+    try:
+        net = _load_model(path, os.path.getmtime(path))
+    except OSError as exc:
+        raise ColorizeModelError(f"colorize: COLORIZE_MODEL_PATH={path} cannot be read: {exc}") from exc
+    small = cv2.resize(full_l, (MODEL_SIZE, MODEL_SIZE), interpolation=cv2.INTER_AREA)
+    net.setInput((small - 50.0).astype(np.float32)[None, None])
+    try:
+        out = np.asarray(net.forward())
+    except cv2.error as exc:
+        raise ColorizeModelError(f"colorize: the model {path} failed: {exc}") from exc
+    if out.ndim != 4 or out.shape[:2] != (1, 2):
+        raise ColorizeModelError(f"colorize: the model {path} must output 1x2xHxW a*b*, got shape {out.shape}")
+    ab_low = np.ascontiguousarray(out[0].transpose(1, 2, 0), dtype=np.float32)
+    work_l = colorize_library.fit_side(full_l, MODEL_SIDE)
+    ab_work = cv2.resize(ab_low, (work_l.shape[1], work_l.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return guided_upsample(work_l / 100.0, ab_work, full_l / 100.0, SMOOTH_RADIUS, SMOOTH_EPS)
+
+
+def ab_from_library(full_l: np.ndarray, library_path: str | None) -> np.ndarray:
+    """a*b* from the :data:`RETRIEVE` nearest library photos (Welsh et al. transfer)."""
+    try:
+        library = colorize_library.load_library(library_path)
+    except colorize_library.LibraryUnavailable as exc:
+        raise InvalidParameters(
+            "colorize: mode=auto has neither a model nor a reference library here; use mode=reference or mode=hints"
+        ) from exc
+    work_l = colorize_library.fit_side(full_l, WORK_SIDE)
+    chosen = colorize_library.retrieve(library, work_l, k=RETRIEVE)
+    ab = transfer_from_references(work_l, [library.labs[i] for i in chosen])
+    return guided_upsample(work_l / 100.0, ab, full_l / 100.0, SMOOTH_RADIUS, SMOOTH_EPS)
+
+
+def ab_auto(full_l: np.ndarray, settings: ColorizeSettings) -> np.ndarray:
+    """a*b* for ``auto`` mode: ``$COLORIZE_MODEL_PATH``, else ``$COLORIZE_LIBRARY_PATH``, else
+    the packaged model, else the packaged or built library."""
+    if settings.colorize_model_path:
+        return predict_with_model(full_l, settings.colorize_model_path)
+    if not settings.colorize_library_path and PACKAGED_MODEL.is_file():
+        return predict_with_model(full_l, str(PACKAGED_MODEL))
+    return ab_from_library(full_l, settings.colorize_library_path or None)

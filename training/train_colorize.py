@@ -1,0 +1,329 @@
+"""Train the compact colorization network behind ``colorize`` mode ``auto`` and export it to ONNX.
+
+    build/trainvenv/bin/python -m training.train_colorize [--minutes 35] [--fresh]
+
+Method (Zhang, Isola & Efros, "Colorful image colorization", ECCV 2016, scaled down): the
+network sees the L* channel of a photo squashed to 224x224 (halved to 112x112 inside the
+network, to train in minutes on two CPU cores) and predicts, at 28x28, a
+distribution over :data:`GRID`-spaced a*b* bins that are inside the sRGB gamut. The loss is
+the cross-entropy against a soft encoding of the true a*b* (5 nearest bins, Gaussian
+sigma 5) weighted by Zhang's class rebalancing (``lambda`` = 0.5 mix of the empirical prior
+with a uniform one), so that rare saturated colours are not drowned by the greys and browns.
+A global branch (average pooling of the deepest features, after Iizuka, Simo-Serra & Ishikawa,
+"Let there be color!", SIGGRAPH 2016) gives every position the scene context.
+
+The exported model takes ``L* - 50`` (1x1x224x224) and returns the *annealed mean* a*b*
+(1x2x28x28), times a chroma scale, with the temperature and scale chosen on the held-out split
+(:data:`TEMPERATURES`, :data:`SCALES`), so the runtime (``retouch.ops.colorize``) runs it with
+``cv2.dnn`` only.
+
+Data: ``training/colorize_data.json`` (fetched by ``training.colorize_data``); the ``val``
+photos are never trained on. Training is bounded by ``--minutes`` (wall clock) and by
+``--steps``, is seeded (the list's ``seed``), and checkpoints every :data:`CHECKPOINT_EVERY`
+steps to ``<work>/checkpoint.pt``; re-running resumes from it (``--fresh`` starts over).
+Needs torch, onnx and opencv-python-headless (a training venv; nothing of this ships).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import random
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LIST = Path(__file__).with_name("colorize_data.json")
+MODEL_OUT = Path("layers/retouch/retouch/ops/colorize/model/colorize-auto.onnx")
+SIZE = 224
+TRAIN_SIZE = 112
+OUT_SIZE = 28
+GRID = 10.0
+SIGMA = 5.0
+NEIGHBOURS = 5
+REBALANCE = 0.5
+BATCH = 16
+CHECKPOINT_EVERY = 50
+EVALUATE_EVERY = 250
+TEMPERATURES = (0.38, 0.6, 1.0)
+SCALES = (0.4, 0.55, 0.7, 0.85, 1.0)
+"""Chroma scales tried at export; the largest within 2% of the lowest held-out error wins (an
+uncertain model lowers its mean error by predicting less chroma; the 2% keeps it vivid)."""
+
+log = logging.getLogger("train_colorize")
+
+# --------------------------------------------------------------------------- colour bins
+
+
+def gamut_bins() -> np.ndarray:
+    """Centres (Q, 2) of the a*b* grid cells that are inside the sRGB gamut at some L*."""
+    axis = np.arange(-110.0, 110.0 + 1e-6, GRID, dtype=np.float32)
+    a, b = np.meshgrid(axis, axis, indexing="ij")
+    keep = np.zeros(a.shape, bool)
+    for lightness in np.arange(2.0, 99.0, 2.0, dtype=np.float32):
+        lab = np.stack([np.full_like(a, lightness), a, b], axis=-1)
+        rgb = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
+        back = cv2.cvtColor(np.clip(rgb, 0, 1), cv2.COLOR_RGB2Lab)
+        keep |= np.linalg.norm(back[..., 1:] - lab[..., 1:], axis=-1) < GRID / 2
+    return np.stack([a[keep], b[keep]], axis=1).astype(np.float32)
+
+
+def soft_encode(ab: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
+    """(N, 2, H, W) a*b* -> (N, Q, H, W) soft one-hot over the :data:`NEIGHBOURS` nearest bins."""
+    n, _, h, w = ab.shape
+    flat = ab.permute(0, 2, 3, 1).reshape(-1, 2)
+    d2 = torch.cdist(flat, bins) ** 2
+    near_d2, near = torch.topk(d2, NEIGHBOURS, dim=1, largest=False)
+    weights = torch.exp(-near_d2 / (2 * SIGMA**2))
+    weights = weights / weights.sum(dim=1, keepdim=True)
+    out = torch.zeros(flat.shape[0], bins.shape[0])
+    out.scatter_(1, near, weights)
+    return out.reshape(n, h, w, -1).permute(0, 3, 1, 2)
+
+
+# --------------------------------------------------------------------------- network
+
+
+def _block(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride=stride, padding=dilation, dilation=dilation, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+class ColorNet(nn.Module):
+    """Encoder (112 -> 7), dilated context at 14, global branch, decoder to 28x28 bin logits."""
+
+    def __init__(self, bins: int) -> None:
+        super().__init__()
+        self.enc1 = nn.Sequential(_block(1, 24), _block(24, 32, 2))  # 56
+        self.enc2 = nn.Sequential(_block(32, 64, 2), _block(64, 64))  # 28
+        self.enc3 = nn.Sequential(_block(64, 128, 2), _block(128, 128, dilation=2), _block(128, 128, dilation=2))  # 14
+        self.enc4 = nn.Sequential(_block(128, 160, 2), _block(160, 160))  # 7
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.glob = nn.Sequential(nn.Conv2d(160, 160, 1), nn.ReLU(inplace=True), nn.Conv2d(160, 160, 1))
+        self.dec3 = _block(160 + 128, 128)
+        self.dec2 = nn.Sequential(nn.Conv2d(128 + 64, 64, 1), nn.ReLU(inplace=True), _block(64, 64))
+        self.head = nn.Conv2d(64, bins, 1)
+
+    def forward(self, centred_l: torch.Tensor) -> torch.Tensor:
+        """``L* - 50`` at 112x112 -> bin logits at 28x28."""
+        x = centred_l * (1.0 / 50.0)
+        e1 = self.enc1(x)
+        e2 = self.enc2(e1)
+        e3 = self.enc3(e2)
+        e4 = self.enc4(e3)
+        e4 = F.relu(e4 + self.glob(self.pool(e4)).expand_as(e4))  # explicit Expand for cv2.dnn
+        d3 = self.dec3(torch.cat([F.interpolate(e4, scale_factor=2.0, mode="bilinear", align_corners=False), e3], 1))
+        d2 = self.dec2(torch.cat([F.interpolate(d3, scale_factor=2.0, mode="bilinear", align_corners=False), e2], 1))
+        return self.head(d2)
+
+
+class AnnealedMean(nn.Module):
+    """Export wrapper: logits -> annealed-mean a*b* (Zhang et al.'s ``T``)."""
+
+    def __init__(self, net: ColorNet, bins: np.ndarray, temperature: float, scale: float = 1.0) -> None:
+        super().__init__()
+        self.net = net
+        self.inv_t = 1.0 / temperature
+        self.centres = nn.Conv2d(bins.shape[0], 2, 1, bias=False)  # chroma scale folded into the bin centres
+        self.centres.weight.data = torch.from_numpy(scale * bins.T.copy()).reshape(2, -1, 1, 1)
+
+    def forward(self, centred_l: torch.Tensor) -> torch.Tensor:
+        """``L* - 50`` at 224x224 (the runtime interface) -> a*b* at 28x28."""
+        small = F.avg_pool2d(centred_l, 2)
+        return self.centres(torch.softmax(self.net(small) * self.inv_t, dim=1))
+
+
+# --------------------------------------------------------------------------- data
+
+
+def to_lab(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+
+
+def load_split(root: Path, split: str) -> list[tuple[str, np.ndarray]]:
+    out = []
+    for path in sorted((root / split).glob("*.png")):
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        out.append((path.stem, to_lab(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))))
+    return out
+
+
+def sample(lab: np.ndarray, rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
+    """A random crop (50-100% of each side), squashed to 112 (the runtime squashes to 224 and
+    the exported model halves it); maybe mirrored."""
+    h, w = lab.shape[:2]
+    ch, cw = int(h * rng.uniform(0.5, 1.0)), int(w * rng.uniform(0.5, 1.0))
+    y, x = rng.randint(0, h - ch), rng.randint(0, w - cw)
+    crop = lab[y : y + ch, x : x + cw]
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    crop = np.ascontiguousarray(crop)
+    lightness = cv2.resize(crop[..., 0], (TRAIN_SIZE, TRAIN_SIZE), interpolation=cv2.INTER_AREA)
+    ab = cv2.resize(crop[..., 1:], (OUT_SIZE, OUT_SIZE), interpolation=cv2.INTER_AREA)
+    return lightness - 50.0, ab.transpose(2, 0, 1)
+
+
+def class_weights(train: list[tuple[str, np.ndarray]], bins: torch.Tensor) -> torch.Tensor:
+    """Zhang et al.'s rebalancing weights from the empirical a*b* prior of the training photos."""
+    counts = torch.zeros(bins.shape[0])
+    for _, lab in train:
+        ab = cv2.resize(lab[..., 1:], (64, 64), interpolation=cv2.INTER_AREA).reshape(-1, 2)
+        counts += soft_encode(torch.from_numpy(ab.T.copy()).reshape(1, 2, 64, 64), bins).sum(dim=(0, 2, 3))
+    prior = counts / counts.sum()
+    d2 = torch.cdist(bins, bins) ** 2  # smooth the prior (Gaussian, sigma 5) as in the paper
+    prior = (torch.exp(-d2 / (2 * SIGMA**2)) @ prior) / torch.exp(-d2 / (2 * SIGMA**2)).sum(1)
+    prior = prior / prior.sum()
+    weights = 1.0 / ((1 - REBALANCE) * prior + REBALANCE / bins.shape[0])
+    return weights / (prior * weights).sum()
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def predict(model: nn.Module, lab: np.ndarray) -> np.ndarray:
+    """a*b* at full size for one photo (bilinear upsampling of the 28x28 output)."""
+    h, w = lab.shape[:2]
+    small = cv2.resize(lab[..., 0], (SIZE, SIZE), interpolation=cv2.INTER_AREA) - 50.0
+    with torch.no_grad():
+        out = model(torch.from_numpy(small)[None, None]).numpy()[0].transpose(1, 2, 0)
+    return cv2.resize(np.ascontiguousarray(out), (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def evaluate(
+    net: ColorNet, bins: np.ndarray, val: list[tuple[str, np.ndarray]], temperature: float, scale: float = 1.0
+) -> tuple[float, float]:
+    """Mean ab error of the model and of the grey baseline over ``val``."""
+    model = AnnealedMean(net, bins, temperature, scale).eval()
+    errors, greys = [], []
+    for _, lab in val:
+        ab = predict(model, lab)
+        errors.append(float(np.mean(np.linalg.norm(ab - lab[..., 1:], axis=-1))))
+        greys.append(float(np.mean(np.linalg.norm(lab[..., 1:], axis=-1))))
+    return float(np.mean(errors)), float(np.mean(greys))
+
+
+def export(net: ColorNet, bins: np.ndarray, temperature: float, scale: float, path: Path) -> None:
+    model = AnnealedMean(net, bins, temperature, scale).eval()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(
+        model,
+        (torch.zeros(1, 1, SIZE, SIZE),),
+        str(path),
+        input_names=["data_l"],
+        output_names=["ab"],
+        opset_version=13,
+        dynamo=False,
+    )
+
+
+# --------------------------------------------------------------------------- training
+
+
+def train(args: argparse.Namespace) -> None:
+    spec = json.loads(LIST.read_text())
+    seed = int(spec["seed"])
+    torch.manual_seed(seed)
+    torch.set_num_threads(args.threads)
+    train_set = load_split(args.data, "train")
+    val_set = load_split(args.data, "val")
+    log.info("%d training photos, %d held-out photos", len(train_set), len(val_set))
+    bins_np = gamut_bins()
+    bins = torch.from_numpy(bins_np)
+    weights = class_weights(train_set, bins)
+    log.info("%d in-gamut a*b* bins", len(bins_np))
+    net = ColorNet(len(bins_np))
+    log.info("%.2f M parameters", sum(p.numel() for p in net.parameters()) / 1e6)
+    optimiser = torch.optim.Adam(net.parameters(), lr=args.lr, weight_decay=1e-5)
+    step = 0
+    rng = random.Random(seed)
+    checkpoint = args.work / "checkpoint.pt"
+    if checkpoint.exists() and not args.fresh:
+        state = torch.load(checkpoint, weights_only=False)
+        net.load_state_dict(state["net"])
+        optimiser.load_state_dict(state["optimiser"])
+        step = state["step"]
+        rng.setstate(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        log.info("resumed from %s at step %d", checkpoint, step)
+    args.work.mkdir(parents=True, exist_ok=True)
+    if args.export_only:
+        finish(net, bins_np, val_set, args.out, step)
+        return
+    started = time.monotonic()
+    net.train()
+    running = 0.0
+    while step < args.steps and time.monotonic() - started < args.minutes * 60:
+        for group in optimiser.param_groups:  # cosine decay over the planned steps
+            group["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * step / args.steps))
+        batch = [sample(train_set[rng.randrange(len(train_set))][1], rng) for _ in range(BATCH)]
+        x = torch.from_numpy(np.stack([b[0] for b in batch])[:, None])
+        target = soft_encode(torch.from_numpy(np.stack([b[1] for b in batch])), bins)
+        logits = net(x)
+        pixel_weight = weights[target.argmax(dim=1)]
+        loss = -(pixel_weight * (target * F.log_softmax(logits, dim=1)).sum(dim=1)).mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        step += 1
+        running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
+        if step % CHECKPOINT_EVERY == 0 or step == args.steps:
+            torch.save(
+                {
+                    "net": net.state_dict(),
+                    "optimiser": optimiser.state_dict(),
+                    "step": step,
+                    "rng": rng.getstate(),
+                    "torch_rng": torch.get_rng_state(),
+                },
+                checkpoint,
+            )
+            elapsed = time.monotonic() - started
+            log.info("step %d/%d  loss %.3f  %.0f s", step, args.steps, running, elapsed)
+        if step % EVALUATE_EVERY == 0:
+            net.eval()
+            err, grey = evaluate(net, bins_np, val_set, 0.38)
+            net.train()
+            log.info("step %d: held-out ab error %.2f (grey %.2f)", step, err, grey)
+    finish(net, bins_np, val_set, args.out, step)
+
+
+def finish(net: ColorNet, bins_np: np.ndarray, val_set: list[tuple[str, np.ndarray]], out: Path, step: int) -> None:
+    """Choose the temperature and chroma scale on the held-out photos and export the model."""
+    net.eval()
+    results = {(t, c): evaluate(net, bins_np, val_set, t, c) for t in TEMPERATURES for c in SCALES}
+    for (t, c), (err, grey) in results.items():
+        log.info("T=%.2f scale=%.2f: held-out ab error %.2f (grey %.2f)", t, c, err, grey)
+    lowest = min(err for err, _ in results.values())
+    best = max((key for key, (err, _) in results.items() if err <= 1.02 * lowest), key=lambda key: (key[1], -key[0]))
+    export(net, bins_np, best[0], best[1], out)
+    log.info("exported the model (T=%.2f, scale %.2f, step %d) to %s", best[0], best[1], step, out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--data", type=Path, default=Path("build/colorize-data"))
+    parser.add_argument("--work", type=Path, default=Path("build/colorize-train"))
+    parser.add_argument("--out", type=Path, default=MODEL_OUT)
+    parser.add_argument("--steps", type=int, default=1150)
+    parser.add_argument("--minutes", type=float, default=32.0)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
+    parser.add_argument("--export-only", action="store_true", help="export the checkpoint without training")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    train(args)
+
+
+if __name__ == "__main__":
+    main()
