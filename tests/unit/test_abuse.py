@@ -145,3 +145,37 @@ def test_any_chain_is_refused_up_front_or_stays_within_the_pixel_limit(chain: li
         current = ops.get(spec.op).output_size(spec.params, current)
         assert current[0] * current[1] <= MAX_PIXELS
     assert current == final
+
+
+def test_per_user_limits_answer_429_with_retry_after_and_free_a_slot_on_completion(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from retouch.logic import deps
+    from retouch.logic.results import record
+
+    monkeypatch.setenv("MAX_JOBS_IN_FLIGHT", "2")
+    monkeypatch.setenv("MAX_IMAGES_PER_DAY", "5")
+    deps.reset()
+    image = {"name": "a.jpg", "content_type": "image/jpeg", "size": 10}
+    first = create_job([image], [{"op": "thumbnail", "params": {"width": 5}}])
+    create_job([image], [{"op": "thumbnail", "params": {"width": 5}}])
+    status, body = call_api("POST", "/jobs", body={"images": [image], "operations": [{"op": "contrast"}]})
+    assert status == 429 and "2 jobs running" in body["error"]["message"]
+    # another user is not affected
+    assert call_api("POST", "/jobs", sub="bob", body={"images": [image], "operations": [{"op": "contrast"}]})[0] == 201
+    # completing a job frees its slot
+    notify = deps.notify_deps()
+    done = ProcessResult(first["job_id"], "i0000", ImageStatus.SUCCEEDED, output_key="o", width=1, height=1, bytes=1)
+    assert record(done, notify.jobs, notify.publisher).completed
+    assert call_api("POST", "/jobs", body={"images": [image], "operations": [{"op": "contrast"}]})[0] == 201
+    # bob sent 1 image today; 5 more would pass the day's 5 (and the refusal takes no slot)
+    status, body = call_api("POST", "/jobs", sub="bob", body={"images": [image] * 5, "operations": [{"op": "contrast"}]})
+    assert status == 429 and "today's limit of 5 images" in body["error"]["message"]
+
+
+def test_a_429_carries_retry_after() -> None:
+    from retouch.errors import TooManyRequests
+    from retouch.logic.http import error_response
+
+    response = error_response(TooManyRequests("slow down", 42))
+    assert response.status_code == 429 and response.headers["Retry-After"] == "42"
