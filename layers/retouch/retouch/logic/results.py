@@ -30,3 +30,4 @@ def republish(job_id: str, image_id: str, jobs: JobRepository, publisher: EventP
     before pushing them)."""
     stored, webhook_types = jobs.stored_events(job_id, image_id)
     publisher.publish(job_id, stored, webhook_types)
+    faults.point("record.after_publish", job_id)
