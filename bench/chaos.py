@@ -98,7 +98,7 @@ def main() -> int:
         images = status["images"]
         by_status = collections.Counter(i["status"] for i in images)
         s3 = stack.client("s3")
-        bucket = next(iter(stack.model.buckets.values()))["BucketName"]
+        bucket = stack.model.buckets["ImagesBucket"]["BucketName"]
         keys = [
             o["Key"]
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="outputs/")

@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         ids = {u["image_id"] for u in job["uploads"]}
         s3 = stack.client("s3")
-        bucket = next(iter(stack.model.buckets.values()))["BucketName"]  # type: ignore[union-attr]
+        bucket = stack.model.buckets["ImagesBucket"]["BucketName"]  # type: ignore[union-attr]
         stop = threading.Event()
 
         def watch_outputs() -> None:

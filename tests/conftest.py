@@ -35,7 +35,7 @@ class Aws:
 
     @property
     def bucket(self) -> str:
-        return next(iter(self.model.buckets.values()))["BucketName"]
+        return self.model.buckets["ImagesBucket"]["BucketName"]
 
     def queue_url(self, logical_id: str) -> str:
         return self.sqs.get_queue_url(QueueName=self.model.queues[logical_id].name)["QueueUrl"]

@@ -135,7 +135,7 @@ def test_every_fault_point_and_notify_pair_ends_in_the_exact_state(tmp_path: Pat
         assert faults.armed(fault_dir) == [], "some fault points were never reached"
 
         s3 = stack.client("s3")
-        bucket = next(iter(stack.model.buckets.values()))["BucketName"]
+        bucket = stack.model.buckets["ImagesBucket"]["BucketName"]
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="outputs/")
         outputs = sorted(o["Key"] for page in pages for o in page.get("Contents", []))
         expected_outputs = []

@@ -58,7 +58,7 @@ def wait_complete(client: RetouchClient, job_id: str, timeout: float = 180) -> d
 
 def output_keys(stack: EmbeddedStack) -> list[str]:
     s3 = stack.client("s3")
-    bucket = next(iter(stack.model.buckets.values()))["BucketName"]
+    bucket = stack.model.buckets["ImagesBucket"]["BucketName"]
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="outputs/")
     return [o["Key"] for page in pages for o in page.get("Contents", [])]
 

@@ -228,7 +228,7 @@ def stack(localstack: LocalStack) -> Iterator[Stack]:
     model = build_model(TEMPLATE, stack=STACK, region=REGION, endpoint=localstack.url)
     s3, sqs = _client("s3", localstack.url), _client("sqs", localstack.url)
     create_resources(model, localstack.url, s3=s3, sqs=sqs, ddb=None)
-    (bucket,) = (props["BucketName"] for props in model.buckets.values())
+    bucket = model.buckets["ImagesBucket"]["BucketName"]
     yield Stack(localstack, model, s3, sqs, bucket)
     s3.close()
     sqs.close()
