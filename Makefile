@@ -35,7 +35,7 @@ setup: $(VENV)/.installed $(TOOLS)/.installed /usr/bin/chromium
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 # the layers' pinned requirements constrain the venv, so tests run the versions that ship
-LAYER_PINS := layers/opencv/requirements.txt layers/retouch/requirements.txt
+LAYER_PINS := layers/opencv/requirements.txt layers/retouch/requirements.txt layers/pydantic/requirements.txt
 
 $(VENV)/.installed: pyproject.toml $(LAYER_PINS)
 	@test -n "$(PY312)" || { echo "python3.12 is required (Lambda runtime python3.12)"; exit 1; }

@@ -219,7 +219,7 @@ def test_portrait_ops_leave_faceless_photo_unchanged() -> None:
 
 
 def test_portrait_ops_registered_with_validated_parameters() -> None:
-    assert get("red_eye").validate({}) == {"strength": 1.0, "threshold": 0.45}
+    assert get("red_eye").validate({}) == {"strength": 1.0, "threshold": 0.45, "cat_eye": False}
     assert get("teeth_whitening").validate({"strength": "0.3"}) == {"strength": 0.3}
     with pytest.raises(InvalidParameters, match=r"teeth_whitening: parameter 'strength' must be at most 1"):
         get("teeth_whitening").validate({"strength": 2})

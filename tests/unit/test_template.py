@@ -123,31 +123,32 @@ def test_samconfig_has_dev_staging_and_prod() -> None:
         assert f"Stage={env}" in deploy["parameter_overrides"]
 
 
-IMAGE_LAYER_MODULES = ("numpy", "cv2", "PIL")
+LAYER_MODULES = {"OpenCVLayer": ("numpy", "cv2", "PIL"), "PydanticLayer": ("pydantic", "pydantic_core")}
 
 
-def test_functions_without_the_image_layer_import_without_numpy_opencv_or_pillow() -> None:
-    """A function the template gives no OpenCVLayer must not import what only that layer has."""
+def test_functions_import_nothing_their_layers_do_not_ship() -> None:
+    """A function without the OpenCV layer imports no numpy, OpenCV or Pillow; one without the
+    Pydantic layer imports no Pydantic (only the API function validates with it)."""
     template = load_template(ROOT / "template.yaml")
     model = build_model(ROOT / "template.yaml", stack="s", region="us-east-1", endpoint="http://x")
-    light = [
-        name
-        for name, res in template["Resources"].items()
-        if res["Type"] == "AWS::Serverless::Function" and {"Ref": "OpenCVLayer"} not in res["Properties"].get("Layers", [])
-    ]
-    assert {"ApiFunction", "EnqueueFunction", "NotifyFunction", "DeadLetterSweeperFunction"} <= set(light)
-    blocker = (
-        "import sys, importlib.abc\n"
-        "class Block(importlib.abc.MetaPathFinder):\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        f"        if name.split('.')[0] in {IMAGE_LAYER_MODULES!r}:\n"
-        "            raise ImportError(f'{name} is not in this function\\'s layers')\n"
-        "sys.meta_path.insert(0, Block())\n"
-        "import importlib.util\n"
-    )
-    for name in light:
+    functions = {n: r for n, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+    missing = {
+        name: sorted(
+            m for layer, mods in LAYER_MODULES.items() if {"Ref": layer} not in res["Properties"].get("Layers", []) for m in mods
+        )
+        for name, res in functions.items()
+    }
+    assert {"numpy", "pydantic"} <= set(missing["EnqueueFunction"]) and "pydantic" in missing["ProcessFunction"]
+    assert "numpy" in missing["ApiFunction"] and "pydantic" not in missing["ApiFunction"]
+    for name, blocked in missing.items():
         fn = model.functions[name]
-        code = blocker + (
+        code = (
+            "import sys, importlib.abc, importlib.util\n"
+            "class Block(importlib.abc.MetaPathFinder):\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            f"        if name.split('.')[0] in {tuple(blocked)!r}:\n"
+            "            raise ImportError(f'{name} is not in this function\\'s layers')\n"
+            "sys.meta_path.insert(0, Block())\n"
             f"spec = importlib.util.spec_from_file_location('handler', {str(fn.module_path)!r})\n"
             "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
             f"assert callable(getattr(module, {fn.handler_name!r}))\n"

@@ -64,10 +64,12 @@ def _param_field(p: specs.Param) -> tuple[Any, Any]:
             constraints["pattern"] = r"^\d+(\.\d+)?:\d+(\.\d+)?$"
         elif p.maximum is not None:
             constraints["max_length"] = int(p.maximum)
+    outer: dict[str, Any] = {"description": constraints.pop("description")}
     if p.default is not None:
-        constraints["json_schema_extra"] = {"default": p.default}
-    # null (or absent) means "the default", as the specs treat it
-    return kind | None, Field(None, **constraints)
+        outer["json_schema_extra"] = {"default": p.default}
+    # null (or absent) means "the default", as the specs treat it; the constraints bind the value
+    inner = Annotated[kind, Field(**constraints)] if constraints else kind
+    return inner | None, Field(None, **outer)
 
 
 def _operation_model(op: specs.Operation) -> type[BaseModel]:
@@ -177,13 +179,13 @@ class JobRequest(BaseModel):
         Field(description="a format name, or {format, quality}; null means auto, quality 88"),
     ] = None
     callback_url: Annotated[
-        str | None,
+        Annotated[str, Field(max_length=MAX_URL_LENGTH)] | None,
         BeforeValidator(_callback),
-        Field(max_length=MAX_URL_LENGTH, description="receives the job's events as signed webhooks (see the README)"),
+        Field(description="receives the job's events as signed webhooks (see the README)"),
     ] = None
     callback_events: Annotated[
-        list[Literal[EVENT_TYPES]] | None,  # type: ignore[valid-type]
-        Field(min_length=1, max_length=len(EVENT_TYPES), description='which events the webhook receives; default ["job"]'),
+        Annotated[list[Literal[EVENT_TYPES]], Field(min_length=1, max_length=len(EVENT_TYPES))] | None,  # type: ignore[valid-type]
+        Field(description='which events the webhook receives; default ["job"]'),
     ] = None
 
     def output_spec(self) -> OutputSpec:
