@@ -179,3 +179,17 @@ def test_a_429_carries_retry_after() -> None:
 
     response = error_response(TooManyRequests("slow down", 42))
     assert response.status_code == 429 and response.headers["Retry-After"] == "42"
+
+
+def test_a_body_that_is_not_json_is_a_400_not_a_crash(aws: Aws) -> None:
+    from functions.api import app
+    from retouch.local.events import http_api_event
+    from tests.helpers import context
+
+    for content_type in ("multipart/form-data", "text/plain", "application/x-www-form-urlencoded"):
+        event = http_api_event(
+            method="POST", route_path="/jobs", path="/jobs", body='{"images": []}', sub="alice",
+            headers={"content-type": content_type},
+        )  # fmt: skip
+        response = app.lambda_handler(event, context("api"))
+        assert response["statusCode"] == 400 and "must be JSON" in response["body"], content_type

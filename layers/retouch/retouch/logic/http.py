@@ -96,6 +96,10 @@ def bounded_body(handler: Callable[..., Any], event: dict[str, Any], context: An
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8", "surrogatepass"))
     if size > limit:
         return envelope(400, "ValidationError", f"the request body is {size} bytes; the limit is {limit} bytes")
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    content_type = str(headers.get("content-type", "application/json")).split(";")[0].strip().lower()
+    if body and content_type != "application/json" and not content_type.endswith("+json"):
+        return envelope(400, "ValidationError", "the request body must be JSON (Content-Type: application/json)")
     if body and not event.get("isBase64Encoded"):
         try:
             json.loads(body)
