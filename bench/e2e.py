@@ -1,0 +1,422 @@
+"""End to end: ``retouch run`` on the embedded stack against ``retouch apply`` on the same files,
+in one run, with the AWS requests per image counted from the emulator.
+
+    .venv/bin/python -m bench.e2e                       (a few minutes: 100 thumbnails, 40 portraits)
+    .venv/bin/python -m bench.e2e --portrait 500        (the issue's 500-photo portrait target)
+    .venv/bin/python -m bench.e2e --scaling             (also: embedded stack with 1 worker vs 2)
+    .venv/bin/python -m bench.e2e --only single         (one case: thumbnails, portrait, single)
+
+Cases (every command is the real CLI, run as a subprocess and timed from the outside):
+
+* ``thumbnails``: ``--thumbs`` (100) photos of 1-4 MP, ``thumbnail:width=320,height=320``.
+* ``portrait``: ``--portrait`` (40; 500 as in the issue) photos, ``red_eye`` + ``teeth_whitening``
+  + ``contrast``.
+* ``single``: one photo, one thumbnail, ``retouch run`` including the stack's start and stop.
+
+For each batch case: ``retouch apply`` in one process (the named baseline, "direct"), ``retouch
+apply`` in W processes over W shards of the files (W = ``--workers``, default the number of
+cores: the same number of processes the embedded stack may use), and ``retouch run --workers W``
+on the embedded stack, whose moto server logs every request (:mod:`bench.aws_requests`). Wall
+time is the command's, end to end; CPU is the children's user+system time (all processes,
+emulator included); "in job" is the time ``retouch run`` reports from creating the job to the
+last download; phase times come from the CLI's own progress lines, timestamped as they arrive.
+
+Photos: variants of scikit-image's bundled photographs (``retouch.samples``), upscaled with
+LANCZOS to 1.0-4.0 MP (evenly spread) and saved as JPEG quality 90 in ``build/bench/photos``
+(made once). One in five is the astronaut, so the portrait chain finds a face on those.
+
+Results: the tables on stdout and everything (per-image durations, request counts, phases) in
+``build/bench/e2e.json``, which ``bench.lambda_sim`` and ``bench.cost`` read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import aws_requests
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+PHOTO_DIR = ROOT / "build" / "bench" / "photos"
+RESULTS = ROOT / "build" / "bench" / "e2e.json"
+THUMB_OPS = ["thumbnail:width=320,height=320"]
+PORTRAIT_OPS = ["red_eye", "teeth_whitening", "contrast"]
+MIN_MP, MAX_MP = 1.0, 4.0
+
+
+# --- photos ---------------------------------------------------------------------------------------
+def make_photos(count: int, folder: Path = PHOTO_DIR) -> list[Path]:
+    """``count`` JPEGs of 1-4 MP (made once, reused by later runs)."""
+    from PIL import Image
+
+    from retouch.samples import variant
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    made = 0
+    for i in range(count):
+        path = folder / f"photo-{i:04d}.jpg"
+        paths.append(path)
+        if path.exists():
+            continue
+        image, _, _ = variant(i)
+        image = image.convert("RGB")
+        mp = MIN_MP + (MAX_MP - MIN_MP) * ((i * 7) % 31) / 30  # spread evenly, not in file order
+        scale = (mp * 1e6 / (image.width * image.height)) ** 0.5
+        size = (round(image.width * scale), round(image.height * scale))
+        image.resize(size, Image.Resampling.LANCZOS).save(path, "JPEG", quality=90)
+        made += 1
+    if made:
+        print(f"made {made} photos of {MIN_MP:.0f}-{MAX_MP:.0f} MP in {folder}", file=sys.stderr)
+    return paths
+
+
+def megapixels(paths: Sequence[Path]) -> float:
+    from PIL import Image
+
+    total = 0.0
+    for p in paths:
+        with Image.open(p) as im:
+            total += im.width * im.height / 1e6
+    return total
+
+
+# --- running commands -----------------------------------------------------------------------------
+@dataclass
+class Timed:
+    """One command: wall and CPU seconds, exit code, its stderr lines with arrival times."""
+
+    argv: list[str]
+    wall: float = 0.0
+    cpu: float = 0.0
+    code: int = 0
+    stdout: str = ""
+    lines: list[tuple[float, str]] = field(default_factory=list)
+
+    def first(self, pattern: str) -> float | None:
+        rx = re.compile(pattern)
+        return next((t for t, line in self.lines if rx.search(line)), None)
+
+
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def run_all(commands: Sequence[list[str]], env: dict[str, str] | None = None) -> list[Timed]:
+    """Run ``commands`` at the same time; each stderr line is timestamped as it arrives."""
+    cpu0, t0 = _children_cpu(), time.monotonic()
+    results = [Timed(list(c)) for c in commands]
+    procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT) for c in commands]
+
+    def pump(proc: subprocess.Popen[str], result: Timed) -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            result.lines.append((time.monotonic() - t0, line.rstrip("\n")))
+
+    threads = [threading.Thread(target=pump, args=(p, r), daemon=True) for p, r in zip(procs, results, strict=True)]
+    for t in threads:
+        t.start()
+    for proc, result in zip(procs, results, strict=True):
+        assert proc.stdout is not None
+        result.stdout = proc.stdout.read()
+        result.code = proc.wait()
+        result.wall = time.monotonic() - t0
+    for t in threads:
+        t.join()
+    cpu = _children_cpu() - cpu0
+    for r in results:
+        r.cpu = cpu / len(results)  # only the total is known; shared evenly
+    return results
+
+
+def retouch(*args: str) -> list[str]:
+    return [str(VENV_BIN / "retouch"), *args]
+
+
+def ops_args(ops: Sequence[str]) -> list[str]:
+    return [a for op in ops for a in ("--op", op)]
+
+
+# --- direct --------------------------------------------------------------------------------------
+APPLY_LINE = re.compile(r" -> .*\((\d+)x(\d+), (\d+) ms\)$")
+
+
+def direct(files: Sequence[Path], ops: Sequence[str], processes: int, out: Path) -> dict[str, Any]:
+    """``retouch apply`` over ``files`` split into ``processes`` shards run at the same time."""
+    shutil.rmtree(out, ignore_errors=True)
+    shards = [list(files[i::processes]) for i in range(processes)]
+    commands = [
+        retouch("apply", *map(str, shard), *ops_args(ops), "--format", "jpeg", "-o", str(out / f"shard{i}"))
+        for i, shard in enumerate(shards)
+        if shard
+    ]
+    results = run_all(commands)
+    per_image = [int(m.group(3)) for r in results for _, line in r.lines if (m := APPLY_LINE.search(line))]
+    failed = [r for r in results if r.code != 0]
+    return {
+        "processes": processes,
+        "wall_s": round(max(r.wall for r in results), 2),
+        "cpu_s": round(sum(r.cpu for r in results), 2),
+        "images": len(per_image),
+        "per_image_ms": per_image,
+        "exit_codes": [r.code for r in results],
+        "errors": [line for r in failed for _, line in r.lines[-5:]],
+    }
+
+
+# --- embedded stack ------------------------------------------------------------------------------
+PROCESS_LOG_MS = re.compile(r'"message":"image processed".*?"duration_ms":(\d+)')
+
+
+def embedded(files: Sequence[Path], ops: Sequence[str], workers: int, out: Path, *, counted: bool = True) -> dict[str, Any]:
+    """``retouch run --workers W`` on the embedded stack (its moto server counting requests)."""
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    log = out / "requests.jsonl"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    args = ["run", *map(str, files), *ops_args(ops), "--format", "jpeg", "--out", str(out / "outputs"), "--json"]
+    args += ["--workers", str(workers)]
+    if counted:
+        env[aws_requests.LOG_ENV] = str(log)
+        command = [sys.executable, "-m", "bench.aws_requests", "cli", *args]
+    else:
+        command = retouch(*args)
+    (result,) = run_all([command], env=env)
+    summary = json.loads(result.stdout) if result.stdout.strip().startswith("{") else {}
+    logs = next((Path(m.group(1)) for _, line in result.lines if (m := re.search(r"logs in (\S+)", line))), None)
+    in_function = []
+    if logs and (logs / "ProcessFunction.log").exists():
+        in_function = [int(m.group(1)) for m in PROCESS_LOG_MS.finditer((logs / "ProcessFunction.log").read_text())]
+    manifest = out / "outputs" / "job.json"
+    timings = json.loads(manifest.read_text()).get("timings", {}) if manifest.exists() else {}
+    data: dict[str, Any] = {
+        "workers": workers,
+        "wall_s": round(result.wall, 2),
+        "cpu_s": round(result.cpu, 2),
+        "exit_code": result.code,
+        "succeeded": summary.get("succeeded"),
+        "job_s": timings.get("total_seconds"),
+        "in_function_ms": in_function,
+        "input_bytes": sum(f.stat().st_size for f in files),
+        "output_bytes": sum(f.stat().st_size for f in (out / "outputs").glob("*") if f.name != "job.json"),
+        "phases_s": {
+            "stack_ready": result.first(r"^  API http"),
+            "job_created": result.first(r"^job j-"),
+            "first_result": result.first(r"processing: [1-9]\d*/"),
+            "all_results": result.first(r"images succeeded"),
+            "exit": round(result.wall, 2),
+        },
+        "stderr_tail": [line for _, line in result.lines[-6:]] if result.code else [],
+    }
+    if counted and log.exists():
+        rows, cpu = aws_requests.read_log(log)
+        data["requests"] = aws_requests.summarise(rows)
+        data["requests"]["emulator_cpu_s"] = cpu
+        data["timeline"] = timeline(rows)
+    if logs and logs.is_dir() and logs.parent.name.startswith("retouch-local-"):
+        shutil.copytree(logs, out / "function-logs", dirs_exist_ok=True)
+        shutil.rmtree(logs.parent, ignore_errors=True)
+    return data
+
+
+def timeline(rows: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Seconds after the emulator's first request at which the job's stages began and ended."""
+    if not rows:
+        return {}
+    t0 = rows[0]["t"]
+
+    def at(pred: Any, last: bool = False) -> float | None:
+        hits = [r["t"] + (r["dur"] if last else 0) - t0 for r in rows if pred(r)]
+        return round((max(hits) if last else min(hits)), 2) if hits else None
+
+    def call(op: str, res: str = "") -> Any:
+        return lambda r: r["op"].startswith(op) and res in r["res"] and r["status"] < 400 and not aws_requests.is_empty_receive(r)
+
+    return {
+        "resources_created": at(call("PutBucketNotificationConfiguration"), last=True),
+        "first_job_write": at(call("BatchWriteItem")),
+        "first_upload": at(call("PostObject")),
+        "first_request_enqueued": at(call("SendMessageBatch", "requests")),
+        "last_request_enqueued": at(call("SendMessageBatch", "requests"), last=True),
+        "first_output": at(call("PutObject", "outputs")),
+        "last_output": at(call("PutObject", "outputs"), last=True),
+        "last_result_recorded": at(call("TransactWriteItems"), last=True),
+        "last_download": at(call("GetObject (presigned)", "outputs"), last=True),
+        "last_request": at(lambda r: True, last=True),
+    }
+
+
+# --- report --------------------------------------------------------------------------------------
+def pct(values: Sequence[int], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return float(s[min(len(s) - 1, int(q * len(s)))])
+
+
+def print_case(name: str, n: int, mp: float, case: dict[str, Any]) -> None:
+    base = case["direct_1"]
+    print(f"\n## {name}: {n} photos, {mp:.0f} MP in all ({mp / n:.1f} MP each on average)\n")
+    print("| variant | processes | wall s | vs direct (1 proc) | vs direct (same procs) | CPU s | ms/image median (p90) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    rows = [("retouch apply (direct, baseline)", case["direct_1"]), ("retouch apply, sharded", case["direct_w"])]
+    rows.append(("retouch run (embedded stack)", case["embedded"]))
+    for label, r in rows:
+        per = r.get("per_image_ms") or r.get("in_function_ms") or []
+        procs = r.get("processes", r.get("workers"))
+        ratio_w = r["wall_s"] / case["direct_w"]["wall_s"]
+        print(
+            f"| {label} | {procs} | {r['wall_s']:.1f} | {r['wall_s'] / base['wall_s']:.2f}x | {ratio_w:.2f}x | "
+            f"{r['cpu_s']:.1f} | {statistics.median(per) if per else float('nan'):.0f} ({pct(per, 0.9):.0f}) |"
+        )
+    e = case["embedded"]
+    print(
+        f"\nembedded: job {e['job_s']} s inside `retouch run` (job created -> last download); "
+        f"{e['succeeded']}/{n} succeeded; phases (s after start): {e['phases_s']}"
+    )
+    if "timeline" in e:
+        print(f"emulator timeline (s after its first request): {e['timeline']}")
+    if "requests" in e:
+        req = e["requests"]
+        print(f"\nAWS requests per image ({req['total']} in all over {n} images, stack set-up included):\n")
+        print("| service | API call | per image | total |")
+        print("|---|---|---:|---:|")
+        for key, count in req["by_call"].items():
+            svc, _, op = key.partition(" ")
+            print(f"| {svc} | {op} | {count / n:.2f} | {count} |")
+        per_service = ", ".join(f"{s} {c / n:.1f}" for s, c in sorted(req["by_service"].items()))
+        print(f"\nper image by service: {per_service}; total {req['total'] / n:.1f}")
+        print(
+            f"empty long polls: {req['empty_receives']} ({req['empty_receive_seconds']} s waiting); emulator busy "
+            f"{req['busy_seconds']} s (sum of request times), CPU {req['emulator_cpu_s']} s; error answers {req['errors']}"
+        )
+
+
+def machine() -> dict[str, Any]:
+    model = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line),
+        platform.processor(),
+    )
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "load_before": os.getloadavg(),
+    }
+
+
+def targets(results: dict[str, Any]) -> list[str]:
+    out = []
+
+    def check(ok: bool, text: str) -> None:
+        out.append(f"{'PASS' if ok else 'FAIL'} {text}")
+
+    if "portrait" in results:
+        c = results["portrait"]
+        r = c["embedded"]["wall_s"] / c["direct_w"]["wall_s"]
+        check(r <= 1.10, f"portrait chain: retouch run within 10 % of retouch apply with the same processes ({r:.2f}x)")
+    if "thumbnails" in results:
+        c = results["thumbnails"]
+        r = c["embedded"]["wall_s"] / c["direct_1"]["wall_s"]
+        check(r <= 2.0, f"100 thumbnails: retouch run within 2x of direct ({r:.2f}x)")
+    if "single" in results:
+        w = results["single"]["wall_s"]
+        check(w < 4.0, f"one photo through retouch run, stack start included, under 4 s ({w:.1f} s)")
+    if "scaling" in results:
+        s = results["scaling"]
+        check(s["speedup"] >= 1.9, f"2 workers at least 1.9x one ({s['speedup']:.2f}x on job time)")
+    return out
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.e2e", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--thumbs", type=int, default=100, help="photos for the thumbnail case")
+    p.add_argument("--portrait", type=int, default=40, help="photos for the portrait chain (500 in the issue)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="processes for sharded apply and the stack")
+    p.add_argument("--only", default="thumbnails,portrait,single", help="comma-separated cases to run")
+    p.add_argument("--scaling", action="store_true", help="also run the portrait chain on the stack with 1 worker")
+    p.add_argument("--out", type=Path, default=ROOT / "build" / "bench" / "e2e")
+    p.add_argument("--json", type=Path, default=RESULTS, help="where to write all results")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    cases = set(args.only.split(","))
+    started = time.monotonic()
+    files = make_photos(max(args.thumbs, args.portrait, 1))
+    results: dict[str, Any] = {"machine": machine(), "workers": args.workers, "date": time.strftime("%Y-%m-%d %H:%M")}
+    plan = [("thumbnails", THUMB_OPS, args.thumbs), ("portrait", PORTRAIT_OPS, args.portrait)]
+    for name, ops, n in plan:
+        if name not in cases:
+            continue
+        subset = files[:n]
+        print(f"== {name}: {n} photos, ops {ops}", file=sys.stderr, flush=True)
+        case: dict[str, Any] = {"images": n, "megapixels": round(megapixels(subset), 1), "ops": ops}
+        case["direct_1"] = direct(subset, ops, 1, args.out / name / "direct1")
+        print(f"   direct, 1 process: {case['direct_1']['wall_s']} s", file=sys.stderr, flush=True)
+        case["direct_w"] = direct(subset, ops, args.workers, args.out / name / "directW")
+        print(f"   direct, {args.workers} processes: {case['direct_w']['wall_s']} s", file=sys.stderr, flush=True)
+        case["embedded"] = embedded(subset, ops, args.workers, args.out / name / "embedded")
+        print(f"   embedded stack: {case['embedded']['wall_s']} s", file=sys.stderr, flush=True)
+        results[name] = case
+        if name == "portrait" and args.scaling:
+            one = embedded(subset, ops, 1, args.out / name / "embedded1")
+            results["scaling"] = {
+                "one_worker_job_s": one["job_s"],
+                "two_worker_job_s": case["embedded"]["job_s"],
+                "one_worker_wall_s": one["wall_s"],
+                "speedup": (one["job_s"] or 0) / max(1e-9, case["embedded"]["job_s"] or 1e9),
+                "one_worker": one,
+            }
+    if "single" in cases:
+        print("== single: one photo, retouch run with stack start", file=sys.stderr, flush=True)
+        plain = embedded(files[:1], THUMB_OPS, args.workers, args.out / "single", counted=False)
+        results["single"] = plain
+    results["total_s"] = round(time.monotonic() - started, 1)
+    results["machine"]["load_after"] = os.getloadavg()
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=1))
+
+    m = results["machine"]
+    print(f"# Retouch end to end ({results['date']}; {m['nproc']} x {m['cpu']}; Python {m['python']})")
+    print(f"load average before {m['load_before']}, after {m['load_after']}; stack workers and sharded apply: {args.workers}")
+    for name, _, n in plan:
+        if name in results:
+            print_case(name, n, results[name]["megapixels"], results[name])
+    if "scaling" in results:
+        s = results["scaling"]
+        print(
+            f"\nscaling: portrait job {s['one_worker_job_s']} s with 1 worker, {s['two_worker_job_s']} s with 2: "
+            f"{s['speedup']:.2f}x"
+        )
+    if "single" in results:
+        s = results["single"]
+        print(f"\n## single: one photo through `retouch run` (stack start included): {s['wall_s']:.1f} s")
+        print(f"phases (s after the command started): {s['phases_s']}")
+    print()
+    for line in targets(results):
+        print(line)
+    print(f"\nall results in {args.json}; total {results['total_s']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
