@@ -33,8 +33,12 @@ class MessageQueue:
         with aws_errors("SQS send"):
             self.sqs.send_message(**kwargs)
 
-    def send_batch(self, bodies: Iterable[tuple[str, str]], attempts: int = 3) -> None:
-        """Send ``(id, body)`` pairs in batches of ten, retrying entries that fail.
+    def send_batch(self, bodies: Iterable[tuple[str, str] | tuple[str, str, str]], attempts: int = 3) -> None:
+        """Send ``(id, body)`` or ``(id, body, group id)`` entries in batches of ten, retrying
+        entries that fail.
+
+        On a standard queue the group id makes it a *fair queue*: SQS serves message groups
+        (tenants) with few messages in flight ahead of one with a large backlog.
 
         Raises :class:`TransientError` if some entries still fail; senders must be idempotent
         (ours are), since some entries of a batch may already have gone.
@@ -43,11 +47,14 @@ class MessageQueue:
         for start in range(0, len(pending), SQS_BATCH):
             chunk = pending[start : start + SQS_BATCH]
             for _ in range(attempts):
-                entries = [{"Id": ident, "MessageBody": body} for ident, body in chunk]
+                entries = [
+                    {"Id": entry[0], "MessageBody": entry[1], **({"MessageGroupId": entry[2]} if len(entry) > 2 else {})}
+                    for entry in chunk
+                ]
                 with aws_errors("SQS send batch"):
                     response = self.sqs.send_message_batch(QueueUrl=self.url, Entries=entries)
                 failed = {f["Id"] for f in response.get("Failed", [])}
-                chunk = [(i, b) for i, b in chunk if i in failed]
+                chunk = [entry for entry in chunk if entry[0] in failed]
                 if not chunk:
                     break
             if chunk:

@@ -112,6 +112,23 @@ class MotoServer:
                 self.proc.kill()
 
 
+def body_length(headers: Any) -> tuple[int, str | None]:
+    """The request body's length from its headers, or a reason to refuse the request (400).
+
+    ``Content-Length`` must be one run of decimal digits (RFC 9110: repeated equal values
+    allowed); a negative, malformed or conflicting value, or a body framed with
+    ``Transfer-Encoding`` (which the local API does not take) is refused.
+    """
+    if headers.get("Transfer-Encoding") is not None:
+        return 0, "Transfer-Encoding is not supported: send the body with a Content-Length"
+    values = {v.strip() for raw in headers.get_all("Content-Length") or [] for v in raw.split(",")}
+    if not values:
+        return 0, None
+    if len(values) > 1 or not all(v.isascii() and v.isdigit() for v in values) or len(next(iter(values))) > 18:
+        return 0, "malformed Content-Length header"
+    return int(next(iter(values))), None
+
+
 class QuietHTTPServer(ThreadingHTTPServer):
     """The local API's server: a client that hangs up mid-answer (a stopped CLI) is not an error
     to print; anything else goes to the log, never as a traceback on the user's terminal."""
@@ -506,6 +523,14 @@ class EmbeddedStack:
         req.end_headers()
         req.wfile.write(body)
 
+    def _refuse(self, req: BaseHTTPRequestHandler, status: int, message: str, headers: dict[str, str], unread: int = 0) -> None:
+        """An error answered before the body was read: the connection closes after it (an unread
+        body would otherwise be taken for the next request)."""
+        if unread or status == 400:
+            req.close_connection = True
+            headers = {**headers, "Connection": "close"}
+        self._reply(req, status, json.dumps({"message": message}).encode(), {"Content-Type": "application/json", **headers})
+
     def _handle_http(self, req: BaseHTTPRequestHandler) -> None:
         assert self.model is not None
         cors = self._cors_headers(req.headers.get("Origin"))
@@ -519,26 +544,28 @@ class EmbeddedStack:
                     allowed.add(r.method)
                 if m and r.method == req.command:
                     route, params, function = r, m.groupdict(), fn.logical_id
-        length = int(req.headers.get("Content-Length") or 0)
-        if length > MAX_API_BODY:
-            self._reply(req, 413, b'{"message":"Request Entity Too Large"}', {"Content-Type": "application/json", **cors})
+        length, problem = body_length(req.headers)
+        if problem is not None:  # as API Gateway: a framing error is the client's, answered before anything else
+            self._refuse(req, 400, problem, cors)
             return
-        body = req.rfile.read(length) if length else b""
-        if route is None and not allowed and self._serve_static(req, parts.path):
+        if route is None and not allowed and not length and self._serve_static(req, parts.path):
             return
         if route is None and allowed:
-            headers = {"Content-Type": "application/json", "Allow": ", ".join(sorted(allowed)), **cors}
-            self._reply(req, 405, b'{"message":"Method Not Allowed"}', headers)
+            self._refuse(req, 405, "Method Not Allowed", {"Allow": ", ".join(sorted(allowed)), **cors}, unread=length)
             return
         if route is None:
-            self._reply(req, 404, b'{"message":"Not Found"}', {"Content-Type": "application/json", **cors})
+            self._refuse(req, 404, "Not Found", cors, unread=length)
             return
         auth = req.headers.get("Authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
         sub = self.tokens.get(token)
-        if sub is None and route.authorized:
-            self._reply(req, 401, b'{"message":"Unauthorized"}', {"Content-Type": "application/json", **cors})
+        if sub is None and route.authorized:  # the token is checked before the body is read
+            self._refuse(req, 401, "Unauthorized", cors, unread=length)
             return
+        if length > MAX_API_BODY:
+            self._refuse(req, 413, "Request Entity Too Large", cors, unread=length)
+            return
+        body = req.rfile.read(length) if length else b""
         event = http_api_event(
             method=route.method,
             route_path=route.path,
