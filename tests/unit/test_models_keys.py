@@ -227,8 +227,26 @@ def test_process_result_json_round_trip_failed() -> None:
     ],
 )
 def test_process_result_malformed_json_is_invalid_parameters(text: str) -> None:
-    with pytest.raises(InvalidParameters, match="malformed result message"):
+    with pytest.raises(InvalidParameters, match="malformed (result|response) message"):
         ProcessResult.from_json(text)
+
+
+def test_the_response_queue_carries_two_kinds_told_apart_by_kind() -> None:
+    from retouch.models import UploadDeadline, parse_response
+
+    result = ProcessResult.given_up(JOB, "i0002", 5, "processing never completed")
+    assert parse_response(result.to_json()) == result
+    assert result.error == "gave up after 5 attempts: processing never completed" and result.gave_up
+    legacy = json.dumps({"job_id": JOB, "image_id": "i0000", "status": "failed", "error": "x"})  # before `kind`
+    assert parse_response(legacy) == ProcessResult.failed(JOB, "i0000", "x")
+    deadline = UploadDeadline(JOB, 1_800_000_000.0)
+    assert parse_response(deadline.to_json()) == deadline
+    with pytest.raises(InvalidParameters, match="it is a 'upload-deadline' message"):
+        ProcessResult.from_json(deadline.to_json())
+    with pytest.raises(InvalidParameters, match="unknown kind 'surprise'"):
+        parse_response(json.dumps({"kind": "surprise", "job_id": JOB}))
+    with pytest.raises(InvalidParameters, match="malformed upload deadline"):
+        parse_response(json.dumps({"kind": "upload-deadline", "job_id": JOB}))
 
 
 def test_image_status_terminal() -> None:

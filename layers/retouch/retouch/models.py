@@ -11,7 +11,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from retouch.errors import InvalidParameters, ValidationError
 
@@ -174,6 +174,7 @@ class ProcessResult:
     gave_up: bool = False
     """The image failed because its message was dead-lettered; a redrive may still succeed."""
     schema: int = SCHEMA_VERSION
+    kind: Literal["result"] = "result"
 
     def to_json(self) -> str:
         body = asdict(self)
@@ -182,9 +183,15 @@ class ProcessResult:
 
     @classmethod
     def from_json(cls, text: str) -> ProcessResult:
+        message = parse_response(text)
+        if not isinstance(message, ProcessResult):
+            raise InvalidParameters(f"malformed result message: it is a {message.kind!r} message")
+        return message
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ProcessResult:
         try:
-            raw = json.loads(text)
-            raw["status"] = ImageStatus(raw["status"])
+            raw = {**raw, "status": ImageStatus(raw["status"])}
             if not raw["status"].terminal:
                 raise ValueError(f"a result must be terminal, got {raw['status']}")
             return cls(**raw)
@@ -199,6 +206,12 @@ class ProcessResult:
             job_id=job_id, image_id=image_id, status=ImageStatus.FAILED, error=error, duration_ms=duration_ms, gave_up=gave_up
         )
 
+    @classmethod
+    def given_up(cls, job_id: str, image_id: str, attempts: int, reason: str) -> ProcessResult:
+        """The image failed because its message was tried ``attempts`` times: the one wording of
+        it, whoever gives up (process on its last attempt, or the dead-letter sweeper)."""
+        return cls.failed(job_id, image_id, f"gave up after {attempts} attempts: {reason}", gave_up=True)
+
 
 @dataclass(frozen=True)
 class UploadDeadline:
@@ -208,24 +221,41 @@ class UploadDeadline:
     job_id: str
     not_before: float
     """Unix time after which no upload that started in time can still land."""
-    kind: str = "upload-deadline"
+    kind: Literal["upload-deadline"] = "upload-deadline"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
 
     @classmethod
-    def parse(cls, text: str) -> UploadDeadline | None:
-        """The deadline in ``text``, or ``None`` if it is another kind of message."""
-        try:
-            raw = json.loads(text)
-        except ValueError:
-            return None
-        if not isinstance(raw, dict) or raw.get("kind") != "upload-deadline":
-            return None
+    def from_dict(cls, raw: dict[str, Any]) -> UploadDeadline:
         try:
             return cls(job_id=str(raw["job_id"]), not_before=float(raw["not_before"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidParameters(f"malformed upload deadline: {exc}") from exc
+
+
+ResponseMessage = ProcessResult | UploadDeadline
+"""What the response queue carries, told apart by ``kind`` (a result when it is absent: messages
+written before the field existed)."""
+_RESPONSE_KINDS: dict[str, type[ProcessResult] | type[UploadDeadline]] = {
+    "result": ProcessResult,
+    "upload-deadline": UploadDeadline,
+}
+
+
+def parse_response(text: str) -> ResponseMessage:
+    """One response-queue message, parsed by its ``kind``; a malformed one raises
+    :class:`InvalidParameters` (so it is retried, then dead-lettered for inspection)."""
+    try:
+        raw = json.loads(text)
+    except ValueError as exc:
+        raise InvalidParameters(f"malformed response message: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise InvalidParameters("malformed response message: not an object")
+    kind = raw.get("kind", "result")
+    if kind not in _RESPONSE_KINDS:
+        raise InvalidParameters(f"malformed response message: unknown kind {kind!r}")
+    return _RESPONSE_KINDS[kind].from_dict(raw)
 
 
 @dataclass(frozen=True)

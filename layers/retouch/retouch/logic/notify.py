@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.s3_event import S3Event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from retouch.errors import InvalidParameters
@@ -21,6 +22,7 @@ from retouch.models import (
     ProcessRequest,
     ProcessResult,
     UploadDeadline,
+    parse_response,
     valid_image_id,
     valid_job_id,
 )
@@ -39,10 +41,10 @@ def record_message(body: str, deps: NotifyDeps) -> bool:
 
     A malformed message raises, so it is retried and finally dead-lettered for inspection.
     """
-    deadline = UploadDeadline.parse(body)
-    if deadline is not None:
-        return fail_missing_uploads(deadline, deps) > 0
-    result = ProcessResult.from_json(body)
+    message = parse_response(body)
+    if isinstance(message, UploadDeadline):
+        return fail_missing_uploads(message, deps) > 0
+    result = message
     recorded = record(result, deps.jobs, deps.publisher)
     log = {"job_id": result.job_id, "image_id": result.image_id, "status": result.status.value}
     if recorded:
@@ -152,25 +154,17 @@ def _dead_letter_result(queue: str, body: str, attempts: int, deps: NotifyDeps) 
         ref = dead_upload_ref(body, deps.settings.uploads_prefix)
         if ref is None:
             return None
-        return ProcessResult.failed(
-            ref[0], ref[1], f"gave up after {attempts} attempts: the upload could not be queued", gave_up=True
-        )
+        return ProcessResult.given_up(ref[0], ref[1], attempts, "the upload could not be queued")
     ids = dead_letter_ids(body)
     if ids is None:
         return None
-    return ProcessResult.failed(
-        ids[0],
-        ids[1],
-        f"gave up after {attempts} attempts: processing never completed (the worker crashed or timed out)",
-        gave_up=True,
-    )
+    return ProcessResult.given_up(ids[0], ids[1], attempts, "processing never completed (the worker crashed or timed out)")
 
 
 def dead_upload_ref(body: str, uploads_prefix: str) -> tuple[str, str] | None:
     """The job and image of a dead-lettered S3 event (the first of its records that is ours)."""
     try:
-        records = json.loads(body).get("Records", [])
-        keys_ = [decode_event_key(r["s3"]["object"]["key"]) for r in records]
+        keys_ = [decode_event_key(r.s3.get_object.key) for r in S3Event(json.loads(body)).records]
     except (ValueError, AttributeError, KeyError, TypeError):
         return None
     for key in keys_:

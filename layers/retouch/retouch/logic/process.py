@@ -73,11 +73,7 @@ def process_message(
         if receive_count >= s.max_receive_count:
             logger.error("giving up on image", extra=log)
             metrics.add_metric(name="ImagesGivenUp", unit="Count", value=1)
-            deps.responses.send(
-                ProcessResult.failed(
-                    request.job_id, request.image_id, f"gave up after {receive_count} attempts: {reason}", gave_up=True
-                ).to_json()
-            )
+            deps.responses.send(ProcessResult.given_up(request.job_id, request.image_id, receive_count, reason).to_json())
         else:
             delay = min(s.retry_base_seconds * 2 ** max(0, receive_count - 1), 43_200)
             logger.warning("transient failure; retrying", extra={**log, "retry_in_seconds": delay})
