@@ -227,7 +227,7 @@ def test_process_result_json_round_trip_failed() -> None:
     ],
 )
 def test_process_result_malformed_json_is_invalid_parameters(text: str) -> None:
-    with pytest.raises(InvalidParameters, match="malformed (result|response) message"):
+    with pytest.raises(InvalidParameters, match=r"malformed (result|response) message"):
         ProcessResult.from_json(text)
 
 
