@@ -5,7 +5,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from retouch.logic.deps import notify_deps
+from retouch.logic.deps import notify_deps, sweeper_deps
 from retouch.logic.notify import notify_batch, sweep
 from retouch.observability import logger, metrics, tracer
 
@@ -23,4 +23,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
 def sweep_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     """Scheduled (the DeadLetterSweeper function): fail images whose messages were dead-lettered,
     complete open jobs with nothing remaining."""
-    return sweep(notify_deps())
+    return sweep(sweeper_deps())

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,33 @@ def test_functions_import_nothing_their_layers_do_not_ship() -> None:
         env = {**os.environ, **fn.environment, "POWERTOOLS_TRACE_DISABLED": "true"}
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
         assert proc.returncode == 0, f"{name}: {proc.stderr[-2000:]}"
+
+
+def test_every_function_gets_the_settings_it_requires_from_the_template() -> None:
+    """A required setting (a queue URL, a table) missing from a function's environment would fail
+    that function's first invocation: caught here, before a deploy, for every function."""
+    from retouch import settings as cfg
+
+    settings_of = {
+        "ApiFunction": cfg.ApiSettings,
+        "PreviewFunction": cfg.PreviewSettings,
+        "EnqueueFunction": cfg.EnqueueSettings,
+        "ProcessFunction": cfg.ProcessSettings,
+        "NotifyFunction": cfg.NotifySettings,
+        "DeadLetterSweeperFunction": cfg.SweeperSettings,
+        "WebSocketFunction": cfg.PushSettings,
+        "PushFunction": cfg.PushSettings,
+        "WebhookFunction": cfg.WebhookSettings,
+    }
+    model = build_model(ROOT / "template.yaml", stack="s", region="us-east-1", endpoint="http://x")
+    for logical_id, settings in settings_of.items():
+        environment = {k: v for k, v in model.functions[logical_id].environment.items() if isinstance(v, str)}
+        settings.from_env(environment)  # raises SettingsError naming what is missing
+        assert "response_queue_url" not in {f.name for f in fields(settings) if f.default is not MISSING}, logical_id
+
+
+def test_a_missing_required_setting_fails_loudly_naming_it() -> None:
+    from retouch import settings as cfg
+
+    with pytest.raises(cfg.SettingsError, match="missing environment variables: RESPONSE_QUEUE_URL"):
+        cfg.ApiSettings.from_env({"BUCKET_NAME": "b", "JOBS_TABLE": "t", "WEBSOCKET_URL": "wss://x"})

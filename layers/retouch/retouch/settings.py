@@ -73,28 +73,29 @@ class ApiSettings(StorageSettings):
     allow_private_callbacks: bool = False
     """Accept http:// callback URLs to loopback receivers (the embedded stack's
     ``--allow-private-callbacks``); otherwise only https:// to public addresses."""
-    websocket_url: str = ""
-    """Where clients follow a job's events (``wss://`` on AWS); empty: no WebSocket."""
-    response_queue_url: str = ""
-    """Where the job's upload deadline is scheduled (a delayed message notify acts on)."""
+    websocket_url: str
+    """Where clients follow a job's events (``wss://`` on AWS)."""
+    response_queue_url: str
+    """Where the job's upload deadline is scheduled (a delayed message notify acts on): required,
+    or abandoned uploads would keep jobs running forever."""
     upload_grace_seconds: int = 300
     """After the upload URLs expire, how long uploads that started in time may still land."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class PushQueues(_EnvSettings):
-    events_queue_url: str = ""
-    """The FIFO queue of the WebSocket fan-out (empty: no WebSocket)."""
-    webhook_queue_url: str = ""
-    """The webhook delivery queue (empty: no webhooks)."""
+    events_queue_url: str
+    """The FIFO queue of the WebSocket fan-out."""
+    webhook_queue_url: str
+    """The webhook delivery queue."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class EnqueueSettings(StorageSettings, PushQueues):
     jobs_table: str
     request_queue_url: str
-    upload_events_queue_url: str = ""
-    """Enqueue's source queue, whose messages it leases while a batch works (unset: no lease)."""
+    upload_events_queue_url: str
+    """Enqueue's source queue, whose messages it leases while a batch works."""
     visibility_lease_seconds: int = 30
     max_upload_bytes: int = 50 * 1024 * 1024
 
@@ -117,15 +118,21 @@ class ProcessSettings(StorageSettings):
 @dataclass(frozen=True, kw_only=True)
 class NotifySettings(PushQueues):
     jobs_table: str
-    request_dlq_url: str = ""
-    response_dlq_url: str = ""
-    upload_events_dlq_url: str = ""
     uploads_prefix: str = "uploads/"
     max_receive_count: int = 5
-    response_queue_url: str = ""
+    response_queue_url: str
     """Notify's source queue: its messages are leased while a batch works, and upload deadlines
     that arrive early are sent to it again."""
     visibility_lease_seconds: int = 30
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweeperSettings(NotifySettings):
+    """The scheduled dead-letter sweeper: notify's settings plus the dead-letter queues it reads."""
+
+    request_dlq_url: str
+    response_dlq_url: str
+    upload_events_dlq_url: str
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,10 +14,10 @@ from retouch.events import Delivery, EventSignal
 
 @dataclass
 class EventPublisher:
-    events: MessageQueue | None = None
-    """The FIFO events queue (WebSocket fan-out); None when the stack has no WebSocket."""
-    webhooks: MessageQueue | None = None
-    """The webhook delivery queue; None when the stack has no webhooks."""
+    events: MessageQueue
+    """The FIFO events queue (WebSocket fan-out)."""
+    webhooks: MessageQueue
+    """The webhook delivery queue."""
 
     def publish(self, job_id: str, stored: Iterable[tuple[int, str]], webhook_types: Iterable[str] = ()) -> None:
         """``stored``: ``(seq, type)`` of events now in the store. At least once: receivers and
@@ -25,11 +25,10 @@ class EventPublisher:
         stored = sorted(stored)
         if not stored:
             return
-        if self.events is not None:
-            signal = EventSignal("event", job_id, seq=stored[-1][0])
-            self.events.send(signal.to_json(), group_id=job_id, dedup_id=signal.dedup_id)
+        signal = EventSignal("event", job_id, seq=stored[-1][0])
+        self.events.send(signal.to_json(), group_id=job_id, dedup_id=signal.dedup_id)
         wanted = set(webhook_types)
-        if self.webhooks is not None and wanted:
+        if wanted:
             now = time.time()
             self.webhooks.send_batch(
                 (f"e{seq}", Delivery(job_id, seq, 1, now).to_json()) for seq, kind in stored if kind in wanted

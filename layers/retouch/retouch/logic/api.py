@@ -106,18 +106,15 @@ def create_job(owner: str, request: m.JobRequest, deps: ApiDeps) -> m.JobCreated
         created_at=now_iso(),
         images=records,
     )
-    if deps.quotas is not None:
-        limits = Limits(s.max_jobs_in_flight, s.max_images_per_day, s.max_bytes_per_day)
-        deps.quotas.reserve(owner, len(records), sum(r.size for r in records), limits)
+    limits = Limits(s.max_jobs_in_flight, s.max_images_per_day, s.max_bytes_per_day)
+    deps.quotas.reserve(owner, len(records), sum(r.size for r in records), limits)
     try:
         deps.jobs.create(job)
     except Exception:
-        if deps.quotas is not None:
-            deps.quotas.release(owner)
+        deps.quotas.release(owner)
         raise
-    if deps.responses is not None:
-        wait = s.upload_url_ttl_seconds + s.upload_grace_seconds
-        deps.responses.send(UploadDeadline(job_id, time.time() + wait).to_json(), delay_seconds=wait)
+    wait = s.upload_url_ttl_seconds + s.upload_grace_seconds
+    deps.responses.send(UploadDeadline(job_id, time.time() + wait).to_json(), delay_seconds=wait)
     expires_at = (datetime.now(UTC) + timedelta(seconds=s.upload_url_ttl_seconds)).isoformat(timespec="seconds")
     uploads: list[m.Upload] = []
     for rec in records:
@@ -221,12 +218,10 @@ def job_events(owner: str, job_id: str, after: int, deps: ApiDeps) -> m.EventLis
 
 def job_deliveries(owner: str, job_id: str, deps: ApiDeps) -> m.DeliveryList:
     _own_job(owner, job_id, deps)
-    assert deps.deliveries is not None
     return m.DeliveryList.model_validate({"deliveries": deps.deliveries.entries(job_id)})
 
 
 def webhook_secret(owner: str, deps: ApiDeps, *, rotate: bool = False) -> m.WebhookSecret:
-    assert deps.secrets is not None
     if not rotate:
         return m.WebhookSecret(secret=deps.secrets.current(owner))
     secret, until = deps.secrets.rotate(owner)

@@ -18,7 +18,7 @@ from retouch.adapters.queue import MessageQueue, VisibilityHeartbeat
 def leased_batch(
     event: dict[str, Any],
     context: LambdaContext,
-    queue: MessageQueue | None,
+    queue: MessageQueue,
     lease_seconds: int,
     handle: Callable[[SQSRecord, VisibilityHeartbeat | None], Any],
     *,
@@ -26,17 +26,12 @@ def leased_batch(
 ) -> PartialItemFailureResponse:
     """Handle every record of ``event`` with ``handle(record, heartbeat)``.
 
-    ``queue`` is the batch's source queue (``None``: no lease, the queue's own visibility
-    timeout applies). Every message stays leased until the whole batch returns - a finished one
+    ``queue`` is the batch's source queue. Every message stays leased until the whole batch returns - a finished one
     too, since the event source mapping deletes it only then - unless its handler released it
     to set a retry delay of its own. ``fifo``: a FIFO queue's batch stops at its first failure
     (the rest is reported failed, so a message group keeps its order).
     """
     processor = SqsFifoPartialProcessor() if fifo else BatchProcessor(event_type=EventType.SQS)
-    if queue is None:
-        return process_partial_response(
-            event=event, record_handler=lambda record: handle(record, None), processor=processor, context=context
-        )
     handles = [r["receiptHandle"] for r in event.get("Records", []) if "receiptHandle" in r]
     with VisibilityHeartbeat(queue, handles, lease_seconds) as heartbeat:
         # Powertools passes the record by keyword: the parameter must be called ``record``

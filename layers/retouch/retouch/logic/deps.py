@@ -26,10 +26,10 @@ class ApiDeps:
     settings: cfg.ApiSettings
     store: ObjectStore
     jobs: JobRepository
-    responses: MessageQueue | None = None
-    secrets: WebhookSecrets | None = None
-    deliveries: DeliveryLog | None = None
-    quotas: QuotaRepository | None = None
+    responses: MessageQueue
+    secrets: WebhookSecrets
+    deliveries: DeliveryLog
+    quotas: QuotaRepository
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,8 @@ class EnqueueDeps:
     store: ObjectStore
     jobs: JobRepository
     requests: MessageQueue
-    publisher: EventPublisher = field(default_factory=EventPublisher)
-    events: MessageQueue | None = None
+    publisher: EventPublisher
+    events: MessageQueue
     """The upload-events queue (enqueue's source), for the lease on a batch's messages."""
 
 
@@ -55,11 +55,12 @@ class ProcessDeps:
 class NotifyDeps:
     settings: cfg.NotifySettings
     jobs: JobRepository
+    publisher: EventPublisher
+    responses: MessageQueue
+    """The response queue: notify's source (leased while a batch works), and where upload
+    deadlines that arrived early are re-scheduled."""
     dead_letters: dict[str, MessageQueue] = field(default_factory=dict)
     """The dead-letter queues the sweeper reads: ``requests``, ``responses``, ``upload-events``."""
-    publisher: EventPublisher = field(default_factory=EventPublisher)
-    responses: MessageQueue | None = None
-    """The response queue, to re-schedule upload deadlines that arrived early."""
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,7 @@ class WebhookDeps:
 
 def _publisher(s: cfg.PushQueues) -> EventPublisher:
     return EventPublisher(
-        events=MessageQueue(client("sqs"), s.events_queue_url) if s.events_queue_url else None,
-        webhooks=MessageQueue(client("sqs"), s.webhook_queue_url) if s.webhook_queue_url else None,
+        events=MessageQueue(client("sqs"), s.events_queue_url), webhooks=MessageQueue(client("sqs"), s.webhook_queue_url)
     )
 
 
@@ -92,12 +92,11 @@ def _publisher(s: cfg.PushQueues) -> EventPublisher:
 def api_deps() -> ApiDeps:
     s = cfg.ApiSettings.from_env()
     ddb = client("dynamodb")
-    responses = MessageQueue(client("sqs"), s.response_queue_url) if s.response_queue_url else None
     return ApiDeps(
         s,
         ObjectStore(client("s3"), s.bucket_name),
         JobRepository(ddb, s.jobs_table),
-        responses,
+        MessageQueue(client("sqs"), s.response_queue_url),
         WebhookSecrets(ddb, s.jobs_table),
         DeliveryLog(ddb, s.jobs_table),
         QuotaRepository(ddb, s.jobs_table),
@@ -113,7 +112,7 @@ def enqueue_deps() -> EnqueueDeps:
         JobRepository(client("dynamodb"), s.jobs_table),
         MessageQueue(client("sqs"), s.request_queue_url),
         publisher=_publisher(s),
-        events=MessageQueue(client("sqs"), s.upload_events_queue_url) if s.upload_events_queue_url else None,
+        events=MessageQueue(client("sqs"), s.upload_events_queue_url),
     )
 
 
@@ -131,11 +130,21 @@ def process_deps() -> ProcessDeps:
 @lru_cache(maxsize=1)
 def notify_deps() -> NotifyDeps:
     s = cfg.NotifySettings.from_env()
-    urls = {"requests": s.request_dlq_url, "responses": s.response_dlq_url, "upload-events": s.upload_events_dlq_url}
-    dead_letters = {name: MessageQueue(client("sqs"), url) for name, url in urls.items() if url}
-    responses = MessageQueue(client("sqs"), s.response_queue_url) if s.response_queue_url else None
     return NotifyDeps(
-        s, JobRepository(client("dynamodb"), s.jobs_table), dead_letters, publisher=_publisher(s), responses=responses
+        s, JobRepository(client("dynamodb"), s.jobs_table), _publisher(s), MessageQueue(client("sqs"), s.response_queue_url)
+    )
+
+
+@lru_cache(maxsize=1)
+def sweeper_deps() -> NotifyDeps:
+    s = cfg.SweeperSettings.from_env()
+    urls = {"requests": s.request_dlq_url, "responses": s.response_dlq_url, "upload-events": s.upload_events_dlq_url}
+    return NotifyDeps(
+        s,
+        JobRepository(client("dynamodb"), s.jobs_table),
+        _publisher(s),
+        MessageQueue(client("sqs"), s.response_queue_url),
+        {name: MessageQueue(client("sqs"), url) for name, url in urls.items()},
     )
 
 
@@ -169,6 +178,6 @@ def webhook_deps() -> WebhookDeps:
 
 def reset() -> None:
     """Forget settings and clients (the environment changed)."""
-    for f in (api_deps, enqueue_deps, process_deps, notify_deps, push_deps, webhook_deps):
+    for f in (api_deps, enqueue_deps, process_deps, notify_deps, sweeper_deps, push_deps, webhook_deps):
         f.cache_clear()
     reset_clients()

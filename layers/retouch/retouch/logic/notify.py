@@ -64,8 +64,7 @@ def fail_missing_uploads(deadline: UploadDeadline, deps: NotifyDeps) -> int:
     """
     remaining = deadline.not_before - time.time()
     if remaining > 1:
-        if deps.responses is not None:
-            deps.responses.send(deadline.to_json(), delay_seconds=int(remaining) + 1)
+        deps.responses.send(deadline.to_json(), delay_seconds=int(remaining) + 1)
         return 0
     job = deps.jobs.get(deadline.job_id)
     if job is None or job.status is JobStatus.COMPLETE:
