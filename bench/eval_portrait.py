@@ -213,11 +213,10 @@ def _timed(fn, *args):  # type: ignore[no-untyped-def]
 
 
 def evaluate_face_photo(name: str, image: np.ndarray, patch_box: tuple[int, int, int, int]) -> Row:
-    faces = face_analysis.detect_faces(image, use_cache=False)
+    faces = face_analysis.detect_faces(image)
     row = Row(name, faces=f"{len(faces)}/1")
     painted, discs = paint_red_eyes(image, faces)
     painted = paint_red_patch(painted, patch_box)
-    face_analysis.clear_cache()
     fixed, t_red = _timed(portrait.red_eye, painted)
     outside = ~eye_windows(image.shape, faces)
     x, y, w, h = patch_box
@@ -228,7 +227,6 @@ def evaluate_face_photo(name: str, image: np.ndarray, patch_box: tuple[int, int,
 
     mask = teeth_region(image, faces[0])
     yellowed = yellow_teeth(image, mask)
-    face_analysis.clear_cache()
     whitened, t_teeth = _timed(portrait.teeth_whitening, yellowed)
     b_before = float(lab(yellowed)[..., 2][mask].mean())
     b_after = float(lab(whitened)[..., 2][mask].mean())
@@ -244,9 +242,8 @@ def evaluate_face_photo(name: str, image: np.ndarray, patch_box: tuple[int, int,
 
 def evaluate_collage() -> Row:
     img, placed = collage()
-    faces = face_analysis.detect_faces(img, use_cache=False)
+    faces = face_analysis.detect_faces(img)
     painted, discs = paint_red_eyes(img, faces)
-    face_analysis.clear_cache()
     fixed, t_red = _timed(portrait.red_eye, painted)
     outside = ~eye_windows(img.shape, faces)
     return Row(
@@ -260,8 +257,7 @@ def evaluate_collage() -> Row:
 
 def evaluate_no_faces() -> Row:
     img = data.coffee()
-    face_analysis.clear_cache()
-    faces = face_analysis.detect_faces(img, use_cache=False)
+    faces = face_analysis.detect_faces(img)
     a = portrait.red_eye(img)
     b = portrait.teeth_whitening(img)
     return Row("coffee (no face)", faces=f"{len(faces)}/0", psnr_red_eye=f"{psnr(img, a):.1f}", psnr_teeth=f"{psnr(img, b):.1f}")
@@ -298,14 +294,12 @@ def eyes_darkened(image: np.ndarray, discs: list[tuple[float, float, float]], li
 
 def red_eye_counts(image: np.ndarray) -> dict[str, tuple[int, int, float]]:
     """Per defect: (fixed, painted, PSNR outside the eye windows) on one photo."""
-    faces = face_analysis.detect_faces(image, use_cache=False)
+    faces = face_analysis.detect_faces(image)
     out = {}
     for name, colour in {**RED_DEFECTS, **BRIGHT_DEFECTS}.items():
         painted, discs = paint_red_eyes(image, faces, colour)
-        face_analysis.clear_cache()
         bright = name in BRIGHT_DEFECTS
         fixed = portrait.red_eye(painted, cat_eye=bright)
-        face_analysis.clear_cache()
         count = eyes_darkened(fixed, discs) if bright else eyes_fixed(fixed, discs)
         out[name] = (count, len(discs), psnr(painted, fixed, ~eye_windows(image.shape, faces)))
     return out
@@ -316,7 +310,7 @@ def teeth_rows(
 ) -> tuple[list[tuple[float, float, float, float]], int, int]:
     """For every face showing teeth and every b* shift: (natural b*, yellowed b*, whitened b*,
     PSNR outside the inner lips); plus (closed mouths left unchanged, closed mouths)."""
-    faces = face_analysis.detect_faces(image, use_cache=False)
+    faces = face_analysis.detect_faces(image)
     rows = []
     closed = unchanged = 0
     for face in faces:
@@ -336,9 +330,7 @@ def teeth_rows(
         cv2.fillPoly(mouth, [np.round(face.inner_lips * 4).astype(np.int32)], 1, cv2.LINE_8, 2)
         for db in shifts:
             yellowed = yellow_teeth(image, mask, db=db)
-            face_analysis.clear_cache()
             whitened = portrait.teeth_whitening(yellowed)
-            face_analysis.clear_cache()
             rows.append(
                 (
                     float(lab(image)[..., 2][mask].mean()),

@@ -11,10 +11,18 @@ from skimage import color, data
 from retouch.errors import InvalidParameters
 from retouch.ops import colorize_library
 from retouch.ops.colorize import colorfulness, colorize
+from retouch.ops.context import ChainContext
 from retouch.ops.hints import parse_hints
 from retouch.ops.specs import get as get_operation
+from retouch.settings import OperationSettings
 
 COLORIZE = get_operation("colorize")
+
+
+def configured(**settings: str) -> ChainContext:
+    """A chain context whose operations are configured as the functions configure them."""
+    return ChainContext(settings=OperationSettings(**settings))
+
 
 PHOTOS = ("coffee", "chelsea", "astronaut", "rocket")
 
@@ -204,9 +212,9 @@ def write_onnx(path: Path, weight: tuple[float, float], bias: tuple[float, float
 def test_colorize_auto_constant_model_output_followed(
     photos: dict[str, np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("COLORIZE_MODEL_PATH", str(write_onnx(tmp_path / "const.onnx", (0, 0), (20, -30))))
+    model = write_onnx(tmp_path / "const.onnx", (0, 0), (20, -30))
     g = grey(photos["coffee"])
-    result = colorize(g)
+    result = colorize(g, context=configured(colorize_model_path=str(model)))
     lab = color.rgb2lab(result)
     mid = (lab[..., 0] > 35) & (lab[..., 0] < 80)  # where (20, -30) is inside the sRGB gamut
     assert np.median(lab[..., 1][mid]) == pytest.approx(20, abs=2)
@@ -217,9 +225,9 @@ def test_colorize_auto_constant_model_output_followed(
 def test_colorize_auto_linear_model_output_followed(
     photos: dict[str, np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("COLORIZE_MODEL_PATH", str(write_onnx(tmp_path / "linear.onnx", (0.4, 0), (0, 0))))
+    model = write_onnx(tmp_path / "linear.onnx", (0.4, 0), (0, 0))
     g = grey(photos["chelsea"])
-    lab = color.rgb2lab(colorize(g))
+    lab = color.rgb2lab(colorize(g, context=configured(colorize_model_path=str(model))))
     expected = 0.4 * (color.rgb2lab(g)[..., 0] - 50)
     mid = (lab[..., 0] > 25) & (lab[..., 0] < 85)
     assert np.corrcoef(lab[..., 1][mid], expected[mid])[0, 1] > 0.9
@@ -230,9 +238,8 @@ def test_colorize_auto_linear_model_output_followed(
 def test_colorize_auto_missing_model_is_permanent_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from retouch.errors import PermanentError
 
-    monkeypatch.setenv("COLORIZE_MODEL_PATH", str(tmp_path / "absent.onnx"))
     with pytest.raises(PermanentError, match=r"absent\.onnx cannot be read"):
-        colorize(synthetic_edge())
+        colorize(synthetic_edge(), context=configured(colorize_model_path=str(tmp_path / "absent.onnx")))
 
 
 @pytest.fixture(scope="module")
@@ -257,15 +264,13 @@ def test_colorize_auto_without_model_uses_library(
     photos: dict[str, np.ndarray], library_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = library_file
-    monkeypatch.delenv("COLORIZE_MODEL_PATH", raising=False)
-    monkeypatch.setenv("COLORIZE_LIBRARY_PATH", str(path))
     library = colorize_library.load_library(str(path))
     for name in ("chelsea", "coffee"):
         truth = photos[name]
         g = grey(truth)
         lightness = colorize_library.fit_side(color.rgb2lab(g)[..., 0].astype(np.float32), colorize_library.THUMB_SIDE)
         assert library.names[colorize_library.retrieve(library, lightness, k=1)[0]] == name
-        result = colorize(g, mode="auto")
+        result = colorize(g, mode="auto", context=configured(colorize_library_path=str(path)))
         assert lightness_psnr(result, g) > 40
         assert colorfulness(result) > colorfulness(g) + 15
         assert ab_error(result, truth) < 0.8 * ab_error(g, truth)

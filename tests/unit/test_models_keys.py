@@ -279,7 +279,7 @@ SAFE_KEY = re.compile(r"^[a-z]+/u[0-9a-f]{20}/j-[0-9a-f]{32}/i\d{4,6}(\.(jpg|png
 @pytest.mark.parametrize("owner", ["alice", "bob@example.com", "../../root", "ünïcödé user", "a/b+c d"])
 def test_keys_upload_and_output_keys_are_safe(owner: str) -> None:
     up = keys.upload_key(UP, owner, JOB, "i0007")
-    out = keys.output_key(OUT, owner, JOB, "i0007", "webp")
+    out = keys.output_key_for(up, UP, OUT, "webp")
     assert SAFE_KEY.match(up) and up.startswith(UP), up
     assert SAFE_KEY.match(out) and out.startswith(OUT) and out.endswith("/i0007.webp"), out
     assert owner not in up and owner not in out
@@ -305,9 +305,9 @@ def test_keys_owner_prefix_is_stable_and_distinct() -> None:
     assert re.fullmatch(r"u[0-9a-f]{20}", keys.owner_prefix("alice"))
 
 
-def test_keys_output_key_for_matches_output_key() -> None:
+def test_keys_an_output_sits_under_its_uploads_owner_and_job() -> None:
     up = keys.upload_key(UP, "alice", JOB, "i0002")
-    assert keys.output_key_for(up, UP, OUT, "jpg") == keys.output_key(OUT, "alice", JOB, "i0002", "jpg")
+    assert keys.output_key_for(up, UP, OUT, "jpg") == f"{OUT}{keys.owner_prefix('alice')}/{JOB}/i0002.jpg"
 
 
 def test_keys_parse_upload_key_round_trip() -> None:
@@ -325,7 +325,7 @@ def test_keys_parse_upload_key_with_other_prefix() -> None:
 @pytest.mark.parametrize(
     "key",
     [
-        keys.output_key(OUT, "alice", JOB, "i0001", "jpg"),  # an output, not an upload
+        keys.output_key_for(keys.upload_key(UP, "alice", JOB, "i0001"), UP, OUT, "jpg"),  # an output, not an upload
         "outputs/" + keys.owner_prefix("alice") + f"/{JOB}/i0001",
         f"uploads/{JOB}/i0001",  # owner segment missing
         f"uploads/{keys.owner_prefix('alice')}/{JOB}/i0001/extra",

@@ -15,6 +15,7 @@ import pytest
 from retouch import ops
 from retouch.errors import InvalidParameters, OperationTimeout, PermanentError
 from retouch.models import OperationSpec
+from retouch.ops.context import ChainContext
 from retouch.ops.geometry import crop, thumbnail
 from retouch.ops.registry import apply_operations
 from retouch.ops.specs import (
@@ -372,9 +373,24 @@ def test_apply_operations_does_not_modify_input() -> None:
 def test_apply_operations_budget_exceeded_is_permanent() -> None:
     img = photo("rocket")
     with pytest.raises(OperationTimeout, match="stopped after thumbnail") as exceeded:
-        apply_operations(img, [spec("thumbnail", width=64), spec("contrast")], budget_seconds=0.0)
+        apply_operations(img, [spec("thumbnail", width=64), spec("contrast")], ChainContext.with_budget(0.0))
     assert isinstance(exceeded.value, PermanentError)  # it would run past it again: fail the image once
-    assert apply_operations(img, [spec("thumbnail", width=64)], budget_seconds=60).shape[1] == 64
+    assert apply_operations(img, [spec("thumbnail", width=64)], ChainContext.with_budget(60)).shape[1] == 64
+
+
+@pytest.mark.parametrize(
+    ("operation", "where"),
+    [
+        ({"op": "colorize", "params": {"mode": "hints", "hints": "10,10,#ff0000"}}, "in colorize"),
+        ({"op": "crop", "params": {"aspect": "1:1", "gravity": "smart"}}, "in face analysis"),
+        ({"op": "red_eye"}, "in face analysis"),
+    ],
+)
+def test_long_operations_check_the_deadline_inside_their_work(operation: dict, where: str) -> None:
+    """A chain out of time stops inside the long operation, not only after it."""
+    context = ChainContext.with_budget(0.0)
+    with pytest.raises(OperationTimeout, match=f"stopped {where}"):
+        apply_operations(photo("rocket"), ops.validate_operations([operation]), context)
 
 
 def test_apply_operations_empty_is_identity() -> None:

@@ -26,9 +26,11 @@ from bench.eval_portrait import (
     teeth_region,
     yellow_teeth,
 )
+from retouch import ops
 from retouch.errors import InvalidParameters
 from retouch.ops import faces as face_analysis
 from retouch.ops import get, portrait
+from retouch.ops.context import ChainContext
 from retouch.ops.faces import Face, detect_faces
 
 SHIRT = (140, 420, 60, 50)  # x, y, w, h of a patch on the astronaut's suit
@@ -41,7 +43,7 @@ def astronaut() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def astronaut_face(astronaut: np.ndarray) -> Face:
-    faces = detect_faces(astronaut, use_cache=False)
+    faces = detect_faces(astronaut)
     assert len(faces) == 1
     return faces[0]
 
@@ -55,7 +57,7 @@ def red_eyed(astronaut: np.ndarray, astronaut_face: Face) -> tuple[np.ndarray, l
 @pytest.fixture(scope="module")
 def mosaic() -> tuple[np.ndarray, list[tuple[int, int, int, int]], list[Face]]:
     img, placed = collage()
-    return img, placed, detect_faces(img, use_cache=False)
+    return img, placed, detect_faces(img)
 
 
 def inner_lips_mask(shape: tuple[int, ...], lips: np.ndarray) -> np.ndarray:
@@ -92,10 +94,12 @@ def test_detect_faces_finds_every_face_in_collage_down_to_40px(
 
 
 def test_detect_faces_finds_none_in_coffee() -> None:
-    assert detect_faces(data.coffee(), use_cache=False) == []
+    assert detect_faces(data.coffee()) == []
 
 
-def test_detect_faces_analyses_each_photo_once(monkeypatch: pytest.MonkeyPatch, astronaut: np.ndarray) -> None:
+def test_a_chain_analyses_each_photo_once_until_its_geometry_changes(
+    monkeypatch: pytest.MonkeyPatch, astronaut: np.ndarray
+) -> None:
     calls = []
     real = face_analysis.analyse_faces
 
@@ -103,13 +107,19 @@ def test_detect_faces_analyses_each_photo_once(monkeypatch: pytest.MonkeyPatch, 
         calls.append(image.shape)
         return real(image)
 
-    face_analysis.clear_cache()
-    monkeypatch.setattr(face_analysis, "analyse_faces", counting)
     painted, _ = paint_red_eyes(astronaut, detect_faces(astronaut))
-    portrait.teeth_whitening(portrait.red_eye(painted))
-    assert len(calls) == 1  # the painted eyes and the retouches do not make it another photo
-    detect_faces(data.coffee())
-    assert len(calls) == 2
+    monkeypatch.setattr(face_analysis, "analyse_faces", counting)
+    chain = ops.validate_operations([{"op": "red_eye"}, {"op": "teeth_whitening"}, {"op": "contrast"}, {"op": "red_eye"}])
+    context = ChainContext()
+    ops.apply_operations(painted, chain, context)
+    assert len(calls) == 1  # one analysis for the chain: later operations reuse it
+    ops.apply_operations(painted, ops.validate_operations([{"op": "crop", "params": {"aspect": "1:1"}}, {"op": "red_eye"}]))
+    assert len(calls) == 2  # a fresh chain, and the crop changed the geometry: analysed again, once
+    ops.apply_operations(
+        painted,
+        ops.validate_operations([{"op": "red_eye"}, {"op": "crop", "params": {"box": [0, 0, 300, 300]}}, {"op": "red_eye"}]),
+    )
+    assert len(calls) == 4
 
 
 # --------------------------------------------------------------------------- red eye
@@ -184,10 +194,11 @@ def test_teeth_whitening_removes_yellow_only_inside_the_mouth(astronaut: np.ndar
     assert b0 > 20
     assert b1 < 0.65 * b0  # default strength removes well over a third of the yellow
     assert after[..., 0][mask].mean() >= before[..., 0][mask].mean()  # lighter, never darker
-    assert astronaut_face.inner_lips is not None and astronaut_face.outer_lips is not None
-    mouth = inner_lips_mask(astronaut.shape, astronaut_face.inner_lips)
+    [seen] = detect_faces(yellowed)  # the lips as the operation saw them in its own input
+    assert seen.inner_lips is not None and seen.outer_lips is not None
+    mouth = inner_lips_mask(astronaut.shape, seen.inner_lips)
     assert psnr(yellowed, whitened, ~mouth) > 45  # lips, skin and everything else
-    lips = inner_lips_mask(astronaut.shape, astronaut_face.outer_lips) & ~mouth
+    lips = inner_lips_mask(astronaut.shape, seen.outer_lips) & ~mouth
     assert np.array_equal(whitened[lips], yellowed[lips])
 
 
@@ -265,11 +276,10 @@ def test_whitening_targets_follow_strength() -> None:
 
 def test_red_eye_fixes_faces_of_26_to_48_px() -> None:
     img, placed = collage(widths=(48, 40, 34, 30, 28, 26), seed=1)
-    faces = detect_faces(img, use_cache=False)
+    faces = detect_faces(img)
     assert matched(placed, faces) == len(placed)
     for colour in ((190, 25, 30), (160, 55, 50), (110, 30, 30)):
         painted, discs = paint_red_eyes(img, faces, colour)
-        face_analysis.clear_cache()  # analysed afresh: the red pupils move the iris fit
         fixed = portrait.red_eye(painted)
         assert eyes_fixed(fixed, discs) == len(discs) == 2 * len(placed)
         assert psnr(painted, fixed, ~eye_windows(img.shape, faces)) > 45

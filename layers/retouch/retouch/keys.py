@@ -25,12 +25,9 @@ def upload_key(uploads_prefix: str, owner: str, job_id: str, image_id: str) -> s
     return f"{uploads_prefix}{owner_prefix(owner)}/{job_id}/{image_id}"
 
 
-def output_key(outputs_prefix: str, owner: str, job_id: str, image_id: str, extension: str) -> str:
-    return f"{outputs_prefix}{owner_prefix(owner)}/{job_id}/{image_id}.{extension}"
-
-
 def output_key_for(upload: str, uploads_prefix: str, outputs_prefix: str, extension: str) -> str:
-    """The output key that belongs to an upload key."""
+    """The output key that belongs to an upload key: the same owner, job and image under the
+    outputs prefix, with the format's extension (the one place outputs are named)."""
     return outputs_prefix + upload[len(uploads_prefix) :] + "." + extension
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from retouch import imageio, ops
 from retouch.errors import ImageTooLarge, InvalidParameters, OperationFailed
 from retouch.models import OperationSpec, OutputSpec
+from retouch.ops.context import ChainContext, OperationSettings
 
 
 @dataclass(frozen=True)
@@ -45,27 +46,20 @@ def render(
     max_bytes: int,
     budget_seconds: float | None = None,
     load_reference: Callable[[str], bytes] | None = None,
+    settings: OperationSettings | None = None,
 ) -> Rendered:
     """Decode ``data``, apply ``operations`` in order and encode as ``output`` (``auto``: decided
     from the source, see :func:`retouch.imageio.output_for`).
 
     :param load_reference: bytes of another image named by a ``reference`` parameter
         (colorize's exemplar); it is decoded with the same limits.
+    :param settings: what operations are configured with (model paths); defaults otherwise.
     :raises PermanentError: the image or the parameters are bad (fail this image).
-    :raises TransientError: e.g. the time budget ran out (retry).
+    :raises TransientError: trouble that may pass (a retry may succeed).
     """
     started = time.monotonic()
     if len(data) > max_bytes:
         raise ImageTooLarge(f"the file is {len(data)} bytes; the limit is {max_bytes} bytes")
-    output = imageio.output_for(data, output)
-    decoded = imageio.decode(data, max_pixels=max_pixels, size_hint=shrink_on_load_hint(operations))
-    pixels, rest = decoded.pixels, list(operations)
-    ops.check_chain(rest, (decoded.source_width, decoded.source_height), max_pixels)
-    if rest and ops.get(rest[0].op).decode_hint is not None:
-        # decoded at reduced scale or not, the first operation sizes its output from the original
-        first = ops.get(rest[0].op)
-        params = first.validate(rest.pop(0).params)
-        pixels = first.fn(pixels, **params, source_size=(decoded.source_width, decoded.source_height))
 
     def resolve(name: str) -> ops.Image:
         if load_reference is None:
@@ -75,9 +69,21 @@ def render(
             raise ImageTooLarge(f"the reference image is {len(reference)} bytes; the limit is {max_bytes} bytes")
         return imageio.decode(reference, max_pixels=max_pixels).pixels
 
-    remaining = None if budget_seconds is None else max(0.0, budget_seconds - (time.monotonic() - started))
+    context = ChainContext.with_budget(budget_seconds, settings=settings or OperationSettings(), resolve_image=resolve)
+    output = imageio.output_for(data, output)
+    decoded = imageio.decode(data, max_pixels=max_pixels, size_hint=shrink_on_load_hint(operations))
+    pixels, rest = decoded.pixels, list(operations)
+    ops.check_chain(rest, (decoded.source_width, decoded.source_height), max_pixels)
+    if rest and ops.get(rest[0].op).decode_hint is not None:
+        # decoded at reduced scale or not, the first operation sizes its output from the original
+        first = ops.get(rest[0].op)
+        params = first.validate(rest.pop(0).params)
+        if first.uses_context:
+            params["context"] = context
+        pixels = first.fn(pixels, **params, source_size=(decoded.source_width, decoded.source_height))
+
     try:
-        pixels = ops.apply_operations(pixels, rest, budget_seconds=remaining, resolve_image=resolve)
+        pixels = ops.apply_operations(pixels, rest, context)
     except MemoryError as exc:
         raise OperationFailed("processing this image needs more memory than the service allows") from exc
     except Exception as exc:

@@ -101,7 +101,20 @@ class EnqueueSettings(StorageSettings, PushQueues):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ProcessSettings(StorageSettings):
+class OperationSettings(_EnvSettings):
+    """What operations are configured with; they receive it through the chain's context
+    (:class:`retouch.ops.context.ChainContext`), never from the environment.
+
+    ``COLORIZE_MODEL_PATH``: an ONNX model for colorize ``auto`` (default: the model packaged with
+    Retouch); ``COLORIZE_LIBRARY_PATH``: a reference library ``.npz`` for ``auto``, used instead
+    of the model when set and no model path is (see :mod:`retouch.ops.colorize_library`)."""
+
+    colorize_model_path: str = ""
+    colorize_library_path: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProcessSettings(StorageSettings, OperationSettings):
     response_queue_url: str
     request_queue_url: str
     visibility_lease_seconds: int = 30
@@ -160,7 +173,7 @@ class WebhookSettings(_EnvSettings):
 
 
 @dataclass(frozen=True, kw_only=True)
-class PreviewSettings(_EnvSettings):
+class PreviewSettings(OperationSettings):
     """``POST /preview``: one small image through the operations, answered synchronously."""
 
     max_preview_bytes: int = 4 * 1024 * 1024

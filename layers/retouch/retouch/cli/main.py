@@ -422,7 +422,7 @@ def reference_bytes(name: str, inputs: list[Path]) -> bytes:
 def cmd_apply(args: argparse.Namespace) -> int:
     from retouch import pipeline
     from retouch.models import OperationSpec
-    from retouch.settings import ProcessSettings
+    from retouch.settings import OperationSettings, ProcessSettings
 
     try:
         specs = tuple(OperationSpec.from_dict(o) for o in parse_ops(args.op))
@@ -432,6 +432,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         console.print(f"[red]error:[/] {exc}")
         return 2
     defaults = ProcessSettings(bucket_name="-", response_queue_url="-", request_queue_url="-")
+    configured = OperationSettings.from_env()  # COLORIZE_MODEL_PATH / COLORIZE_LIBRARY_PATH, as the functions read them
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     failures = 0
@@ -446,6 +447,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
                 max_pixels=defaults.max_pixels,
                 max_bytes=defaults.max_upload_bytes,
                 budget_seconds=defaults.operation_budget_seconds,
+                settings=configured,
             )
         except RetouchError as exc:
             failures += 1

@@ -86,6 +86,7 @@ def render_preview(request: PreviewRequest, settings: PreviewSettings) -> pipeli
         max_pixels=settings.max_preview_pixels,
         max_bytes=settings.max_preview_bytes,
         budget_seconds=settings.preview_budget_seconds,
+        settings=settings,
     )
     duration_ms = int((time.monotonic() - started) * 1000)
     logger.info(

@@ -140,6 +140,7 @@ def process_request(request: ProcessRequest, deps: ProcessDeps) -> ProcessResult
             max_pixels=s.max_pixels,
             max_bytes=s.max_upload_bytes,
             budget_seconds=s.operation_budget_seconds,
+            settings=s,
         )
     except PermanentError as exc:
         duration_ms = int((time.monotonic() - started) * 1000)

@@ -21,7 +21,8 @@ image files given on the command line::
     python -m retouch.ops.colorize_library OUT.npz [EXTRA_IMAGE ...]
 
 scikit-image is not in the Lambda layer, so the file is built at build time and shipped with the
-package; at run time :func:`load_library` reads ``$COLORIZE_LIBRARY_PATH``, else the file packaged
+package; at run time :func:`load_library` reads the configured path (``COLORIZE_LIBRARY_PATH``, through
+the operations' settings), else the file packaged
 next to this module (:data:`PACKAGED_PATH`), else builds the library in-process when scikit-image
 is importable (development and tests).
 """
@@ -31,7 +32,6 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
-import os
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -51,7 +51,7 @@ GIST_GRID = 4
 GIST_ORIENTATIONS = 8
 SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 PACKAGED_PATH = Path(__file__).with_name("colorize_library.npz")
-"""Where the layer build puts the library file (used when ``$COLORIZE_LIBRARY_PATH`` is unset)."""
+"""Where the layer build puts the library file (used when no library path is configured)."""
 
 
 class LibraryUnavailable(RuntimeError):
@@ -232,21 +232,19 @@ def _cached_library(path: str | None) -> ReferenceLibrary:
         ) from exc
 
 
-def library_path(env: dict[str, str] | None = None) -> str | None:
-    """``$COLORIZE_LIBRARY_PATH`` if set, else the packaged file if present, else ``None``."""
-    configured = (os.environ if env is None else env).get("COLORIZE_LIBRARY_PATH", "")
-    if configured:
-        return configured
+def packaged_path() -> str | None:
+    """The library file shipped with the package, if the build put one there."""
     return str(PACKAGED_PATH) if PACKAGED_PATH.is_file() else None
 
 
 def load_library(path: str | None = None) -> ReferenceLibrary:
-    """The library at ``path`` (default: :func:`library_path`), or one built in-process from
-    scikit-image's photos when no file exists. Cached per path.
+    """The library at ``path`` (the ``colorize_library_path`` setting; default: the packaged
+    file), or one built in-process from scikit-image's photos when no file exists. Cached per
+    path.
 
     :raises LibraryUnavailable: no file and no scikit-image.
     """
-    return _cached_library(path if path is not None else library_path())
+    return _cached_library(path if path is not None else packaged_path())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

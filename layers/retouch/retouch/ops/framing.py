@@ -13,6 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from retouch.ops.context import ChainContext, check_time, faces_in
 from retouch.ops.registry import Image
 from retouch.ops.specs import GRAVITIES  # noqa: F401  (re-exported)
 
@@ -45,10 +46,8 @@ def _clamp(start: float, size: int, total: int) -> int:
     return int(min(max(0, round(start)), total - size))
 
 
-def _face_window(image: Image, win_w: int, win_h: int) -> tuple[int, int] | None:
-    from retouch.ops.faces import detect_faces
-
-    faces = detect_faces(image)
+def _face_window(image: Image, win_w: int, win_h: int, context: ChainContext | None) -> tuple[int, int] | None:
+    faces = faces_in(image, context)
     if not faces:
         return None
     h, w = image.shape[:2]
@@ -76,14 +75,18 @@ def _salient_window(image: Image, win_w: int, win_h: int) -> tuple[int, int]:
     return best_x, best_y
 
 
-def place_window(image: Image, win_w: int, win_h: int, gravity: str = "center") -> tuple[int, int]:
-    """Top-left corner of a ``win_w`` x ``win_h`` window inside ``image`` for ``gravity``."""
+def place_window(
+    image: Image, win_w: int, win_h: int, gravity: str = "center", context: ChainContext | None = None
+) -> tuple[int, int]:
+    """Top-left corner of a ``win_w`` x ``win_h`` window inside ``image`` for ``gravity``
+    (faces through the chain's ``context``, which also bounds the time spent)."""
     h, w = image.shape[:2]
     win_w, win_h = min(win_w, w), min(win_h, h)
     if gravity in ("face", "smart"):
-        placed = _face_window(image, win_w, win_h)
+        placed = _face_window(image, win_w, win_h, context)
         if placed is not None:
             return placed
         if gravity == "smart":
+            check_time(context, "in smart framing")
             return _salient_window(image, win_w, win_h)
     return (w - win_w) // 2, (h - win_h) // 2

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from retouch.errors import InvalidParameters
+from retouch.ops.context import ChainContext
 from retouch.ops.framing import place_window
 from retouch.ops.registry import Image
 from retouch.ops.specs import aspect_ratio, box_in_pixels, centered_window, thumbnail_size
@@ -39,7 +40,13 @@ def crop_box(image: Image, x: int, y: int, w: int, h: int) -> Image:
     return np.ascontiguousarray(image[y0:y1, x0:x1])
 
 
-def crop(image: Image, box: list[int | float] | None = None, aspect: str | None = None, gravity: str = "center") -> Image:
+def crop(
+    image: Image,
+    box: list[int | float] | None = None,
+    aspect: str | None = None,
+    gravity: str = "center",
+    context: ChainContext | None = None,
+) -> Image:
     """Crop to a box, or to the largest window of an aspect ratio.
 
     :param box: ``[x, y, w, h]`` in pixels, or as fractions of the image size (see
@@ -47,13 +54,14 @@ def crop(image: Image, box: list[int | float] | None = None, aspect: str | None 
     :param aspect: ``"W:H"``; the largest window of that ratio, placed by ``gravity``.
     :param gravity: where the aspect window sits: ``center``, ``face`` (keep every face in
         frame) or ``smart`` (faces, else the most salient region); see :mod:`.framing`.
+    :param context: the chain's context (faces analysed once per image, the deadline).
     """
     h, w = image.shape[:2]
     if box is not None:
         return crop_box(image, *box_in_pixels(box, w, h))
     assert aspect is not None
     _, _, win_w, win_h = centered_window(w, h, aspect_ratio(aspect))
-    x, y = place_window(image, win_w, win_h, gravity)
+    x, y = place_window(image, win_w, win_h, gravity, context)
     return crop_box(image, x, y, win_w, win_h)
 
 
@@ -65,6 +73,7 @@ def thumbnail(
     upscale: bool = False,
     source_size: tuple[int, int] | None = None,
     gravity: str = "face",
+    context: ChainContext | None = None,
 ) -> Image:
     """Make a thumbnail.
 
@@ -83,6 +92,6 @@ def thumbnail(
     out = resize(image, sw, sh)
     if fit == "cover" and width and height:
         cw, ch = min(width, sw), min(height, sh)
-        x, y = place_window(out, cw, ch, gravity) if (cw, ch) != (sw, sh) else (0, 0)
+        x, y = place_window(out, cw, ch, gravity, context) if (cw, ch) != (sw, sh) else (0, 0)
         out = np.ascontiguousarray(out[y : y + ch, x : x + cw])
     return out

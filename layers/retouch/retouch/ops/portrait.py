@@ -27,7 +27,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from retouch.ops.faces import Eye, Face, detect_faces
+from retouch.ops.context import ChainContext, faces_in
+from retouch.ops.faces import Eye, Face
 from retouch.ops.registry import Image
 
 # --------------------------------------------------------------------------- helpers
@@ -242,7 +243,9 @@ CAT_EYE_PUPIL_LUMA = 35.0
 """Median grey level given to a corrected golden/white pupil."""
 
 
-def red_eye(image: Image, strength: float = 1.0, threshold: float = 0.45, cat_eye: bool = False) -> Image:
+def red_eye(
+    image: Image, strength: float = 1.0, threshold: float = 0.45, cat_eye: bool = False, context: ChainContext | None = None
+) -> Image:
     """Remove red eye from every detected face.
 
     :param strength: how much of the correction to apply (0 = none, 1 = full).
@@ -251,10 +254,11 @@ def red_eye(image: Image, strength: float = 1.0, threshold: float = 0.45, cat_ey
     :param cat_eye: also darken golden or white flash pupils (:func:`bright_pupil_mask`) in
         eyes without red pupils. Off by default: a pale iris or a sclera under a misplaced
         iris fit could be darkened.
+    :param context: the chain's context: faces analysed once per image (see :mod:`.context`).
     """
     if strength <= 0:
         return image
-    patches = [_fix_eye(image, eye, strength, threshold, cat_eye) for face in detect_faces(image) for eye in face.eyes]
+    patches = [_fix_eye(image, eye, strength, threshold, cat_eye) for face in faces_in(image, context) for eye in face.eyes]
     return _apply_patches(image, [p for p in patches if p is not None])
 
 
@@ -336,7 +340,7 @@ def _whiten_face(source: Image, face: Face, strength: float) -> Patch | None:
     return x0, y0, target, alpha
 
 
-def teeth_whitening(image: Image, strength: float = DEFAULT_STRENGTH) -> Image:
+def teeth_whitening(image: Image, strength: float = DEFAULT_STRENGTH, context: ChainContext | None = None) -> Image:
     """Whiten visible teeth in every detected face (see :func:`whitening_targets`).
 
     :param strength: 0 = unchanged; 0.6 (default) = the yellow cast removed down to natural
@@ -345,5 +349,5 @@ def teeth_whitening(image: Image, strength: float = DEFAULT_STRENGTH) -> Image:
     """
     if strength <= 0:
         return image
-    patches = [_whiten_face(image, face, strength) for face in detect_faces(image)]
+    patches = [_whiten_face(image, face, strength) for face in faces_in(image, context)]
     return _apply_patches(image, [p for p in patches if p is not None])

@@ -6,12 +6,12 @@ still light, since each implementation is imported the first time it runs.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from retouch.errors import InvalidParameters, OperationTimeout
+from retouch.errors import InvalidParameters
 from retouch.models import OperationSpec
+from retouch.ops.context import ChainContext
 from retouch.ops.specs import REFERENCE_PARAM, get
 
 if TYPE_CHECKING:
@@ -25,27 +25,25 @@ else:
 Resolver = Callable[[str], "Image"]
 
 
-def apply_operations(
-    image: Image,
-    specs: Iterable[OperationSpec],
-    *,
-    budget_seconds: float | None = None,
-    resolve_image: Resolver | None = None,
-) -> Image:
+def apply_operations(image: Image, specs: Iterable[OperationSpec], context: ChainContext | None = None) -> Image:
     """Apply operations in order. Parameters are validated again (messages are input too).
 
-    ``budget_seconds`` bounds the whole chain; it is checked between operations.
-    ``resolve_image`` turns a ``reference`` parameter (another image of the job) into pixels.
+    ``context`` (one per image; a fresh one if not given) carries the chain's settings, its
+    deadline - checked between operations here and inside long operations by themselves - the
+    faces found so far, and the resolver of ``reference`` parameters.
     """
-    started = time.monotonic()
+    context = context if context is not None else ChainContext()
     for spec in specs:
         operation = get(spec.op)
         params: dict[str, Any] = operation.validate(spec.params)
         if isinstance(params.get(REFERENCE_PARAM), str):
-            if resolve_image is None:
+            if context.resolve_image is None:
                 raise InvalidParameters(f"{spec.op}: reference images cannot be loaded here")
-            params[REFERENCE_PARAM] = resolve_image(params[REFERENCE_PARAM])
-        image = operation.fn(image, **params)
-        if budget_seconds is not None and time.monotonic() - started > budget_seconds:
-            raise OperationTimeout(f"operations ran past their budget of {budget_seconds:.0f} s (stopped after {spec.op})")
+            params[REFERENCE_PARAM] = context.resolve_image(params[REFERENCE_PARAM])
+        if operation.uses_context:
+            params["context"] = context
+        result = operation.fn(image, **params)
+        context.after_operation(image, result)
+        image = result
+        context.check_time(f"after {spec.op}")
     return image

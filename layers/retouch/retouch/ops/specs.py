@@ -279,6 +279,9 @@ class Operation:
     decode_hint: Callable[[Mapping[str, Any], Size], Size] | None = None
     largest_output: Callable[[Mapping[str, Any]], Size | None] | None = None
     """The largest result the parameters alone allow, whatever the input (None: it depends)."""
+    uses_context: bool = False
+    """The implementation takes the chain's :class:`~retouch.ops.context.ChainContext` as
+    ``context`` (faces analysed once per image, settings, the deadline inside long work)."""
 
     @property
     def fn(self) -> Callable[..., Any]:
@@ -371,6 +374,7 @@ OPERATIONS: tuple[Operation, ...] = (
         ),
         check=_check_crop,
         output_size=_crop_size,
+        uses_context=True,
     ),
     Operation(
         name="thumbnail",
@@ -400,6 +404,7 @@ OPERATIONS: tuple[Operation, ...] = (
         output_size=_thumbnail_size,
         decode_hint=_thumbnail_decode_hint,
         largest_output=_thumbnail_largest,
+        uses_context=True,
     ),
     Operation(
         name="contrast",
@@ -488,6 +493,7 @@ OPERATIONS: tuple[Operation, ...] = (
                 default=False,
             ),
         ),
+        uses_context=True,
     ),
     Operation(
         name="teeth_whitening",
@@ -503,6 +509,7 @@ OPERATIONS: tuple[Operation, ...] = (
                 maximum=1,
             ),
         ),
+        uses_context=True,
     ),
     Operation(
         name="colorize",
@@ -533,6 +540,7 @@ OPERATIONS: tuple[Operation, ...] = (
             ),
         ),
         check=_check_colorize,
+        uses_context=True,
     ),
 )
 

@@ -18,22 +18,13 @@ from typing import Any
 import cv2
 import numpy as np
 
+from retouch.ops.pixels import join_alpha, split_alpha
 from retouch.ops.registry import Image
-
-
-def _split_alpha(image: Image) -> tuple[Image, Image | None]:
-    if image.ndim == 3 and image.shape[2] == 4:
-        return image[:, :, :3], image[:, :, 3:]
-    return image, None
-
-
-def _join_alpha(rgb: Image, alpha: Image | None) -> Image:
-    return rgb if alpha is None else np.ascontiguousarray(np.concatenate([rgb, alpha], axis=2))
 
 
 def map_luma(image: Image, lut: np.ndarray | None = None, *, clahe: Any = None) -> Image:
     """Apply a 256-entry lookup table (or a CLAHE object) to luma only; chroma is kept."""
-    rgb, alpha = _split_alpha(image)
+    rgb, alpha = split_alpha(image)
     if rgb.ndim == 2:
         y = rgb
         out = cv2.LUT(y, lut) if lut is not None else clahe.apply(y)
@@ -41,11 +32,11 @@ def map_luma(image: Image, lut: np.ndarray | None = None, *, clahe: Any = None) 
     ycc = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YCrCb)
     y = ycc[:, :, 0]
     ycc[:, :, 0] = cv2.LUT(y, lut) if lut is not None else clahe.apply(np.ascontiguousarray(y))
-    return _join_alpha(cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB), alpha)
+    return join_alpha(cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB), alpha)
 
 
 def luma(image: Image) -> np.ndarray:
-    rgb, _ = _split_alpha(image)
+    rgb, _ = split_alpha(image)
     return rgb if rgb.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
 
 

@@ -30,19 +30,18 @@ from retouch.errors import InvalidParameters
 from retouch.ops.colorize.auto import MODEL_SIZE, PACKAGED_MODEL, RETRIEVE, ab_auto, predict_with_model
 from retouch.ops.colorize.colour import (
     ColorizeModelError,
-    ColorizeSettings,
-    _split_alpha,
     colorfulness,
     compose,
     guided_coefficients,
-    guided_filter,
     guided_upsample,
     lightness,
     limit_chroma,
 )
 from retouch.ops.colorize.hints import HINTS_SIDE, ab_from_hints, propagate_hints
 from retouch.ops.colorize.reference import SAMPLES, WORK_SIDE, ab_from_references, reference_lab, transfer_from_references
+from retouch.ops.context import ChainContext, OperationSettings, check_time
 from retouch.ops.hints import Hint, parse_hints
+from retouch.ops.pixels import as_rgb, join_alpha, split_alpha
 from retouch.ops.registry import Image
 from retouch.ops.specs import NEEDS_REFERENCE
 
@@ -54,12 +53,10 @@ __all__ = [
     "SAMPLES",
     "WORK_SIDE",
     "ColorizeModelError",
-    "ColorizeSettings",
     "colorfulness",
     "colorize",
     "compose",
     "guided_coefficients",
-    "guided_filter",
     "guided_upsample",
     "lightness",
     "limit_chroma",
@@ -75,6 +72,7 @@ def colorize(
     strength: float = 1.0,
     hints: str | Sequence[Hint] | None = None,
     reference: np.ndarray | str | None = None,
+    context: ChainContext | None = None,
 ) -> Image:
     """Colorize ``image`` on its luminance (see the module docstring for the methods).
 
@@ -85,12 +83,16 @@ def colorize(
         registered parameter this is the *name* of another image of the same job, which the
         pipeline resolves to its pixels before calling this function; a name that was not
         resolved, or no reference at all, raises :class:`InvalidParameters`.
+    :param context: the chain's context: its settings (which model or library ``auto`` uses)
+        and its deadline, checked between the stages of the work.
     :returns: uint8 RGB (RGBA when the input has alpha) with the input's L*.
     """
-    rgb, alpha = _split_alpha(image)
+    colour, alpha = split_alpha(image)
+    rgb = as_rgb(colour, "colorize")
     if image.dtype != np.uint8:
         raise InvalidParameters(f"colorize: expected 8-bit pixels, got {image.dtype}")
     full_l = lightness(rgb)
+    check_time(context, "in colorize")
     if mode == "reference":
         if reference is None:
             raise InvalidParameters(NEEDS_REFERENCE)
@@ -100,12 +102,12 @@ def colorize(
     elif mode == "hints":
         if hints is None:
             raise InvalidParameters('colorize: mode=hints needs hints="x,y,#rrggbb;x,y,#rrggbb"')
-        ab = ab_from_hints(full_l, parse_hints(hints) if isinstance(hints, str) else hints)
+        ab = ab_from_hints(full_l, parse_hints(hints) if isinstance(hints, str) else hints, context)
     elif mode == "auto":
-        ab = ab_auto(full_l, ColorizeSettings.from_env())
+        ab = ab_auto(full_l, context.settings if context is not None else OperationSettings())
     else:
         raise InvalidParameters(f"colorize: mode must be one of auto, reference, hints, got {mode!r}")
+    check_time(context, "in colorize")
     if strength != 1.0:
         ab *= np.float32(strength)
-    out = compose(full_l, ab)
-    return out if alpha is None else np.ascontiguousarray(np.concatenate([out, alpha], axis=2))
+    return join_alpha(compose(full_l, ab), alpha)

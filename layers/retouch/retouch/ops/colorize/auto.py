@@ -25,8 +25,9 @@ import numpy as np
 
 from retouch.errors import InvalidParameters
 from retouch.ops import colorize_library
-from retouch.ops.colorize.colour import ColorizeModelError, ColorizeSettings, guided_upsample
+from retouch.ops.colorize.colour import ColorizeModelError, guided_upsample
 from retouch.ops.colorize.reference import SMOOTH_EPS, SMOOTH_RADIUS, WORK_SIDE, transfer_from_references
+from retouch.ops.context import OperationSettings
 
 PACKAGED_MODEL = Path(__file__).with_name("model") / "colorize-auto.onnx"
 """The model trained by ``training/train_colorize.py`` (shipped inside the package and layer)."""
@@ -95,7 +96,7 @@ def ab_from_library(full_l: np.ndarray, library_path: str | None) -> np.ndarray:
     return guided_upsample(work_l / 100.0, ab, full_l / 100.0, SMOOTH_RADIUS, SMOOTH_EPS)
 
 
-def ab_auto(full_l: np.ndarray, settings: ColorizeSettings) -> np.ndarray:
+def ab_auto(full_l: np.ndarray, settings: OperationSettings) -> np.ndarray:
     """a*b* for ``auto`` mode: ``$COLORIZE_MODEL_PATH``, else ``$COLORIZE_LIBRARY_PATH``, else
     the packaged model, else the packaged or built library."""
     if settings.colorize_model_path:

@@ -7,29 +7,16 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from retouch.errors import InvalidParameters, PermanentError
+from retouch.errors import PermanentError
 from retouch.ops.registry import Image
-from retouch.settings import _EnvSettings
 
 
 class ColorizeModelError(PermanentError):
     """The configured colorization model is missing, unreadable or has the wrong interface."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class ColorizeSettings(_EnvSettings):
-    """``COLORIZE_MODEL_PATH``: ONNX model for ``auto`` (optional; the model packaged with
-    Retouch otherwise); ``COLORIZE_LIBRARY_PATH``: reference library ``.npz`` for ``auto``
-    (optional; when set and no model path is, ``auto`` uses the library instead of the model;
-    see :func:`retouch.ops.colorize_library.load_library`)."""
-
-    colorize_model_path: str = ""
-    colorize_library_path: str = ""
 
 
 # --- colour space -----------------------------------------------------------------------------
@@ -40,16 +27,6 @@ _XYZ_TO_RGB = np.array(
 )
 _WHITE = np.array([0.950456, 1.0, 1.088754])
 _HUE_BINS = 180
-
-
-def _split_alpha(image: Image) -> tuple[np.ndarray, np.ndarray | None]:
-    if image.ndim == 2:
-        return np.repeat(image[:, :, None], 3, axis=2), None
-    if image.ndim == 3 and image.shape[2] == 4:
-        return image[:, :, :3], image[:, :, 3:]
-    if image.ndim == 3 and image.shape[2] == 3:
-        return image, None
-    raise InvalidParameters(f"colorize: expected an RGB or RGBA image, got shape {image.shape}")
 
 
 @functools.lru_cache(maxsize=1)
@@ -166,12 +143,6 @@ def guided_coefficients(guide: np.ndarray, src: np.ndarray, radius: int, eps: fl
     a = (corr_gs - mean_g * mean_s) / (np.maximum(var_g, 0) + eps)
     b = mean_s - a * mean_g
     return _box(a, radius).reshape(src.shape), _box(b, radius).reshape(src.shape)
-
-
-def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    """Edge-preserving smoothing of ``src`` (H, W, C) guided by ``guide`` (He et al. 2010)."""
-    a, b = guided_coefficients(guide, src, radius, eps)
-    return a * np.asarray(guide, np.float32)[:, :, None] + b
 
 
 def guided_upsample(guide_low: np.ndarray, src_low: np.ndarray, guide_full: np.ndarray, radius: int, eps: float) -> np.ndarray:

@@ -22,6 +22,7 @@ import numpy as np
 from retouch.errors import InvalidParameters
 from retouch.ops import colorize_library
 from retouch.ops.colorize.colour import guided_upsample
+from retouch.ops.context import ChainContext, check_time
 from retouch.ops.hints import Hint
 
 HINTS_SIDE = 256
@@ -111,9 +112,12 @@ def _solve_level(y: np.ndarray, fixed: np.ndarray, values: np.ndarray, x0: np.nd
     return x
 
 
-def propagate_hints(grid_l: np.ndarray, hints: Sequence[tuple[float, float, float, float]]) -> np.ndarray:
+def propagate_hints(
+    grid_l: np.ndarray, hints: Sequence[tuple[float, float, float, float]], context: ChainContext | None = None
+) -> np.ndarray:
     """Levin et al. (2004) propagation of ``(x, y, a, b)`` hints (pixel coordinates of
-    ``grid_l``) over the L* image ``grid_l``; coarse-to-fine CG (see the module docstring)."""
+    ``grid_l``) over the L* image ``grid_l``; coarse-to-fine CG (see the module docstring).
+    The chain's deadline (``context``) is checked before each pyramid level."""
     pyramid: list[np.ndarray] = [np.asarray(grid_l, np.float32) / np.float32(100.0)]
     while min(pyramid[-1].shape) > 24:
         prev = pyramid[-1]
@@ -121,6 +125,7 @@ def propagate_hints(grid_l: np.ndarray, hints: Sequence[tuple[float, float, floa
     full_h, full_w = pyramid[0].shape
     solution: np.ndarray | None = None
     for level in reversed(pyramid):
+        check_time(context, "in colorize (hints)")
         h, w = level.shape
         fixed = np.zeros((h, w), bool)
         values = np.zeros((h, w, 2), np.float32)
@@ -141,7 +146,7 @@ def propagate_hints(grid_l: np.ndarray, hints: Sequence[tuple[float, float, floa
     return solution
 
 
-def ab_from_hints(full_l: np.ndarray, hints: Sequence[Hint]) -> np.ndarray:
+def ab_from_hints(full_l: np.ndarray, hints: Sequence[Hint], context: ChainContext | None = None) -> np.ndarray:
     """a*b* (H, W, 2) for the full-resolution L* image ``full_l`` from parsed ``hints``."""
     height, width = full_l.shape
     grid_l = colorize_library.fit_side(full_l, HINTS_SIDE)
@@ -156,5 +161,5 @@ def ab_from_hints(full_l: np.ndarray, hints: Sequence[Hint]) -> np.ndarray:
         swatch = np.array([[hint.rgb]], np.float32) / 255.0
         _, a, b = cv2.cvtColor(swatch, cv2.COLOR_RGB2Lab)[0, 0]
         points.append((x * gw / width, y * gh / height, float(a), float(b)))
-    ab = propagate_hints(grid_l, points)
+    ab = propagate_hints(grid_l, points, context)
     return guided_upsample(grid_l / 100.0, ab, full_l / 100.0, HINTS_RADIUS, HINTS_EPS)

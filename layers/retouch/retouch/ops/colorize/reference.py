@@ -19,7 +19,8 @@ import numpy as np
 
 from retouch.errors import InvalidParameters
 from retouch.ops import colorize_library
-from retouch.ops.colorize.colour import _box, _split_alpha, guided_upsample
+from retouch.ops.colorize.colour import _box, guided_upsample
+from retouch.ops.pixels import as_rgb, split_alpha
 
 WORK_SIDE = colorize_library.THUMB_SIDE
 """Longest side at which ``reference``/``auto`` matching runs (the library thumbnails' size)."""
@@ -85,7 +86,7 @@ def reference_lab(reference: np.ndarray) -> np.ndarray:
     """float32 Lab of a uint8 RGB(A) reference photo, shrunk to :data:`WORK_SIDE`."""
     if not isinstance(reference, np.ndarray) or reference.dtype != np.uint8:
         raise InvalidParameters("colorize: the reference image must be 8-bit RGB pixels")
-    rgb, _ = _split_alpha(reference)
+    rgb = as_rgb(split_alpha(reference)[0], "colorize")
     return colorize_library.rgb_to_lab(colorize_library.fit_side(np.ascontiguousarray(rgb), WORK_SIDE))
 
 
