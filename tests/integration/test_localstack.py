@@ -3,7 +3,8 @@ LocalStack enforces presigned POST policies (size range, content type, pinned ke
 
 LocalStack runs on Python 3.13 only, so it lives in its own venv (``scripts/localstack.sh setup``,
 run by the fixture when needed) and is started as a subprocess on a free port with its state in
-a temporary folder.
+a temporary folder. The tests reach it through ``localstack-client`` (its session and endpoint
+configuration for a LocalStack host), never through hand-built endpoint URLs.
 
 Account id: LocalStack takes a 12-digit access key id as the account id, so the clients here use
 ``123456789012`` (the template resolver's account, moto's default) and the ARNs the resolver
@@ -36,12 +37,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
-import boto3
 import pytest
 import requests
 from botocore.config import Config
+from localstack_client import config as localstack_config
+from localstack_client.session import Session
 
+from retouch.adapters.queue import MessageQueue
 from retouch.adapters.storage import ObjectStore
+from retouch.cli import dlq
 from retouch.keys import decode_event_key, upload_key
 from retouch.local.resources import create_resources
 from retouch.local.template import ACCOUNT_ID, StackModel, build_model
@@ -95,9 +99,27 @@ def _health(url: str) -> dict[str, str]:
         return json.load(resp).get("services", {})
 
 
+def _session(host: str) -> tuple[Session, str]:
+    """A localstack-client session for the LocalStack at ``host`` (``127.0.0.1:PORT``), and its
+    edge URL.
+
+    localstack-client prefers ``AWS_ENDPOINT_URL`` to the host it is given (and takes the scheme
+    from ``USE_SSL``), so neither may leak in from the environment that runs the tests."""
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("AWS_ENDPOINT_URL", raising=False)
+        env.delenv("USE_SSL", raising=False)
+        session = Session(
+            aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=REGION, localstack_host=host
+        )
+        url = localstack_config.get_service_endpoint("s3", localstack_host=host)
+    assert url is not None
+    return session, url
+
+
 @dataclass
 class LocalStack:
     url: str
+    session: Session
     process: subprocess.Popen[bytes]
     log: Path
     started_in: float
@@ -107,11 +129,11 @@ class LocalStack:
 def localstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     python = _localstack_python()
     state = tmp_path_factory.mktemp("localstack")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
+    host = f"127.0.0.1:{_free_port()}"
+    session, url = _session(host)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOCALSTACK_", "PYTHON"))}
     env.update(
-        GATEWAY_LISTEN=f"127.0.0.1:{port}",
+        GATEWAY_LISTEN=host,
         GATEWAY_SERVER="hypercorn",
         SERVICES="s3,sqs",
         EAGER_SERVICE_LOADING="1",  # load both at start ("running"), not on the first request
@@ -126,7 +148,7 @@ def localstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]
         # queue URLs as http://127.0.0.1:<port>/<account>/<name>, the shape StackModel.queue_url
         # builds (the default, sqs.<region>.localhost.localstack.cloud, needs public DNS)
         SQS_ENDPOINT_STRATEGY="off",
-        LOCALSTACK_HOST=f"127.0.0.1:{port}",
+        LOCALSTACK_HOST=host,
         S3_SKIP_SIGNATURE_VALIDATION="0",
     )
     log = state / "localstack.log"
@@ -159,7 +181,7 @@ def localstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]
                     pytrace=False,
                 )
             time.sleep(0.1)
-        yield LocalStack(url, process, log, time.monotonic() - started)
+        yield LocalStack(url, session, process, log, time.monotonic() - started)
     finally:
         _stop(process)
         shutil.rmtree(state / "fs", ignore_errors=True)
@@ -212,21 +234,15 @@ class Stack:
                 self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def _client(service: str, url: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=url,
-        region_name=REGION,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
-    )
+def _client(ls: LocalStack, service: str) -> Any:
+    config = Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 2})
+    return ls.session.client(service, config=config)
 
 
 @pytest.fixture(scope="module")
 def stack(localstack: LocalStack) -> Iterator[Stack]:
     model = build_model(TEMPLATE, stack=STACK, region=REGION, endpoint=localstack.url)
-    s3, sqs = _client("s3", localstack.url), _client("sqs", localstack.url)
+    s3, sqs = _client(localstack, "s3"), _client(localstack, "sqs")
     create_resources(model, localstack.url, s3=s3, sqs=sqs, ddb=None)
     bucket = model.buckets["ImagesBucket"]["BucketName"]
     yield Stack(localstack, model, s3, sqs, bucket)
@@ -265,6 +281,7 @@ def test_localstack_starts_with_s3_and_sqs(localstack: LocalStack) -> None:
     print(f"LocalStack ready in {localstack.started_in:.1f}s at {localstack.url}")
     services = _health(localstack.url)
     assert services["s3"] == "running" and services["sqs"] == "running"
+    assert localstack.session.client("sqs").meta.endpoint_url == localstack.url  # localstack-client points at it
     assert localstack.started_in < 30
 
 
@@ -464,3 +481,35 @@ def test_upload_notification_other_prefixes_are_filtered(stack: Stack) -> None:
     time.sleep(0.5)
     stack.upload_event(marker, timeout=1)
     assert all(decode_event_key(r["s3"]["object"]["key"]) != outside for r in stack.seen)
+
+
+# --- `retouch dlq redrive` on AWS: SQS message-move tasks (moto has none, LocalStack does) -----
+def _drain(queue: MessageQueue, expected: int, timeout: float = 15) -> list[str]:
+    bodies: list[str] = []
+    deadline = time.monotonic() + timeout
+    while len(bodies) < expected and time.monotonic() < deadline:
+        for message in queue.receive(10, wait_seconds=1):
+            bodies.append(message["Body"])
+            queue.delete(message["ReceiptHandle"])
+    return bodies
+
+
+@pytest.mark.timeout(120)
+def test_dlq_redrive_move_task_returns_dead_letters_to_their_queue(stack: Stack) -> None:
+    source_id, dlq_id = dlq.QUEUES["requests"]
+    source = MessageQueue(stack.sqs, stack.model.queue_url(stack.ls.url, source_id))
+    dead = MessageQueue(stack.sqs, stack.model.queue_url(stack.ls.url, dlq_id))
+    pairs = [dlq.DeadLetterPair("requests", source, dead)]
+    for round_, count in enumerate((3, 2)):  # the second round has the first's finished task listed before it
+        bodies = [json.dumps({"job_id": f"j-{round_}{n}", "image_id": "i0000"}) for n in range(count)]
+        for body in bodies:
+            dead.send(body)
+        moved, tasks = dlq.redrive_with_move_tasks(stack.sqs, pairs, poll_seconds=0.2)
+        assert [(t.status, t.moved) for t in tasks] == [("COMPLETED", count)] and moved == count
+        assert sorted(_drain(source, count)) == sorted(bodies)
+        attrs = stack.sqs.get_queue_attributes(QueueUrl=dead.url, AttributeNames=["All"])["Attributes"]
+        assert (attrs["ApproximateNumberOfMessages"], attrs["ApproximateNumberOfMessagesNotVisible"]) == ("0", "0")
+    # nothing dead-lettered: no task is started
+    assert dlq.redrive_with_move_tasks(stack.sqs, pairs, poll_seconds=0.2) == (0, [])
+    latest = stack.sqs.list_message_move_tasks(SourceArn=tasks[0].dlq_arn, MaxResults=10)["Results"]
+    assert [t["Status"] for t in latest] == ["COMPLETED", "COMPLETED"]

@@ -78,11 +78,13 @@ def _expiry(token: str) -> float:
 
 def stack_outputs(stack_name: str, region: str) -> dict[str, str]:
     """The deployed stack's outputs (``ApiUrl``, ``UserPoolId``, ``UserPoolClientId`` ...)."""
+    from retouch.cli import dlq
+    from retouch.cli.runner import RunError
+
     try:
-        stacks = boto3.client("cloudformation", region_name=region).describe_stacks(StackName=stack_name)["Stacks"]
-    except (ClientError, BotoCoreError) as exc:
+        return dlq.stack_outputs(boto3.client("cloudformation", region_name=region), stack_name, region)
+    except (ClientError, BotoCoreError, RunError) as exc:
         raise SignInError(f"cannot read the outputs of stack {stack_name!r} in {region}: {exc}", refused=False) from exc
-    return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
 
 
 def _cognito(session: Session) -> Any:
