@@ -47,7 +47,7 @@ def test_a_small_job_submitted_after_a_large_one_finishes_long_before_it(tmp_pat
 
         stack.resume("ProcessFunction")
         wait_until(lambda: big.job(big_job)["status"] == "complete", 600, "the large job to complete", lambda: big.job(big_job))
-        wait_until(lambda: small.job(small_job)["status"] == "complete", 60, "the small job to complete")
+        wait_until(lambda: small.job(small_job)["status"] == "complete", 300, "the small job to complete")
 
         [small_done] = [e for e in small.events(small_job) if e["type"] == "job"]
         big_events = big.events(big_job)

@@ -225,4 +225,4 @@ def test_a_killed_scheduled_worker_is_restarted_by_the_supervisor(tmp_path: Path
         def restarted() -> bool:
             return any(p.is_alive() and p.pid != killed for p in stack.workers.get(name, []))
 
-        wait_until(restarted, 60, "a new sweeper process", lambda: stack.workers.get(name))
+        wait_until(restarted, 180, "a new sweeper process", lambda: stack.workers.get(name))

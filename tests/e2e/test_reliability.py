@@ -66,7 +66,7 @@ def output_keys(stack: EmbeddedStack) -> list[str]:
 def test_processing_down_uploads_wait_and_complete_when_workers_return(photos: list[Path], tmp_path: Path) -> None:
     with EmbeddedStack(workdir=tmp_path, paused={"ProcessFunction"}) as stack:
         client, job = submit(stack, photos)
-        wait_until(lambda: stack.queue_depths()["RequestQueue"][0] == 50, 60, "50 requests waiting")
+        wait_until(lambda: stack.queue_depths()["RequestQueue"][0] == 50, 300, "50 requests waiting", stack.queue_depths)
         time.sleep(1.5)
         status = client.job(job["job_id"])
         assert (status["succeeded"], status["failed"], status["remaining"]) == (0, 0, 50)
@@ -82,9 +82,9 @@ def test_worker_killed_mid_batch_loses_nothing_and_counts_exactly(photos: list[P
     overrides = {"RequestVisibilityTimeout": "6"}  # a killed worker's messages return quickly
     with EmbeddedStack(workdir=tmp_path, overrides=overrides, paused={"ProcessFunction"}) as stack:
         client, job = submit(stack, photos[:30], [{"op": "contrast", "params": {"method": "clahe"}}])
-        wait_until(lambda: stack.queue_depths()["RequestQueue"][0] == 30, 60, "30 requests waiting")
+        wait_until(lambda: stack.queue_depths()["RequestQueue"][0] == 30, 300, "30 requests waiting", stack.queue_depths)
         stack.resume("ProcessFunction")
-        wait_until(lambda: stack.queue_depths()["RequestQueue"][1] > 0, 60, "a batch in flight")
+        wait_until(lambda: stack.queue_depths()["RequestQueue"][1] > 0, 300, "a batch in flight", stack.queue_depths)
         killed = stack.kill_worker("ProcessFunction")
         assert killed is not None
         done = wait_complete(client, job["job_id"])
@@ -118,7 +118,9 @@ def test_poison_message_is_dead_lettered_and_its_image_failed(photos: list[Path]
         cli = [sys.executable, "-m", "retouch.cli.main", "dlq"]
         where = ["--queue", "requests", "--endpoint", stack.endpoint, "--stack-name", stack.stack_name]
         stack.pause("DeadLetterSweeperFunction:schedule")  # between sweeps the dead letter is visible
-        wait_until(lambda: stack.queue_depths()["RequestDLQ"][0] == 1, 30, "the dead letter to be visible again")
+        wait_until(
+            lambda: stack.queue_depths()["RequestDLQ"][0] == 1, 120, "the dead letter to be visible again", stack.queue_depths
+        )
         listed = subprocess.run([*cli, "list", *where], capture_output=True, text=True, timeout=120, check=False)
         assert listed.returncode == 0 and job["job_id"] in listed.stdout and "1 dead-lettered message" in listed.stderr
         moved = subprocess.run([*cli, "redrive", *where], capture_output=True, text=True, timeout=120, check=False)

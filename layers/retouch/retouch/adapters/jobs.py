@@ -266,28 +266,40 @@ class JobRepository:
         )
 
     # --- updating -------------------------------------------------------------------------
-    def mark_queued(self, job_id: str, image_id: str) -> bool:
-        """pending -> queued. False if the image was not pending (already queued or done)."""
+    def mark_queued(self, job_id: str, image_id: str, upload_key: str) -> tuple[bool, ImageRecord | None]:
+        """pending -> queued, for the image whose upload is ``upload_key``, in one request.
+
+        Returns ``(True, image)`` when this call queued it, else ``(False, image as it is)`` -
+        ``None`` when the job has no such image - so the caller can tell a repeated event
+        (queued or finished) from a stranger without reading the image first.
+        """
+        values = {
+            ":queued": ImageStatus.QUEUED.value,
+            ":pending": ImageStatus.PENDING.value,
+            ":now": now_iso(),
+            ":key": upload_key,
+        }
         try:
-            self.ddb.update_item(
+            got = self.ddb.update_item(
                 TableName=self.table,
                 Key=_item({"pk": _pk(job_id), "sk": IMAGE_PREFIX + image_id}),
                 UpdateExpression="SET #s = :queued, queued_at = :now",
-                ConditionExpression="#s = :pending",
+                ConditionExpression="#s = :pending AND upload_key = :key",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_item(
-                    {":queued": ImageStatus.QUEUED.value, ":pending": ImageStatus.PENDING.value, ":now": now_iso()}
-                ),
+                ExpressionAttributeValues=_item(values),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-            return True
         except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
-                return False
-            with aws_errors("DynamoDB mark queued"):
-                raise
+            if _code(exc) != "ConditionalCheckFailedException":
+                with aws_errors("DynamoDB mark queued"):
+                    raise
+            item = exc.response.get("Item")
+            return False, self._image(_plain(item)) if isinstance(item, dict) else None
         except BotoCoreError:
             with aws_errors("DynamoDB mark queued"):
                 raise
+        return True, self._image(_plain(got["Attributes"]))
 
     def count_result(self, result: ProcessResult) -> Counted:
         """Count a terminal result once, and store its event (and the job's, when it completes

@@ -37,6 +37,9 @@ MANIFEST_VERSION = 2
 POLL_SECONDS = 0.5
 MAX_POLL_SECONDS = 3.0
 SAFETY_POLL_SECONDS = 10.0
+PUSH_COALESCE_SECONDS = 1.0
+"""Events that arrive close together are read in one ``GET /jobs/{id}`` (a read of the whole
+job and a signed URL per output): at most one per job per second, and at once for the last."""
 """Jobs followed over the WebSocket are still polled this often, in case an event was missed."""
 SAVE_EVERY_SECONDS = 1.0
 
@@ -187,6 +190,9 @@ class Run:
         self._wake = threading.Event()
         """Set when a followed job has news (a WebSocket event): poll now rather than later."""
         self._dirty: set[str] = set()
+        self._finished: set[str] = set()
+        """Jobs whose completion event arrived (read at once, without waiting to coalesce)."""
+        self._polled_at: dict[str, float] = {}
         """Jobs with events not yet polled for."""
         self._pushed: set[str] = set()
         """Jobs followed over the WebSocket (polled on news, and slowly for safety)."""
@@ -319,12 +325,15 @@ class Run:
         while True:
             if self._submit_error is not None:
                 raise self._submit_error
+            now = time.monotonic()
             with self._lock:
                 active = {j: dict(images) for j, images in self._active.items()}
                 due = safety_poll or not self._pushed
-                news, self._dirty = self._dirty, set()
+                news = {j for j in self._dirty if j in self._finished or now - self._polled_at.get(j, 0) >= PUSH_COALESCE_SECONDS}
+                self._dirty -= news
             for job_id, images in active.items():
                 if images and (due or job_id in news or job_id not in self._pushed):
+                    self._polled_at[job_id] = now
                     self._poll(job_id, images)
             last_poll = time.monotonic() if due else last_poll
             self._collect_downloads()
@@ -355,9 +364,11 @@ class Run:
 
         def watch() -> None:
             try:
-                for _ in self.client.follow(websocket_url, job_id, timeout=None, stop=self._stop):
+                for event in self.client.follow(websocket_url, job_id, timeout=None, stop=self._stop):
                     with self._lock:
                         self._dirty.add(job_id)
+                        if event["type"] == "job":
+                            self._finished.add(job_id)
                     self._wake.set()
             except Exception as exc:  # noqa: BLE001 - any failure of the push path: poll instead
                 if not self._stop.is_set():
@@ -378,6 +389,9 @@ class Run:
         with self._lock:
             if self._downloads:
                 return POLL_SECONDS  # downloads to collect
+            if self._dirty:  # news held back to be read together: read it when its second is up
+                now = time.monotonic()
+                return max(0.05, min(PUSH_COALESCE_SECONDS - (now - self._polled_at.get(j, 0)) for j in self._dirty))
             polled = {j: w for j, w in self._active.items() if j not in self._pushed}
             if not polled and self._active:
                 return SAFETY_POLL_SECONDS  # everything is pushed: wait for news

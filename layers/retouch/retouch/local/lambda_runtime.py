@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from retouch import faults
@@ -60,27 +60,38 @@ class FunctionRuntime:
     timeout: int
     memory: int
     log_path: str | None = None
+    stack_pid: int = field(default_factory=os.getpid)
+    """The stack's process: the function's process ends when it does."""
 
 
-def watch_parent(interval: float = 0.5) -> None:
-    """Exit this process as soon as the process that started it is gone, whatever killed it.
+def stack_alive(pid: int) -> bool:
+    """Whether the stack process ``pid`` still runs (a zombie does not count)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
 
-    A thread rather than ``PR_SET_PDEATHSIG``: that signal fires when the parent *thread* exits,
-    and pool workers are started from short-lived request threads.
+
+def watch_stack(pid: int, interval: float = 0.5) -> None:
+    """Exit this process as soon as the stack process ``pid`` is gone, whatever killed it.
+
+    The stack's pid, not the parent's: function processes are forked by multiprocessing's fork
+    server, which lives as long as any of them does. A thread rather than
+    ``PR_SET_PDEATHSIG``, which fires when the parent *thread* exits.
     """
-    parent = os.getppid()
 
     def watch() -> None:
-        while os.getppid() == parent:
+        while stack_alive(pid):
             time.sleep(interval)
         os._exit(0)
 
-    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+    threading.Thread(target=watch, name="stack-watchdog", daemon=True).start()
 
 
 def prepare_process(runtime: FunctionRuntime) -> None:
-    """Environment, log redirection and the parent watchdog for a fresh worker process."""
-    watch_parent()
+    """Environment, log redirection and the stack watchdog for a fresh worker process."""
+    watch_stack(runtime.stack_pid)
     os.environ.update(runtime.environment)
     if runtime.log_path:
         fd = os.open(runtime.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -123,6 +134,11 @@ def api_worker_invoke(event: dict[str, Any]) -> Any:
     return invoke(_api_handler, _api_runtime, event)
 
 
+def api_worker_ready() -> bool:
+    """A no-op that makes a pool start its process (and import its handler) ahead of traffic."""
+    return _api_handler is not None
+
+
 # --- SQS event source mapping ---------------------------------------------------------------
 @dataclass(frozen=True)
 class SqsPoller:
@@ -149,8 +165,7 @@ def sqs_worker(runtime: FunctionRuntime, poller: SqsPoller, keep_alive: bool) ->
     sqs = boto3.client("sqs")
     handler = load_handler(runtime)
     idle_since = time.monotonic()
-    parent = os.getppid()
-    while os.getppid() == parent:  # the stack went away (even by kill -9): stop polling
+    while stack_alive(runtime.stack_pid):  # the stack went away (even by kill -9): stop polling
         batch = receive_batch(sqs, poller)
         if not batch:
             if not keep_alive and time.monotonic() - idle_since > poller.idle_exit_seconds:
@@ -212,9 +227,8 @@ def schedule_worker(runtime: FunctionRuntime, interval: float) -> None:
     """Process entry point: invoke the handler with a scheduled event every ``interval`` s."""
     prepare_process(runtime)
     handler = load_handler(runtime)
-    parent = os.getppid()
     due = time.monotonic() + interval
-    while os.getppid() == parent:
+    while stack_alive(runtime.stack_pid):
         time.sleep(min(1.0, max(0.0, due - time.monotonic())))
         if time.monotonic() < due:
             continue

@@ -16,6 +16,7 @@ import base64
 import json
 import math
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import secrets
 import signal
@@ -46,6 +47,37 @@ from retouch.observability import logger
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 MAX_API_BODY = 10 * 1024 * 1024
 WEB_ROOT = Path(__file__).resolve().parents[1] / "web"
+
+PRELOAD = (
+    "boto3",
+    "botocore.client",
+    "aws_lambda_powertools",
+    "aws_lambda_powertools.utilities.batch",
+    "aws_lambda_powertools.utilities.data_classes",
+    "aws_lambda_powertools.event_handler",
+    "aws_lambda_powertools.event_handler.openapi.params",
+    "aws_xray_sdk.core",
+    "pydantic",
+    "numpy",
+    "cv2",
+    "PIL.Image",
+    "websockets.sync.client",
+)
+"""Libraries every function process needs, imported once by the fork server that starts them.
+Only third-party modules that read no configuration when imported: each process still imports
+its own handler module (and Retouch's package) after its environment is set, as Lambda does."""
+
+
+def worker_context() -> multiprocessing.context.ForkServerContext:
+    """Function processes are forked from a server that has imported :data:`PRELOAD` once, not
+    spawned afresh: a dozen processes importing 1-1.5 s of libraries each at the same moment is
+    what made the stack slow to start on two cores. (Fork server, not plain fork: the stack's
+    own threads are never copied into a child.)"""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(PRELOAD))
+    return context
+
+
 """The web page (``retouch/web``), served at ``/`` as CloudFront serves it on AWS."""
 STATIC_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -110,6 +142,13 @@ class MotoServer:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+API_PROCESSES = 2
+"""Processes per function with HTTP routes (concurrent requests it serves)."""
+SCALE_EVERY_SECONDS = 1.0
+"""How often the supervisor looks at queue depths to add pollers (Lambda's scaling looks about
+as often; every look costs the emulator one request per queue)."""
 
 
 def body_length(headers: Any) -> tuple[int, str | None]:
@@ -191,7 +230,7 @@ class EmbeddedStack:
         self._api_pools: dict[str, ProcessPoolExecutor] = {}
         """One pool per function with HTTP routes: each route runs in its own function's runtime."""
         self._api_lock = threading.Lock()
-        self._mp = multiprocessing.get_context("spawn")
+        self._mp = worker_context()
 
     # --- lifecycle --------------------------------------------------------------------------
     @property
@@ -234,6 +273,8 @@ class EmbeddedStack:
             raise
 
     def _start(self) -> EmbeddedStack:
+        # the fork server imports the functions' libraries while the emulator starts
+        multiprocessing.forkserver.ensure_running()
         if not self.external_endpoint:
             self.moto = MotoServer(log_path=self.logs / "moto.log")
             self.moto.start()
@@ -243,6 +284,7 @@ class EmbeddedStack:
         self.create_resources()
         self._start_websocket()
         self._start_api()
+        self._warm_api()
         self._start_schedules()
         supervisor = threading.Thread(target=self._supervise, name="retouch-supervisor", daemon=True)
         supervisor.start()
@@ -252,17 +294,18 @@ class EmbeddedStack:
 
     def stop(self) -> None:
         self._stop.set()
-        for t in self._threads:
-            t.join(timeout=5)
+        if self._api_server:
+            self._api_server.shutdown()  # ends serve_forever: its thread is joined at once below
+            self._api_server.server_close()
         for procs in self.workers.values():
             for p in procs:
                 if p.is_alive():
                     p.terminate()
+        for t in self._threads:
+            t.join(timeout=5)
+        for procs in self.workers.values():
             for p in procs:
                 p.join(timeout=5)
-        if self._api_server:
-            self._api_server.shutdown()
-            self._api_server.server_close()
         for pool in list(self._api_pools.values()):
             pool.shutdown(cancel_futures=True)
         if self._websocket:
@@ -382,7 +425,9 @@ class EmbeddedStack:
                         self._scale(fn.logical_id, source, sqs)
                     except Exception:  # noqa: BLE001 - the supervisor must keep going
                         logger.exception("supervisor step failed", extra={"function": fn.logical_id})
-            self._stop.wait(0.25)
+            # each round asks the emulator for every queue's depth; one function's first poller
+            # always runs, so a new message never waits for this loop, only extra workers do
+            self._stop.wait(SCALE_EVERY_SECONDS)
 
     def _scale(self, function: str, source: Any, sqs: Any) -> None:
         alive = [p for p in self.workers.get(function, []) if p.is_alive()]
@@ -460,13 +505,26 @@ class EmbeddedStack:
         t.start()
         self._threads.append(t)
 
+    def _warm_api(self) -> None:
+        """Start the jobs API's processes now, not on the first request (as a provisioned
+        Lambda would): the first thing every client does is create a job."""
+        assert self.model is not None
+        for fn in self.model.functions.values():
+            if any(r.path.startswith("/jobs") for r in fn.routes):
+                pool = self._api_pool(fn.logical_id)
+                for _ in range(API_PROCESSES):
+                    pool.submit(rt.api_worker_ready)
+
     def _api_pool(self, function: str, *, renew: bool = False) -> ProcessPoolExecutor:
         """The function's worker pool (its processes start on the first request); a new one if ``renew``."""
         with self._api_lock:
             pool = self._api_pools.get(function)
             if pool is None or renew:
                 pool = self._api_pools[function] = ProcessPoolExecutor(
-                    max_workers=2, mp_context=self._mp, initializer=rt.api_worker_init, initargs=(self.runtime(function),)
+                    max_workers=API_PROCESSES,
+                    mp_context=self._mp,
+                    initializer=rt.api_worker_init,
+                    initargs=(self.runtime(function),),
                 )
             return pool
 

@@ -19,6 +19,7 @@ from retouch.adapters.queue import MessageQueue
 from retouch.adapters.quotas import QuotaRepository
 from retouch.adapters.storage import ObjectStore
 from retouch.adapters.webhooks import DeliveryLog, WebhookSecrets, WebhookSender
+from retouch.models import Job
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class EnqueueDeps:
     publisher: EventPublisher
     events: MessageQueue
     """The upload-events queue (enqueue's source), for the lease on a batch's messages."""
+    known_jobs: dict[str, Job] = field(default_factory=dict)
+    """Jobs seen by this process (their owner, operations and output never change)."""
 
 
 @dataclass(frozen=True)

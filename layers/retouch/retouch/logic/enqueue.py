@@ -21,7 +21,7 @@ from retouch import faults, keys, sniff
 from retouch.logic.batch import leased_batch
 from retouch.logic.deps import EnqueueDeps
 from retouch.logic.results import record, republish
-from retouch.models import ImageStatus, ProcessRequest, ProcessResult
+from retouch.models import ImageStatus, Job, ProcessRequest, ProcessResult
 from retouch.observability import logger, metrics
 
 
@@ -64,14 +64,9 @@ def check_upload(s3_record: S3EventRecord, deps: EnqueueDeps) -> tuple[ProcessRe
         logger.warning("ignoring an object that is not a job upload", extra={"key": key})
         return None
     log = {"job_id": ref.job_id, "image_id": ref.image_id, "key": key}
-    image = deps.jobs.get_image(ref.job_id, ref.image_id)
-    job = deps.jobs.get(ref.job_id, with_images=False)
-    if image is None or job is None or image.upload_key != key:
-        logger.warning("ignoring an upload for an unknown job or image", extra=log)
-        return None
-    if image.status.terminal:
-        logger.info("repeated upload event for a finished image: its events are pushed again", extra=log)
-        republish(ref.job_id, ref.image_id, deps.jobs, deps.publisher)  # the first delivery may have died before
+    job = job_settings(ref.job_id, deps)
+    if job is None:
+        logger.warning("ignoring an upload for an unknown job", extra=log)
         return None
 
     size = s3_record.s3.get_object.size
@@ -85,15 +80,26 @@ def check_upload(s3_record: S3EventRecord, deps: EnqueueDeps) -> tuple[ProcessRe
         elif sniff.sniff(head) is None:
             error = sniff.unsupported_message(head)
     if error is not None:
+        image = deps.jobs.get_image(ref.job_id, ref.image_id)  # (the rare path: check it is this job's upload)
+        if image is None or image.upload_key != key:
+            logger.warning("ignoring an upload for an unknown image", extra=log)
+            return None
         logger.info("upload rejected", extra={**log, "error": error})
         record(ProcessResult.failed(ref.job_id, ref.image_id, error), deps.jobs, deps.publisher)
         metrics.add_metric(name="UploadsRejected", unit="Count", value=1)
         return None
 
-    if not deps.jobs.mark_queued(ref.job_id, ref.image_id):
-        current = deps.jobs.get_image(ref.job_id, ref.image_id)
-        if current is None or current.status is not ImageStatus.QUEUED:
-            return None  # finished meanwhile; a queued image is re-sent (processing is idempotent)
+    marked, image = deps.jobs.mark_queued(ref.job_id, ref.image_id, key)
+    if image is None or image.upload_key != key:
+        logger.warning("ignoring an upload for an unknown image", extra=log)
+        return None
+    if image.status.terminal:
+        logger.info("repeated upload event for a finished image: its events are pushed again", extra=log)
+        republish(ref.job_id, ref.image_id, deps.jobs, deps.publisher)  # the first delivery may have died before
+        return None
+    if not marked and image.status is not ImageStatus.QUEUED:
+        return None
+    # (a queued image is sent again: the first send may have been lost; processing is idempotent)
     faults.point("enqueue.after_mark_queued", ref.job_id)
     logger.info("upload queued", extra=log)
     request = ProcessRequest(
@@ -106,3 +112,19 @@ def check_upload(s3_record: S3EventRecord, deps: EnqueueDeps) -> tuple[ProcessRe
         output=job.output,
     )
     return request, tenant_group(job.owner)
+
+
+JOBS_REMEMBERED = 256
+
+
+def job_settings(job_id: str, deps: EnqueueDeps) -> Job | None:
+    """The job's owner, operations and output (without its images): fixed when the job was
+    created, so read once per job by this process, not once per upload."""
+    job = deps.known_jobs.get(job_id)
+    if job is None:
+        job = deps.jobs.get(job_id, with_images=False)
+        if job is not None:
+            if len(deps.known_jobs) >= JOBS_REMEMBERED:
+                deps.known_jobs.clear()
+            deps.known_jobs[job_id] = job
+    return job

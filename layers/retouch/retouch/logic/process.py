@@ -59,7 +59,7 @@ def process_message(
     request = ProcessRequest.from_json(body)  # malformed -> raise -> retried, then dead-lettered
     s = deps.settings
     try:
-        result = process_request(request, deps)
+        result = process_request(request, deps, first_delivery=receive_count <= 1)
     except Exception as exc:
         # the image's error is read by users: our own words only (the detail is in the log below)
         reason = exc.message if isinstance(exc, RetouchError) else "an internal error occurred"
@@ -99,7 +99,14 @@ def load_sibling(request: ProcessRequest, image_id: str, deps: ProcessDeps) -> b
     return data
 
 
-def process_request(request: ProcessRequest, deps: ProcessDeps) -> ProcessResult:
+def process_request(request: ProcessRequest, deps: ProcessDeps, *, first_delivery: bool = False) -> ProcessResult:
+    """Render one image (idempotently: the same request always writes the same output).
+
+    A redelivered message first looks for the output an earlier attempt may have written, and
+    re-sends its result without rendering again. A first delivery skips that look (a HEAD per
+    image, a 404 nearly every time): in the rare case that a duplicate of the message was
+    already processed, rendering again writes the same bytes and notify counts the result once.
+    """
     s = deps.settings
     started = time.monotonic()
     log = {"job_id": request.job_id, "image_id": request.image_id, "operations": [o.op for o in request.operations]}
@@ -111,7 +118,7 @@ def process_request(request: ProcessRequest, deps: ProcessDeps) -> ProcessResult
     out_key = keys.output_key_for(request.key, s.uploads_prefix, s.outputs_prefix, output.extension)
     mark = fingerprint(request)
 
-    existing = deps.store.head(out_key)
+    existing = None if first_delivery else deps.store.head(out_key)
     if existing is not None and existing.get("Metadata", {}).get("fingerprint") == mark:
         meta = existing["Metadata"]
         logger.info("output already written; re-sending its result", extra=log)
