@@ -1,6 +1,7 @@
 # The two commands a fresh machine needs: `make demo` and `make test`. Both run `make setup`,
-# which is idempotent: it (re)creates .venv (the app, CLI and test tools) and .tools (SAM CLI
-# and cfn-lint, kept apart so their pins never fight the app's) only when their inputs changed.
+# which is idempotent: it (re)creates .venv (the app, CLI and test tools), .tools (SAM CLI
+# and cfn-lint, kept apart so their pins never fight the app's) and .tools/checkov (checkov,
+# apart again: it pins a boto3 that SAM CLI's exact pin excludes) only when their inputs changed.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -8,6 +9,7 @@ SHELL := /bin/bash
 PY312 := $(or $(shell python3.12 -c 'import sys; print(sys.executable)' 2>/dev/null),$(lastword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12)))
 VENV := .venv
 TOOLS := .tools
+CHECKOV := $(TOOLS)/checkov
 PY := $(VENV)/bin/python
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export SAM_CLI_TELEMETRY := 0
@@ -16,16 +18,16 @@ export AWS_DEFAULT_REGION ?= us-east-1
 DEMO_IN := build/samples
 DEMO_OUT := build/demo
 
-.PHONY: help setup demo test lint typecheck template sam-build bench chaos local clean
+.PHONY: help setup demo test lint typecheck template checkov sam-build bench chaos local clean
 
 help:
 	@echo "make demo   - process sample photos end to end on the embedded local stack"
-	@echo "make test   - lint, type-check, template checks, sam build, and every test"
+	@echo "make test   - lint, type-check, template checks (checkov), sam build, and every test"
 	@echo "make local  - run the embedded stack in the foreground (prints the API URL and token)"
 	@echo "make bench  - image operation benchmark"
 	@echo "make chaos  - 500 images with workers killed at random and every message delivered twice"
 
-setup: $(VENV)/.installed $(TOOLS)/.installed /usr/bin/chromium
+setup: $(VENV)/.installed $(TOOLS)/.installed $(CHECKOV)/.installed /usr/bin/chromium
 
 # The web page's browser test drives Debian's Chromium through Playwright (installed with the dev
 # extras); Playwright's own browser download does not work on these machines, so never run
@@ -53,6 +55,14 @@ $(TOOLS)/.installed: requirements-tools.txt
 	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.txt
 	@touch $@
 
+$(CHECKOV)/.installed: requirements-checkov.txt
+	@test -n "$(PY312)" || { echo "python3.12 is required (Lambda runtime python3.12)"; exit 1; }
+	@echo "==> setting up $(CHECKOV) (checkov)"
+	@test -x $(CHECKOV)/bin/python || $(PY312) -m venv $(CHECKOV)
+	$(CHECKOV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	@touch $@
+
 demo: setup
 	$(VENV)/bin/retouch samples $(DEMO_IN) --count 24
 	$(VENV)/bin/retouch run $(DEMO_IN) --op crop:aspect=3:2,gravity=smart --op contrast:method=clahe --op teeth_whitening --op thumbnail:width=800 --format jpeg --out $(DEMO_OUT)
@@ -67,9 +77,15 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
-template: setup
+template: setup checkov
 	$(TOOLS)/bin/cfn-lint template.yaml
 	$(TOOLS)/bin/sam validate --lint --template template.yaml
+
+# checkov's CloudFormation checks (they cover the SAM resources too; its `serverless` framework
+# is the Serverless Framework's, not SAM). A finding fails the build; what is deliberately not
+# done is a skip with its reason in that resource's Metadata. --skip-download: no network.
+checkov: setup
+	$(CHECKOV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 sam-build: setup
 	PATH="$(dir $(PY312)):$$PATH" RETOUCH_BUILD_PYTHON="$(abspath $(PY))" $(TOOLS)/bin/sam build --template template.yaml
@@ -77,9 +93,9 @@ sam-build: setup
 deploy-%: sam-build
 	$(TOOLS)/bin/sam deploy --config-env $*
 
-# the whole suite: lint, types, then unit (incl. cfn-lint, sam validate, sam build), integration
-# and end-to-end tests
-test: lint typecheck
+# the whole suite: lint, types, checkov, then unit (incl. cfn-lint, sam validate, sam build),
+# integration and end-to-end tests
+test: lint typecheck checkov
 	$(PY) -m pytest
 
 bench: setup

@@ -100,6 +100,7 @@ def test_template_functions_point_at_handlers_that_exist() -> None:
         "PushFunction",
         "WebhookFunction",
         "SiteFunction",
+        "SignUpFunction",
     }
     for fn in model.functions.values():
         assert fn.module_path.is_file(), fn.logical_id
@@ -163,6 +164,7 @@ def test_every_function_gets_the_settings_it_requires_from_the_template() -> Non
     """A required setting (a queue URL, a table) missing from a function's environment would fail
     that function's first invocation: caught here, before a deploy, for every function."""
     from retouch import settings as cfg
+    from retouch.logic.signup import SignUpSettings
 
     settings_of = {
         "ApiFunction": cfg.ApiSettings,
@@ -174,6 +176,7 @@ def test_every_function_gets_the_settings_it_requires_from_the_template() -> Non
         "WebSocketFunction": cfg.PushSettings,
         "PushFunction": cfg.PushSettings,
         "WebhookFunction": cfg.WebhookSettings,
+        "SignUpFunction": SignUpSettings,
     }
     model = build_model(ROOT / "template.yaml", stack="s", region="us-east-1", endpoint="http://x")
     for logical_id, settings in settings_of.items():

@@ -95,3 +95,9 @@ class NotFound(RetouchError):
     """The resource does not exist, or belongs to somebody else."""
 
     http_status = 404
+
+
+class SignUpRefused(RetouchError):
+    """Self sign-up with this e-mail address is not allowed (Cognito shows the message)."""
+
+    http_status = 403

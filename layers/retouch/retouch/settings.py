@@ -181,3 +181,15 @@ class PreviewSettings(OperationSettings):
     max_preview_pixels: int = 4_000_000
     """The page sends at most 1024 px on the long side (1 MP); anything far larger is refused."""
     preview_budget_seconds: float = 20.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignUpSettings(_EnvSettings):
+    signup_email_domains: str = ""
+    """Comma-separated domains whose addresses may sign up (the ``SignUpEmailDomains`` parameter)."""
+
+    @property
+    def allowed_domains(self) -> frozenset[str]:
+        from retouch.logic.signup import parse_domains
+
+        return parse_domains(self.signup_email_domains)
