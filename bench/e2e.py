@@ -198,7 +198,10 @@ def embedded(files: Sequence[Path], ops: Sequence[str], workers: int, out: Path,
     else:
         command = retouch(*args)
     (result,) = run_all([command], env=env)
-    summary = json.loads(result.stdout) if result.stdout.strip().startswith("{") else {}
+    text = result.stdout.strip()
+    summary, end = json.JSONDecoder().raw_decode(text) if text.startswith("{") else ({}, 0)
+    if text[end:].strip():
+        print(f"   (after the summary, the command printed: {text[end:].strip()[:300]!r})")
     logs = next((Path(m.group(1)) for _, line in result.lines if (m := re.search(r"logs in (\S+)", line))), None)
     in_function = []
     if logs and (logs / "ProcessFunction.log").exists():

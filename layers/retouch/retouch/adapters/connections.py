@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from retouch.adapters.aws import aws_errors, error_code
 from retouch.adapters.jobs import _item, _plain
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 CONNECTION_TTL_SECONDS = 2 * 3600
 """API Gateway closes a WebSocket after 2 hours; its items expire then too."""
@@ -31,7 +34,7 @@ class Subscription:
 
 @dataclass
 class ConnectionRepository:
-    ddb: Any
+    ddb: DynamoDBClient
     table: str
 
     def add(self, connection_id: str, owner: str) -> None:

@@ -26,9 +26,9 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
@@ -46,6 +46,10 @@ from retouch.models import (
     ProcessResult,
     now_iso,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef, WriteRequestOutputTypeDef, WriteRequestTypeDef
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
@@ -119,7 +123,7 @@ _code = error_code
 class JobRepository:
     """Jobs and images in one DynamoDB table, through an injected client."""
 
-    ddb: Any
+    ddb: DynamoDBClient
     table: str
 
     # --- creating -------------------------------------------------------------------------
@@ -128,7 +132,9 @@ class JobRepository:
         images = [self._image_item(job.job_id, img) for img in job.images]
         with aws_errors("DynamoDB create job"):
             for start in range(0, len(images), 25):
-                requests = [{"PutRequest": {"Item": item}} for item in images[start : start + 25]]
+                requests: Sequence[WriteRequestTypeDef | WriteRequestOutputTypeDef] = [
+                    {"PutRequest": {"Item": item}} for item in images[start : start + 25]
+                ]
                 for attempt in range(8):
                     response = self.ddb.batch_write_item(RequestItems={self.table: requests})
                     requests = response.get("UnprocessedItems", {}).get(self.table, [])
@@ -457,7 +463,7 @@ class JobRepository:
             ),
         ]
         try:
-            self.ddb.transact_write_items(TransactItems=transact)
+            self.ddb.transact_write_items(TransactItems=cast("list[TransactWriteItemTypeDef]", transact))
         except ClientError as exc:
             if _code(exc) == "TransactionCanceledException":
                 reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]

@@ -6,12 +6,20 @@ import contextlib
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from retouch.adapters.aws import aws_errors
 from retouch.errors import TransientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import (
+        ChangeMessageVisibilityBatchRequestEntryTypeDef,
+        MessageTypeDef,
+        SendMessageBatchRequestEntryTypeDef,
+    )
 
 SQS_BATCH = 10
 
@@ -20,7 +28,7 @@ SQS_BATCH = 10
 class MessageQueue:
     """One queue, through an injected SQS client."""
 
-    sqs: Any
+    sqs: SQSClient
     url: str
 
     def send(self, body: str, delay_seconds: int = 0, *, group_id: str | None = None, dedup_id: str | None = None) -> None:
@@ -47,10 +55,11 @@ class MessageQueue:
         for start in range(0, len(pending), SQS_BATCH):
             chunk = pending[start : start + SQS_BATCH]
             for _ in range(attempts):
-                entries = [
-                    {"Id": entry[0], "MessageBody": entry[1], **({"MessageGroupId": entry[2]} if len(entry) > 2 else {})}
-                    for entry in chunk
-                ]
+                entries: list[SendMessageBatchRequestEntryTypeDef] = []
+                for entry in chunk:
+                    entries.append({"Id": entry[0], "MessageBody": entry[1]})
+                    if len(entry) > 2:
+                        entries[-1]["MessageGroupId"] = entry[2]
                 with aws_errors("SQS send batch"):
                     response = self.sqs.send_message_batch(QueueUrl=self.url, Entries=entries)
                 failed = {f["Id"] for f in response.get("Failed", [])}
@@ -62,7 +71,7 @@ class MessageQueue:
 
     def receive(
         self, max_messages: int = 10, visibility_timeout: int | None = None, wait_seconds: int = 0
-    ) -> list[dict[str, Any]]:
+    ) -> list[MessageTypeDef]:
         """Receive up to ``max_messages`` (at most 10) with their system attributes."""
         kwargs: dict[str, Any] = {
             "QueueUrl": self.url,
@@ -73,7 +82,7 @@ class MessageQueue:
         if visibility_timeout is not None:
             kwargs["VisibilityTimeout"] = visibility_timeout
         with aws_errors("SQS receive"):
-            return self.sqs.receive_message(**kwargs).get("Messages", [])  # type: ignore[no-any-return]
+            return self.sqs.receive_message(**kwargs).get("Messages", [])
 
     def delete(self, receipt_handle: str) -> None:
         with aws_errors("SQS delete"):
@@ -114,7 +123,7 @@ class VisibilityHeartbeat:
         with self._lock:
             handles = sorted(self._handles)
         for start in range(0, len(handles), SQS_BATCH):
-            entries = [
+            entries: list[ChangeMessageVisibilityBatchRequestEntryTypeDef] = [
                 {"Id": str(n), "ReceiptHandle": h, "VisibilityTimeout": self.seconds}
                 for n, h in enumerate(handles[start : start + SQS_BATCH])
             ]

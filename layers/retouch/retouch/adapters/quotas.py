@@ -14,13 +14,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from retouch.adapters.aws import aws_errors, error_code
 from retouch.adapters.jobs import _item
 from retouch.errors import TooManyRequests
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 INFLIGHT_SK = "INFLIGHT"
 
@@ -43,7 +46,7 @@ class Limits:
 
 @dataclass
 class QuotaRepository:
-    ddb: Any
+    ddb: DynamoDBClient
     table: str
 
     def _update(self, key: dict[str, Any], expression: str, condition: str | None, values: dict[str, Any]) -> bool:

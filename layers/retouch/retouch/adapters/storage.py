@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from retouch.adapters.aws import aws_errors, error_code
 from retouch.errors import ConfigurationError, TransientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import HeadObjectOutputTypeDef
 
 
 def is_missing(exc: ClientError) -> bool:
@@ -19,7 +23,7 @@ def is_missing(exc: ClientError) -> bool:
 class ObjectStore:
     """One bucket, through an injected S3 client."""
 
-    s3: Any
+    s3: S3Client
     bucket: str
 
     def presigned_post(self, key: str, content_type: str, max_bytes: int, expires: int) -> dict[str, Any]:
@@ -45,9 +49,9 @@ class ObjectStore:
             params["ResponseContentDisposition"] = f'attachment; filename="{safe}"'
         return self.s3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires)  # type: ignore[no-any-return]
 
-    def head(self, key: str) -> dict[str, Any] | None:
+    def head(self, key: str) -> HeadObjectOutputTypeDef | None:
         try:
-            return self.s3.head_object(Bucket=self.bucket, Key=key)  # type: ignore[no-any-return]
+            return self.s3.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             if is_missing(exc):
                 return None

@@ -27,11 +27,14 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from retouch.adapters.aws import aws_errors
 from retouch.adapters.jobs import _item, _plain
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 SECRET_GRACE_SECONDS = 24 * 3600
 """A rotated secret keeps signing (beside the new one) this long."""
@@ -229,7 +232,7 @@ class WebhookSecrets:
     """Per-user signing secrets: ``pk=USER#<sub>, sk=WEBHOOK`` (the table is encrypted at rest
     with a KMS key on AWS)."""
 
-    ddb: Any
+    ddb: DynamoDBClient
     table: str
 
     def _read(self, owner: str) -> dict[str, Any] | None:
@@ -285,7 +288,7 @@ class WebhookSecrets:
 class DeliveryLog:
     """``pk=DLV#<job id>, sk=<seq>#<attempt>``: one item per attempt, kept with the job."""
 
-    ddb: Any
+    ddb: DynamoDBClient
     table: str
 
     def add(self, job_id: str, seq: int, attempt: int, result: Attempt, expires_at: int | None) -> None:

@@ -23,7 +23,7 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 import boto3
@@ -36,6 +36,9 @@ from retouch.adapters.aws import error_code
 from retouch.adapters.queue import MessageQueue
 from retouch.cli.runner import RunError
 from retouch.local.template import build_model, find_template
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.literals import QueueAttributeFilterType
 
 console = Console(stderr=True, soft_wrap=True)  # never wrap a URL or a name mid-way
 EXIT_USAGE, EXIT_SERVICE = 2, 3  # the CLI's documented exit codes (see main.py)
@@ -204,8 +207,9 @@ class MoveTask:
         self.failure = str(result.get("FailureReason", ""))
 
 
-def _queue_attributes(queue: MessageQueue, *names: str) -> dict[str, str]:
-    return queue.sqs.get_queue_attributes(QueueUrl=queue.url, AttributeNames=list(names))["Attributes"]  # type: ignore[no-any-return]
+def _queue_attributes(queue: MessageQueue, *names: QueueAttributeFilterType) -> dict[str, str]:
+    attributes = queue.sqs.get_queue_attributes(QueueUrl=queue.url, AttributeNames=list(names))["Attributes"]
+    return {str(k): v for k, v in attributes.items()}
 
 
 def _latest_move_task(sqs: Any, dlq_arn: str) -> dict[str, Any] | None:

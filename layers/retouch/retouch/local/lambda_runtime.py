@@ -196,6 +196,9 @@ def sqs_worker(runtime: FunctionRuntime, poller: SqsPoller, keep_alive: bool) ->
 
 
 _JOB_IDS = re.compile(r"j-[0-9a-f]{32}")
+IDLE_WAIT_SECONDS = 5
+"""Long-poll wait of an idle poller (Lambda's pollers wait up to 20 s): every empty poll is a
+request the emulator serves, so short waits on five idle queues cost it a core's worth of work."""
 
 
 def receive_batch(sqs: Any, poller: SqsPoller) -> list[dict[str, Any]]:
@@ -203,7 +206,7 @@ def receive_batch(sqs: Any, poller: SqsPoller) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     deadline: float | None = None
     while len(messages) < poller.batch_size:
-        wait = 1 if deadline is None else max(0, min(1, int(deadline - time.monotonic())))
+        wait = IDLE_WAIT_SECONDS if deadline is None else max(0, min(1, int(deadline - time.monotonic())))
         lease = {"VisibilityTimeout": poller.lease_seconds} if poller.lease_seconds else {}
         got = sqs.receive_message(
             QueueUrl=poller.queue_url,
