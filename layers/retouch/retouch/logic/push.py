@@ -86,13 +86,35 @@ def _reply(deps: PushDeps, connection_id: str, text: str) -> None:
 
 
 def fan_out_batch(event: dict[str, Any], context: LambdaContext, deps: PushDeps) -> PartialItemFailureResponse:
-    """One batch from the FIFO events queue, in order."""
+    """One batch from the FIFO events queue, in order.
+
+    A job's "event" signal means "its events up to ``seq`` are stored", and its fan-out sends
+    every subscriber everything it has not been sent. So of several such signals for one job in
+    a batch only the last needs the work (two reads and a write per subscriber); the earlier
+    ones are covered by it. If the last one fails, the FIFO processor fails it and what
+    follows, and its retry sends everything.
+    """
+    last_event_signal: dict[str, str | None] = {}
+    for raw in event.get("Records", []):
+        try:
+            signal = EventSignal.from_json(raw["body"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if signal.kind == "event":
+            last_event_signal[signal.job_id] = raw.get("messageId")
+
+    def handle(record: SQSRecord) -> int:
+        signal = EventSignal.from_json(record.body)
+        if signal.kind == "event" and last_event_signal.get(signal.job_id) not in (None, record.message_id):
+            return 0  # a later signal of this batch sends these events too
+        return fan_out(record, deps)
+
     return leased_batch(
         event,
         context,
         deps.events,
         deps.settings.visibility_lease_seconds,
-        lambda r, _: fan_out(r, deps),
+        lambda r, _: handle(r),
         fifo=True,
     )
 
