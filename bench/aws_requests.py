@@ -25,7 +25,6 @@ import io
 import json
 import os
 import resource
-import subprocess
 import sys
 import threading
 import time
@@ -190,24 +189,10 @@ def cli(argv: list[str]) -> int:
     from retouch.cli import main as cli_main
     from retouch.local import stack
 
-    def start(self: stack.MotoServer, timeout: float = 30) -> None:
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        cmd = [sys.executable, "-m", "bench.aws_requests", "serve", "-H", "127.0.0.1", "-p", str(self.port)]
-        self.proc = subprocess.Popen(cmd, stdout=out, stderr=out, preexec_fn=stack._die_with_parent)
-        import urllib.request
+    def command(self: stack.MotoServer) -> list[str]:
+        return [sys.executable, "-m", "bench.aws_requests", "serve", "-H", "127.0.0.1", "-p", str(self.port)]
 
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:  # readiness: the server answers (as MotoServer.start)
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"moto server exited with {self.proc.returncode}")
-            try:
-                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1).read()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise TimeoutError("moto server did not start")
-
-    stack.MotoServer.start = start  # type: ignore[method-assign]
+    stack.MotoServer.command = command  # type: ignore[method-assign]
     return cli_main.main(argv)
 
 

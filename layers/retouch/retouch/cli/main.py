@@ -493,7 +493,8 @@ def cmd_local(args: argparse.Namespace) -> int:
         console.print(f"  web page:      {stack.api_url}/?token={stack.token}")
         if args.allow_private_callbacks:
             console.print("  callbacks:     http to loopback allowed (--allow-private-callbacks)")
-        console.print(f"  AWS emulator:  {stack.endpoint} (moto server)")
+        console.print(f"  AWS emulator:  {stack.endpoint} (moto server: S3, SQS)")
+        console.print(f"  DynamoDB:      {stack.dynamodb_endpoint} (moto server)")
         console.print(f"  function logs: {stack.logs}")
         console.print(
             f"  try: retouch run PHOTOS... --op thumbnail:width=512 --out out --api {stack.api_url} --token {stack.token}"

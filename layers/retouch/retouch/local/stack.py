@@ -116,14 +116,17 @@ class MotoServer:
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30) -> None:
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "retouch.local.moto_main", "-H", "127.0.0.1", "-p", str(self.port)]
+
+    def launch(self) -> None:
+        """Start the process (from the thread that will outlive it: the child is killed when the
+        thread that started it ends, see :func:`_die_with_parent`)."""
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "retouch.local.moto_main", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=out,
-            stderr=out,
-            preexec_fn=_die_with_parent,
-        )
+        self.proc = subprocess.Popen(self.command(), stdout=out, stderr=out, preexec_fn=_die_with_parent)
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -132,8 +135,12 @@ class MotoServer:
                 urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1).read()  # noqa: S310
                 return
             except OSError:
-                time.sleep(0.1)
+                time.sleep(0.05)
         raise TimeoutError("moto server did not start")
+
+    def start(self, timeout: float = 30) -> None:
+        self.launch()
+        self.wait_ready(timeout)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -213,6 +220,10 @@ class EmbeddedStack:
         self.api_port = api_port
         self.external_endpoint = endpoint
         self.moto: MotoServer | None = None
+        self.moto_dynamodb: MotoServer | None = None
+        """DynamoDB in a moto process of its own: one Python process (one GIL, one core) serving
+        S3, SQS and DynamoDB was the stack's bottleneck. S3 and SQS stay together: moto delivers
+        S3 event notifications to SQS inside one process."""
         self.model: StackModel | None = None
         self.paused: set[str] = set(paused or ())
         self.schedule_seconds = schedule_seconds
@@ -241,6 +252,13 @@ class EmbeddedStack:
         return self.moto.url
 
     @property
+    def dynamodb_endpoint(self) -> str:
+        if self.external_endpoint:
+            return self.external_endpoint
+        assert self.moto_dynamodb is not None
+        return self.moto_dynamodb.url
+
+    @property
     def api_url(self) -> str:
         assert self._api_server is not None
         return f"http://127.0.0.1:{self._api_server.server_address[1]}"
@@ -252,7 +270,7 @@ class EmbeddedStack:
     def client(self, service: str) -> Any:
         return boto3.client(  # type: ignore[call-overload]
             service,
-            endpoint_url=self.endpoint,
+            endpoint_url=self.dynamodb_endpoint if service == "dynamodb" else self.endpoint,
             region_name=self.region,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",  # noqa: S106 - emulator credentials
@@ -277,7 +295,11 @@ class EmbeddedStack:
         multiprocessing.forkserver.ensure_running()
         if not self.external_endpoint:
             self.moto = MotoServer(log_path=self.logs / "moto.log")
-            self.moto.start()
+            self.moto_dynamodb = MotoServer(log_path=self.logs / "moto-dynamodb.log")
+            for server in (self.moto, self.moto_dynamodb):  # the two emulators start side by side
+                server.launch()
+            for server in (self.moto, self.moto_dynamodb):
+                server.wait_ready()
         self.model = build_model(
             self.template, stack=self.stack_name, region=self.region, endpoint=self.endpoint, overrides=self.overrides
         )
@@ -310,8 +332,9 @@ class EmbeddedStack:
             pool.shutdown(cancel_futures=True)
         if self._websocket:
             self._websocket.stop()
-        if self.moto:
-            self.moto.stop()
+        for server in (self.moto, self.moto_dynamodb):
+            if server:
+                server.stop()
 
     # --- resources ----------------------------------------------------------------------------
     def environment(self) -> dict[str, str]:
@@ -319,6 +342,7 @@ class EmbeddedStack:
         return {
             **LOCAL_CREDENTIALS,
             "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_endpoint,
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
             "POWERTOOLS_TRACE_DISABLED": "true",
