@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from retouch import imageio, ops
 from retouch.errors import ImageTooLarge, InvalidParameters, OperationFailed
 from retouch.models import OperationSpec, OutputSpec
-from retouch.ops.context import ChainContext, OperationSettings
+from retouch.ops.context import ChainContext
+from retouch.settings import OperationSettings
 
 
 @dataclass(frozen=True)

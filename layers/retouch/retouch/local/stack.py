@@ -244,19 +244,20 @@ class EmbeddedStack:
         self._mp = worker_context()
 
     # --- lifecycle --------------------------------------------------------------------------
-    @property
-    def endpoint(self) -> str:
+    def _url(self, server: MotoServer | None) -> str:
         if self.external_endpoint:
             return self.external_endpoint
-        assert self.moto is not None
-        return self.moto.url
+        assert server is not None, "the stack is not started"
+        return server.url
+
+    @property
+    def endpoint(self) -> str:
+        """S3, SQS (and anything else but DynamoDB)."""
+        return self._url(self.moto)
 
     @property
     def dynamodb_endpoint(self) -> str:
-        if self.external_endpoint:
-            return self.external_endpoint
-        assert self.moto_dynamodb is not None
-        return self.moto_dynamodb.url
+        return self._url(self.moto_dynamodb)
 
     @property
     def api_url(self) -> str:

@@ -26,9 +26,9 @@ def leased_batch(
 ) -> PartialItemFailureResponse:
     """Handle every record of ``event`` with ``handle(record, heartbeat)``.
 
-    ``queue`` is the batch's source queue. Every message stays leased until the whole batch returns - a finished one
-    too, since the event source mapping deletes it only then - unless its handler released it
-    to set a retry delay of its own. ``fifo``: a FIFO queue's batch stops at its first failure
+    ``queue`` is the batch's source queue. Every message stays leased until the whole batch
+    returns - a finished one too, since the event source mapping deletes it only then - unless
+    its handler released it to set a retry delay of its own. ``fifo``: a FIFO queue's batch stops at its first failure
     (the rest is reported failed, so a message group keeps its order).
     """
     processor = SqsFifoPartialProcessor() if fifo else BatchProcessor(event_type=EventType.SQS)

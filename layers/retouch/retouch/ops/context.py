@@ -13,8 +13,8 @@ spec asks for it (``Operation.uses_context``). It carries:
   once), and forgotten as soon as an operation changes its size (a crop, a thumbnail);
 * the resolver for ``reference`` images (another image of the same job).
 
-Importing this module is light (no numpy, OpenCV or models): the API and the CLI's validation
-import the specs, which mention it.
+Importing this module is light (no numpy, OpenCV or models): faces are analysed by
+:mod:`retouch.ops.faces`, imported on first use.
 """
 
 from __future__ import annotations

@@ -39,11 +39,12 @@ from retouch.ops.colorize.colour import (
 )
 from retouch.ops.colorize.hints import HINTS_SIDE, ab_from_hints, propagate_hints
 from retouch.ops.colorize.reference import SAMPLES, WORK_SIDE, ab_from_references, reference_lab, transfer_from_references
-from retouch.ops.context import ChainContext, OperationSettings, check_time
+from retouch.ops.context import ChainContext, check_time
 from retouch.ops.hints import Hint, parse_hints
 from retouch.ops.pixels import as_rgb, join_alpha, split_alpha
 from retouch.ops.registry import Image
 from retouch.ops.specs import NEEDS_REFERENCE
+from retouch.settings import OperationSettings
 
 __all__ = [
     "HINTS_SIDE",

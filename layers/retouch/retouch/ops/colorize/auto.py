@@ -27,7 +27,7 @@ from retouch.errors import InvalidParameters
 from retouch.ops import colorize_library
 from retouch.ops.colorize.colour import ColorizeModelError, guided_upsample
 from retouch.ops.colorize.reference import SMOOTH_EPS, SMOOTH_RADIUS, WORK_SIDE, transfer_from_references
-from retouch.ops.context import OperationSettings
+from retouch.settings import OperationSettings
 
 PACKAGED_MODEL = Path(__file__).with_name("model") / "colorize-auto.onnx"
 """The model trained by ``training/train_colorize.py`` (shipped inside the package and layer)."""
