@@ -26,7 +26,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)")
-TARGETS_S = {"process": 0.8}
+TARGETS_S = {"process": 0.8, "preview": 0.8}
+"""The issue's targets: 0.8 s for the image functions (process, and preview, which runs the same
+operations), 0.4 s for the others."""
+COLD = (
+    "import time; t0 = time.perf_counter()\n"
+    "import functions.{name}.app\n"
+    "t1 = time.perf_counter()\n"
+    "from retouch.adapters.aws import client\n"
+    "from retouch.observability import tracer\n"
+    "for service in ('s3', 'sqs', 'dynamodb'): client(service)\n"
+    "tracer.tracer\n"
+    "print(t1 - t0, time.perf_counter() - t0)\n"
+)
+"""The whole cold start but the first request: the import, then what the first invocation adds
+(botocore and three clients, the tracer with the X-Ray SDK), both loaded lazily."""
 DEFAULT_TARGET_S = 0.4
 
 
@@ -71,6 +85,16 @@ def measure(name: str, env: dict[str, str]) -> tuple[float, list[tuple[int, int,
     return sum(r[0] for r in rows) / 1e6, rows
 
 
+def cold_start(name: str, env: dict[str, str]) -> float:
+    """Seconds from the handler's import to its clients and tracer ready, in a fresh interpreter."""
+    full = {**os.environ, **env, "PYTHONPATH": ".", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
+    full |= {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    proc = subprocess.run([sys.executable, "-c", COLD.format(name=name)], cwd=ROOT, env=full, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"cold start of functions.{name}.app failed: {proc.stderr.strip().splitlines()[-1:]}")
+    return float(proc.stdout.split()[1])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.importtime", description=__doc__.split("\n\n")[0] if __doc__ else None)
     ap.add_argument("--runs", type=int, default=3)
@@ -82,8 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.only:
         names = [n for n in names if n in args.only.split(",")]
     print(f"Handler import time (python -X importtime, median of {args.runs} fresh runs; load {os.getloadavg()})\n")
-    print("| handler | import s | modules | target | top packages (self time, s) |")
-    print("|---|---:|---:|---:|---|")
+    print("| handler | import s | modules | target | + first clients and tracer, s | top packages (self time, s) |")
+    print("|---|---:|---:|---:|---:|---|")
     details = []
     for name in names:
         runs = sorted((measure(name, envs.get(name, {})) for _ in range(args.runs)), key=lambda r: r[0])
@@ -94,7 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         top = ", ".join(f"{pkg} {us / 1e6:.2f}" for pkg, us in by_package.most_common(args.top))
         target = TARGETS_S.get(name, DEFAULT_TARGET_S)
         verdict = "PASS" if total < target else "FAIL"
-        print(f"| {name} | {total:.2f} | {len(rows)} | {verdict} < {target} | {top} |")
+        cold = statistics.median(cold_start(name, envs.get(name, {})) for _ in range(args.runs))
+        print(f"| {name} | {total:.2f} | {len(rows)} | {verdict} < {target} | {cold:.2f} | {top} |")
         direct = sorted((r for r in rows if r[2] <= 1), key=lambda r: -r[1])[: args.top]
         details.append((name, [statistics.median([r[0] for r in runs]), *[r[0] for r in runs]], direct))
     print("\nBiggest imports by cumulative time (the median run; depth 0 = imported by the handler module itself):\n")

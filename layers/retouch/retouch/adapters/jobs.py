@@ -28,9 +28,9 @@ import random
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from retouch import events
@@ -51,8 +51,15 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef, WriteRequestOutputTypeDef, WriteRequestTypeDef
 
-_ser = TypeSerializer()
-_de = TypeDeserializer()
+
+@cache
+def _codecs() -> tuple[Any, Any]:
+    """boto3's DynamoDB (de)serializers, imported on first use: ``import boto3`` costs about 0.5 s
+    before botocore is loaded (a client is made first) and 0.04 s after."""
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
+
 
 JOB_SK = "JOB"
 IMAGE_PREFIX = "IMG#"
@@ -64,11 +71,13 @@ def _pk(job_id: str) -> str:
 
 
 def _item(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: _ser.serialize(v) for k, v in values.items() if v is not None}
+    ser = _codecs()[0]
+    return {k: ser.serialize(v) for k, v in values.items() if v is not None}
 
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _de.deserialize(v) for k, v in item.items()}
+    de = _codecs()[1]
+    return {k: de.deserialize(v) for k, v in item.items()}
 
 
 def _int(value: Any) -> int | None:
