@@ -76,3 +76,44 @@ def test_heartbeat_leases_a_batch_for_a_short_time_from_the_start(aws: Aws) -> N
         pass  # the worker "dies" with only the first beat done: the lease is 1 s, not 720 s
     again = aws.receive("RequestQueue", wait=3)
     assert [m["Body"] for m in again] == ["a"]
+
+
+def test_a_batch_of_results_is_counted_per_job_in_one_transaction(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ten results of one job and one of another, a repeated result among them, and a job whose
+    recording fails: one transaction per job, the repeat counted as a duplicate, and only the
+    failing job's records reported failed."""
+    from functions.notify import app as notify_app
+    from tests.helpers import run_consumer
+
+    big, small, broken = create_job([IMAGE] * 10, THUMB), create_job([IMAGE], THUMB), create_job([IMAGE], THUMB)
+    url = aws.queue_url("ResponseQueue")
+    bodies = [ok(big["job_id"], f"i{n:04d}").to_json() for n in range(10)]
+    bodies += [ok(big["job_id"], "i0003").to_json(), ok(small["job_id"], "i0000").to_json(), ok(broken["job_id"], "i0000").to_json()]
+    for body in bodies:
+        aws.sqs.send_message(QueueUrl=url, MessageBody=body)
+
+    notify = deps.notify_deps()
+    transactions: list[int] = []
+    original = notify.jobs.ddb.transact_write_items
+
+    def counting(**kwargs: object) -> object:
+        items = kwargs["TransactItems"]
+        assert isinstance(items, list)
+        if any(broken["job_id"] in json.dumps(i) for i in items):
+            raise RuntimeError("DynamoDB is down for this job")
+        transactions.append(len(items))
+        return original(**kwargs)
+
+    monkeypatch.setattr(notify.jobs.ddb, "transact_write_items", counting)
+    response = run_consumer(aws, "ResponseQueue", notify_app.lambda_handler, len(bodies), timeout=30)
+
+    failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+    assert len(failed) == 1  # the broken job's record, and only it
+    # 10 results of one job: 10 image updates + the job + its slot + 11 events; the repeat is a duplicate
+    assert sorted(transactions) == [5, 23]
+    for job, total in ((big, 10), (small, 1)):
+        _, body = job_status(job["job_id"])
+        assert (body["status"], body["succeeded"], body["remaining"]) == ("complete", total, 0)
+        assert [e["seq"] for e in notify.jobs.events_after(job["job_id"], 0)] == list(range(1, total + 2))
+    _, body = job_status(broken["job_id"])
+    assert (body["status"], body["remaining"]) == ("running", 1)

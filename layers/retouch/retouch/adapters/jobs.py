@@ -13,9 +13,10 @@ One table; a job's items share its TTL (``expires_at``):
 * ``pk=DLV#<id>, sk=<seq>#<attempt>`` - the webhook delivery log.
 * ``pk=USER#<sub>, sk=WEBHOOK`` - a user's webhook signing secret (and the previous one).
 
-Recording a result is one transaction (:meth:`JobRepository.count_result`): the image moves to
-a terminal state only if it is not terminal yet, the job's counters move with it, the job
-completes in the same write when nothing remains, and the events are stored with their ``seq``.
+Recording results is one transaction per job (:meth:`JobRepository.count_results`, for the
+results of a batch that belong to one job): each image moves to a terminal state only if it is
+not terminal yet, the job's counters move with them, the job completes in the same write when
+nothing remains, and the events are stored with their ``seq``.
 A duplicate or late result fails the condition and changes nothing, so counts stay exact under
 at-least-once delivery, and there is no moment at which a job has nothing left but is not
 complete.
@@ -93,6 +94,9 @@ def _seq_sk(seq: int) -> str:
 
 
 _SEQ_ATTEMPTS = 60
+MAX_COUNTED_TOGETHER = 40
+"""Results counted in one transaction: 2 items each (image, event) plus 3 (job, its event, the
+owner's slot) stay within TransactWriteItems' 100 items."""
 """Recordings of one job serialise on its ``seq``; a loser reads again, at most this often."""
 
 
@@ -317,60 +321,185 @@ class JobRepository:
         return True, self._image(_plain(got["Attributes"]))
 
     def count_result(self, result: ProcessResult) -> Counted:
-        """Count a terminal result once, and store its event (and the job's, when it completes
-        the job) in the same transaction. A duplicate changes nothing (``counted`` False) and
-        returns the events the first recording stored, so they can be pushed again.
+        """Count one terminal result once: :meth:`count_results` of one."""
+        return self.count_results([result])[0]
+
+    def count_results(self, results: Sequence[ProcessResult]) -> list[Counted]:
+        """Count terminal results of ONE job once each, in one transaction, and store their
+        events (and the job's, when they complete it) in it. A duplicate changes nothing
+        (``counted`` False) and returns the events the first recording stored, so they can be
+        pushed again. The images must be distinct (a batch's repeats are counted after it).
 
         The one allowed change of a terminal state: an image that was given up (dead-lettered)
         and then succeeded after a redrive moves from failed to succeeded.
 
         ``seq`` is the job's event counter: the transaction's condition on it makes two
         recordings of the same job serialise (the loser re-reads and tries again), so event
-        numbers have no gaps and no duplicates.
+        numbers have no gaps and no duplicates. One transaction for a batch's results of a job,
+        instead of one per result, is what keeps concurrent recordings from conflicting.
         """
+        if not results:
+            return []
+        job_id = results[0].job_id
+        ids = [r.image_id for r in results]
+        if any(r.job_id != job_id for r in results) or len(set(ids)) != len(ids):
+            raise ValueError("count_results takes results of one job, one per image")
+        if len(results) > MAX_COUNTED_TOGETHER:
+            return [
+                c
+                for i in range(0, len(results), MAX_COUNTED_TOGETHER)
+                for c in self.count_results(results[i : i + MAX_COUNTED_TOGETHER])
+            ]
         for attempt in range(_SEQ_ATTEMPTS):
-            head, image = self._job_and_image(result.job_id, result.image_id)
-            if head is None or image is None:
-                return Counted(False)  # for an unknown job or image: nothing to count
-            status = ImageStatus(image["status"])
-            if not status.terminal:
-                counters = {"succeeded" if result.status is ImageStatus.SUCCEEDED else "failed": 1, "remaining": -1}
-            elif status is ImageStatus.FAILED and image.get("gave_up") and result.status is ImageStatus.SUCCEEDED:
-                counters = {"succeeded": 1, "failed": -1}
-            else:
-                return Counted(False, stored=_stored(head, image), webhook_types=_webhook_types(head))
-            outcome = self._record(result, head, image, counters)
-            if outcome is not None:
-                return outcome
+            head, images = self._job_and_images(job_id, ids)
+            outcomes: list[Counted | None] = []
+            todo: list[tuple[ProcessResult, dict[str, Any], dict[str, int]]] = []
+            for result in results:
+                image = images.get(result.image_id)
+                if head is None or image is None:
+                    outcomes.append(Counted(False))  # for an unknown job or image: nothing to count
+                    continue
+                status = ImageStatus(image["status"])
+                if not status.terminal:
+                    counters = {"succeeded" if result.status is ImageStatus.SUCCEEDED else "failed": 1, "remaining": -1}
+                elif status is ImageStatus.FAILED and image.get("gave_up") and result.status is ImageStatus.SUCCEEDED:
+                    counters = {"succeeded": 1, "failed": -1}
+                else:
+                    outcomes.append(Counted(False, stored=_stored(head, image), webhook_types=_webhook_types(head)))
+                    continue
+                outcomes.append(None)
+                todo.append((result, image, counters))
+            if not todo:
+                return [o for o in outcomes if o is not None]
+            assert head is not None
+            recorded = self._record(job_id, head, todo)
+            if recorded is not None:
+                it = iter(recorded)
+                return [o if o is not None else next(it) for o in outcomes]
             time.sleep(min(0.2, 0.005 * 2**attempt) * random.random())
         raise TransientError("the job's results are being recorded too fast; retry")
 
     def stored_events(self, job_id: str, image_id: str) -> tuple[list[tuple[int, str]], tuple[str, ...]]:
         """``(seq, type)`` of the events recorded for a finished image (and the job's completion),
         with the job's webhook event types."""
-        head, image = self._job_and_image(job_id, image_id)
+        head, images = self._job_and_images(job_id, [image_id])
+        image = images.get(image_id)
         if head is None or image is None:
             return [], ()
         return _stored(head, image), _webhook_types(head)
 
-    def _job_and_image(self, job_id: str, image_id: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        keys = [_item({"pk": _pk(job_id), "sk": JOB_SK}), _item({"pk": _pk(job_id), "sk": IMAGE_PREFIX + image_id})]
-        with aws_errors("DynamoDB read job and image"):
+    def _job_and_images(self, job_id: str, image_ids: Sequence[str]) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
+        """The job's head item and the named image items (by image id), in one consistent read."""
+        keys = [_item({"pk": _pk(job_id), "sk": JOB_SK})] + [
+            _item({"pk": _pk(job_id), "sk": IMAGE_PREFIX + i}) for i in image_ids
+        ]
+        with aws_errors("DynamoDB read job and images"):
             got = self.ddb.batch_get_item(RequestItems={self.table: {"Keys": keys, "ConsistentRead": True}})
-        items = [_plain(i) for i in got.get("Responses", {}).get(self.table, [])]
         if got.get("UnprocessedKeys"):
-            raise TransientError("DynamoDB read job and image: throttled")
+            raise TransientError("DynamoDB read job and images: throttled")
+        items = [_plain(i) for i in got.get("Responses", {}).get(self.table, [])]
         head = next((i for i in items if i["sk"] == JOB_SK), None)
-        image = next((i for i in items if i["sk"] != JOB_SK), None)
-        return head, image
+        images = {i["sk"].removeprefix(IMAGE_PREFIX): i for i in items if i["sk"] != JOB_SK}
+        return head, images
 
     def _record(
-        self, result: ProcessResult, head: dict[str, Any], image: dict[str, Any], counters: dict[str, int]
-    ) -> Counted | None:
-        """One transaction: the image's new state, the job's counters and ``seq``, the events.
-        None when ``seq`` or the image changed since they were read (try again)."""
+        self, job_id: str, head: dict[str, Any], todo: list[tuple[ProcessResult, dict[str, Any], dict[str, int]]]
+    ) -> list[Counted] | None:
+        """One transaction: each image's new state and event, the job's counters and ``seq``,
+        and the job's event when they complete it (reported with the last image). None when
+        ``seq`` or an image changed since they were read (try again)."""
         prev = int(head.get("seq", 0))
         now = now_iso()
+        expires = head.get("expires_at")
+        transact: list[dict[str, Any]] = []
+        image_events: list[dict[str, Any]] = []
+        totals = {"succeeded": 0, "failed": 0, "remaining": 0}
+        for result, image, counters in todo:
+            seq = prev + len(image_events) + 1
+            transact.append(self._image_update(result, image, seq, now, image_events))
+            for k, v in counters.items():
+                totals[k] += v
+        succeeded = int(head["succeeded"]) + totals["succeeded"]
+        failed = int(head["failed"]) + totals["failed"]
+        completes = int(head["remaining"]) + totals["remaining"] == 0 and head["status"] == JobStatus.RUNNING.value
+        stored = list(image_events)
+        if completes:
+            stored.append(
+                events.job_event(
+                    job_id, prev + len(stored) + 1, now, total=int(head["total"]), succeeded=succeeded, failed=failed
+                )
+            )
+        seq = prev + len(stored)
+
+        counters = {k: v for k, v in totals.items() if v}
+        job_names = {f"#c{n}": k for n, k in enumerate(counters)} | {"#seq": "seq"}
+        job_values: dict[str, Any] = {f":c{n}": v for n, v in enumerate(counters.values())} | {":seq": seq, ":prev": prev}
+        job_sets = ["#seq = :seq"]
+        if completes:
+            job_names |= {"#s": "status"}
+            job_values |= {":complete": JobStatus.COMPLETE.value, ":now": now, ":cseq": seq}
+            job_sets += ["#s = :complete", "completed_at = :now", "completed_seq = :cseq"]
+        adds = ", ".join(f"#c{n} :c{n}" for n in range(len(counters)))
+        job_expression = f"SET {', '.join(job_sets)}" + (f" ADD {adds}" if adds else "")
+        transact.append(
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": _item({"pk": _pk(job_id), "sk": JOB_SK}),
+                    "UpdateExpression": job_expression,
+                    "ConditionExpression": "attribute_exists(pk) AND "
+                    + ("#seq = :prev" if "seq" in head else "(attribute_not_exists(#seq) OR #seq = :prev)"),
+                    "ExpressionAttributeNames": job_names,
+                    "ExpressionAttributeValues": _item(job_values),
+                }
+            }
+        )
+        if completes:  # the owner's job slot is free again (see retouch.adapters.quotas)
+            transact.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": _item({"pk": f"USER#{head['owner']}", "sk": "INFLIGHT"}),
+                        "UpdateExpression": "ADD jobs :minus",
+                        "ExpressionAttributeValues": _item({":minus": -1}),
+                    }
+                }
+            )
+        transact += [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": _item(
+                        {"pk": _events_pk(job_id), "sk": _seq_sk(e["seq"]), "event": events.encode(e), "expires_at": expires}
+                    ),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+            for e in stored
+        ]
+        try:
+            self.ddb.transact_write_items(TransactItems=cast("list[TransactWriteItemTypeDef]", transact))
+        except ClientError as exc:
+            if _code(exc) == "TransactionCanceledException":
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if "ConditionalCheckFailed" in reasons:
+                    return None  # another recording of this job (or of these images) won: read again
+            with aws_errors("DynamoDB record result"):
+                raise
+        except BotoCoreError:
+            with aws_errors("DynamoDB record result"):
+                raise
+        webhook_types = _webhook_types(head)
+        counted = [Counted(True, stored=[(e["seq"], e["type"])], webhook_types=webhook_types) for e in image_events]
+        if completes:
+            counted[-1] = Counted(True, completed=True, stored=[*counted[-1].stored, (seq, "job")], webhook_types=webhook_types)
+        return counted
+
+    def _image_update(
+        self, result: ProcessResult, image: dict[str, Any], seq: int, now: str, image_events: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The transaction item that moves one image to its result, conditional on the state it
+        was read in; its event (number ``seq``) is appended to ``image_events``."""
         fields = {
             "output_key": result.output_key,
             "width": result.width,
@@ -380,19 +509,11 @@ class JobRepository:
             "duration_ms": result.duration_ms,
         }
         present = {k: v for k, v in fields.items() if v is not None}
-        event = events.image_event(
-            result.job_id, prev + 1, now, image_id=result.image_id, name=image.get("name"), status=result.status.value, **present
-        )
-        succeeded = int(head["succeeded"]) + counters.get("succeeded", 0)
-        failed = int(head["failed"]) + counters.get("failed", 0)
-        completes = int(head["remaining"]) + counters.get("remaining", 0) == 0 and head["status"] == JobStatus.RUNNING.value
-        stored = [event]
-        if completes:
-            stored.append(
-                events.job_event(result.job_id, prev + 2, now, total=int(head["total"]), succeeded=succeeded, failed=failed)
+        image_events.append(
+            events.image_event(
+                result.job_id, seq, now, image_id=result.image_id, name=image.get("name"), status=result.status.value, **present
             )
-        seq = prev + len(stored)
-
+        )
         # every field goes through a name placeholder: several (error, bytes) are reserved words
         sets = ["#s = :status", "finished_at = :now", "gave_up = :gave_up", "event_seq = :eseq"]
         sets += [f"#{k} = :{k}" for k in present]
@@ -402,90 +523,21 @@ class JobRepository:
             ":status": result.status.value,
             ":now": now,
             ":gave_up": result.gave_up,
-            ":eseq": prev + 1,
+            ":eseq": seq,
             ":old": image["status"],
             **{f":{k}": v for k, v in present.items()},
         }
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-        job_names = {f"#c{n}": k for n, k in enumerate(counters)} | {"#seq": "seq"}
-        job_values: dict[str, Any] = {f":c{n}": v for n, v in enumerate(counters.values())} | {":seq": seq, ":prev": prev}
-        job_sets = ["#seq = :seq"]
-        if completes:
-            job_names |= {"#s": "status"}
-            job_values |= {":complete": JobStatus.COMPLETE.value, ":now": now, ":cseq": seq}
-            job_sets += ["#s = :complete", "completed_at = :now", "completed_seq = :cseq"]
-        adds = ", ".join(f"#c{n} :c{n}" for n in range(len(counters)))
-        job_expression = f"SET {', '.join(job_sets)} ADD {adds}"
-        expires = head.get("expires_at")
-        transact: list[dict[str, Any]] = [
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": _item({"pk": _pk(result.job_id), "sk": IMAGE_PREFIX + result.image_id}),
-                    "UpdateExpression": expression,
-                    "ConditionExpression": "#s = :old",
-                    "ExpressionAttributeNames": names,
-                    "ExpressionAttributeValues": _item(values),
-                }
-            },
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": _item({"pk": _pk(result.job_id), "sk": JOB_SK}),
-                    "UpdateExpression": job_expression,
-                    "ConditionExpression": "attribute_exists(pk) AND "
-                    + ("#seq = :prev" if "seq" in head else "(attribute_not_exists(#seq) OR #seq = :prev)"),
-                    "ExpressionAttributeNames": job_names,
-                    "ExpressionAttributeValues": _item(job_values),
-                }
-            },
-            *(
-                [
-                    {  # the owner's job slot is free again (see retouch.adapters.quotas)
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": _item({"pk": f"USER#{head['owner']}", "sk": "INFLIGHT"}),
-                            "UpdateExpression": "ADD jobs :minus",
-                            "ExpressionAttributeValues": _item({":minus": -1}),
-                        }
-                    }
-                ]
-                if completes
-                else []
-            ),
-            *(
-                {
-                    "Put": {
-                        "TableName": self.table,
-                        "Item": _item(
-                            {
-                                "pk": _events_pk(result.job_id),
-                                "sk": _seq_sk(e["seq"]),
-                                "event": events.encode(e),
-                                "expires_at": expires,
-                            }
-                        ),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                }
-                for e in stored
-            ),
-        ]
-        try:
-            self.ddb.transact_write_items(TransactItems=cast("list[TransactWriteItemTypeDef]", transact))
-        except ClientError as exc:
-            if _code(exc) == "TransactionCanceledException":
-                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-                if "ConditionalCheckFailed" in reasons:
-                    return None  # another recording of this job (or this image) won: read again
-            with aws_errors("DynamoDB record result"):
-                raise
-        except BotoCoreError:
-            with aws_errors("DynamoDB record result"):
-                raise
-        return Counted(
-            True, completed=completes, stored=[(e["seq"], e["type"]) for e in stored], webhook_types=_webhook_types(head)
-        )
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": _item({"pk": _pk(result.job_id), "sk": IMAGE_PREFIX + result.image_id}),
+                "UpdateExpression": expression,
+                "ConditionExpression": "#s = :old",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": _item(values),
+            }
+        }
 
     def events_after(self, job_id: str, after: int, limit: int = 1000) -> list[dict[str, Any]]:
         """The job's events with ``seq > after``, in order (at most ``limit``)."""

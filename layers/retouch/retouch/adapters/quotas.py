@@ -2,7 +2,7 @@
 
 * ``pk=USER#<sub>, sk=INFLIGHT`` - ``jobs``: the user's jobs not yet complete. Creating a job
   adds one if the limit allows; the transaction that completes a job takes it away again
-  (:meth:`retouch.adapters.jobs.JobRepository.count_result`).
+  (:meth:`retouch.adapters.jobs.JobRepository.count_results`).
 * ``pk=USER#<sub>, sk=DAY#<yyyy-mm-dd>`` - ``images`` and ``bytes`` announced that UTC day,
   kept two days.
 

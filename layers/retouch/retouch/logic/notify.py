@@ -9,13 +9,15 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3Event
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from retouch.adapters.jobs import Counted
 from retouch.errors import InvalidParameters
 from retouch.keys import decode_event_key, parse_upload_key
 from retouch.logic.batch import leased_batch
 from retouch.logic.deps import NotifyDeps
-from retouch.logic.results import record
+from retouch.logic.results import record, record_job
 from retouch.models import (
     ImageStatus,
     JobStatus,
@@ -30,22 +32,66 @@ from retouch.observability import logger, metrics
 
 
 def notify_batch(event: dict[str, Any], context: LambdaContext, deps: NotifyDeps) -> PartialItemFailureResponse:
-    """One batch of results, leased while it works; failures reported per record."""
+    """One batch of responses, leased while it works; failures reported per record.
+
+    The batch's results are recorded per job first (:func:`record_results`: one read and one
+    transaction per job, not per result); each record then reports its own outcome.
+    """
+    recorded: dict[str, tuple[ProcessResult, Counted] | Exception] = {}
+
+    def handle(record_: SQSRecord, _: object) -> bool:
+        outcome = recorded.get(record_.message_id)
+        if outcome is None:  # an upload deadline, or a message that did not parse (it raises again)
+            return record_message(record_.body, deps)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return _reported(*outcome)
+
     return leased_batch(
-        event, context, deps.responses, deps.settings.visibility_lease_seconds, lambda r, _: record_message(r.body, deps)
+        event,
+        context,
+        deps.responses,
+        deps.settings.visibility_lease_seconds,
+        handle,
+        prepare=lambda records: recorded.update(record_results(records, deps)),
     )
 
 
+def record_results(records: list[SQSRecord], deps: NotifyDeps) -> dict[str, tuple[ProcessResult, Counted] | Exception]:
+    """Record the results among ``records`` job by job. Returns, by message id, the result and
+    what counting did, or the error that stopped its job's recording (raised again for each of
+    that job's records, so each is retried). Deadlines and unreadable messages are left out."""
+    by_job: dict[str, list[tuple[str, ProcessResult]]] = {}
+    for r in records:
+        try:
+            message = parse_response(r.body)
+        except InvalidParameters:
+            continue
+        if not isinstance(message, UploadDeadline):
+            by_job.setdefault(message.job_id, []).append((r.message_id, message))
+    out: dict[str, tuple[ProcessResult, Counted] | Exception] = {}
+    for job_id, items in by_job.items():
+        try:
+            counted = record_job(job_id, [result for _, result in items], deps.jobs, deps.publisher)
+        except Exception as exc:  # noqa: BLE001 - raised again by each of the job's records
+            out |= {message_id: exc for message_id, _ in items}
+            continue
+        out |= {message_id: (result, c) for (message_id, result), c in zip(items, counted, strict=True)}
+    return out
+
+
 def record_message(body: str, deps: NotifyDeps) -> bool:
-    """Record one result message. Returns False for a duplicate (nothing counted).
+    """Record one response message. Returns False for a duplicate (nothing counted).
 
     A malformed message raises, so it is retried and finally dead-lettered for inspection.
     """
     message = parse_response(body)
     if isinstance(message, UploadDeadline):
         return fail_missing_uploads(message, deps) > 0
-    result = message
-    recorded = record(result, deps.jobs, deps.publisher)
+    return _reported(message, record(message, deps.jobs, deps.publisher))
+
+
+def _reported(result: ProcessResult, recorded: Counted) -> bool:
     log = {"job_id": result.job_id, "image_id": result.image_id, "status": result.status.value}
     if recorded:
         logger.info("result recorded", extra=log)
