@@ -88,7 +88,11 @@ def test_a_batch_of_results_is_counted_per_job_in_one_transaction(aws: Aws, monk
     big, small, broken = create_job([IMAGE] * 10, THUMB), create_job([IMAGE], THUMB), create_job([IMAGE], THUMB)
     url = aws.queue_url("ResponseQueue")
     bodies = [ok(big["job_id"], f"i{n:04d}").to_json() for n in range(10)]
-    bodies += [ok(big["job_id"], "i0003").to_json(), ok(small["job_id"], "i0000").to_json(), ok(broken["job_id"], "i0000").to_json()]
+    bodies += [
+        ok(big["job_id"], "i0003").to_json(),
+        ok(small["job_id"], "i0000").to_json(),
+        ok(broken["job_id"], "i0000").to_json(),
+    ]
     for body in bodies:
         aws.sqs.send_message(QueueUrl=url, MessageBody=body)
 
