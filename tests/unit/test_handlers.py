@@ -137,6 +137,39 @@ def test_enqueue_decodes_url_encoded_keys_and_ignores_foreign_objects(aws: Aws, 
     assert len(aws.receive("RequestQueue")) == 1
 
 
+def test_enqueue_checks_a_batch_together_and_fails_only_the_record_in_trouble(
+    aws: Aws, astronaut_jpeg: bytes, monkeypatch
+) -> None:
+    """Uploads of two jobs (the same image ids in both) in one batch: one send for all the
+    requests, and the record whose upload cannot be read right now is the only one retried."""
+    from retouch.errors import TransientError
+    from retouch.logic import deps
+
+    jobs = [create_job([IMAGE] * 3, THUMB), create_job([IMAGE] * 3, THUMB)]
+    messages = [put_upload(aws, upload_key(job, n), astronaut_jpeg) for job in jobs for n in range(3)]
+    for n, message in enumerate(messages):
+        message["MessageId"] = f"m{n}"  # (SQS's ids are unique; the helper's are per image id)
+    enqueue = deps.enqueue_deps()
+    troubled, read = upload_key(jobs[1], 2), enqueue.store.read
+
+    def flaky_read(key: str, **kwargs: object) -> bytes | None:
+        if key == troubled:
+            raise TransientError("S3 read: temporarily unavailable")
+        return read(key, **kwargs)
+
+    sends: list[int] = []
+    send_batch = enqueue.requests.send_batch
+    monkeypatch.setattr(enqueue.store, "read", flaky_read)
+    monkeypatch.setattr(
+        enqueue.requests, "send_batch", lambda entries: sends.append(len(entries := list(entries))) or send_batch(entries)
+    )
+    response = enqueue_app.lambda_handler(sqs_event(messages, aws.queue_arn("UploadEventsQueue")), context())
+    assert response == {"batchItemFailures": [{"itemIdentifier": messages[-1]["MessageId"]}]}
+    assert sends == [5]
+    sent = {(r.job_id, r.image_id) for r in (ProcessRequest.from_json(m["Body"]) for m in aws.drain("RequestQueue", 5))}
+    assert sent == {(job["job_id"], f"i{n:04d}") for job in jobs for n in range(3)} - {(jobs[1]["job_id"], "i0002")}
+
+
 # --- process ------------------------------------------------------------------------------------
 def _enqueue(aws: Aws, job: dict, datas: list[bytes]) -> None:
     messages = [put_upload(aws, upload_key(job, n), d) for n, d in enumerate(datas)]

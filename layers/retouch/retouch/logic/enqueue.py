@@ -4,12 +4,14 @@ S3 sends ``ObjectCreated`` notifications for the uploads prefix to an SQS queue,
 triggers this function in batches (so a burst of uploads is buffered and nothing is lost if
 the function is throttled or failing). Each record is checked - size, and the real type
 sniffed from the first bytes - and either becomes a request message (the image index) or
-fails its image straight away with a readable reason.
+fails its image straight away with a readable reason. A batch's records are checked
+concurrently and their messages sent together.
 """
 
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -24,27 +26,67 @@ from retouch.logic.results import record, republish
 from retouch.models import ImageStatus, Job, ProcessRequest, ProcessResult
 from retouch.observability import logger, metrics
 
+CHECKS_AT_ONCE = 10
+"""Uploads of one batch checked concurrently (each check waits on 2-3 round trips)."""
+
 
 def enqueue_batch(event: dict[str, Any], context: LambdaContext, deps: EnqueueDeps) -> PartialItemFailureResponse:
-    """One batch of upload events, leased while it works; failures reported per record."""
-    return leased_batch(event, context, deps.events, deps.settings.visibility_lease_seconds, lambda r, _: handle_record(r, deps))
+    """One batch of upload events, leased while it works; failures reported per record.
 
-
-def handle_record(record: SQSRecord, deps: EnqueueDeps) -> int:
-    """Handle one SQS record holding an S3 event. Returns the number of messages sent.
-
-    Raises on transient trouble, so the record is retried (and dead-lettered eventually).
+    The batch's uploads are checked concurrently and their request messages sent together
+    (:func:`enqueue_records`); each record then reports its own outcome.
     """
-    body = record.json_body
-    if isinstance(body, dict) and body.get("Event") == "s3:TestEvent":
-        return 0  # S3 sends this once when the notification is configured
-    checked = (check_upload(s3_record, deps) for s3_record in record.decoded_nested_s3_event.records)
-    requests = [r for r in checked if r is not None]
-    deps.requests.send_batch((request.image_id, request.to_json(), tenant) for request, tenant in requests)
+    outcomes: dict[str, int | Exception] = {}
+
+    def handle(record: SQSRecord, _: object) -> int:
+        outcome = outcomes[record.message_id]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    return leased_batch(
+        event,
+        context,
+        deps.events,
+        deps.settings.visibility_lease_seconds,
+        handle,
+        prepare=lambda records: outcomes.update(enqueue_records(records, deps)),
+    )
+
+
+def enqueue_records(records: list[SQSRecord], deps: EnqueueDeps) -> dict[str, int | Exception]:
+    """Check the uploads of ``records`` concurrently and send one request message per accepted
+    upload, in batches of ten. Returns, by message id, the number of messages sent for the
+    record, or the error to raise for it (so that record alone is retried, and dead-lettered
+    eventually). A failed send fails every record whose request it carried."""
+
+    def check(record: SQSRecord) -> list[tuple[ProcessRequest, str]] | Exception:
+        try:
+            return check_record(record, deps)
+        except Exception as exc:  # noqa: BLE001 - raised again for this record only
+            return exc
+
+    with ThreadPoolExecutor(max_workers=min(CHECKS_AT_ONCE, max(1, len(records)))) as pool:
+        checked = dict(zip([r.message_id for r in records], pool.map(check, records), strict=True))
+    requests = [(request, tenant) for got in checked.values() if not isinstance(got, Exception) for request, tenant in got]
+    try:
+        deps.requests.send_batch((str(n), request.to_json(), tenant) for n, (request, tenant) in enumerate(requests))
+    except Exception as exc:  # noqa: BLE001 - raised again by each record that had a request in it
+        return {mid: got if isinstance(got, Exception) else (exc if got else 0) for mid, got in checked.items()}
     for request, _ in requests:
         faults.point("enqueue.after_send", request.job_id)
     metrics.add_metric(name="ImagesEnqueued", unit="Count", value=len(requests))
-    return len(requests)
+    return {mid: got if isinstance(got, Exception) else len(got) for mid, got in checked.items()}
+
+
+def check_record(record: SQSRecord, deps: EnqueueDeps) -> list[tuple[ProcessRequest, str]]:
+    """The request messages (with their tenant groups) for the uploads of one SQS record
+    holding an S3 event. Raises on transient trouble."""
+    body = record.json_body
+    if isinstance(body, dict) and body.get("Event") == "s3:TestEvent":
+        return []  # S3 sends this once when the notification is configured
+    checked = (check_upload(s3_record, deps) for s3_record in record.decoded_nested_s3_event.records)
+    return [r for r in checked if r is not None]
 
 
 def tenant_group(owner: str) -> str:
