@@ -158,11 +158,12 @@ APPLY_LINE = re.compile(r" -> .*\((\d+)x(\d+), (\d+) ms\)$")
 
 
 def direct(files: Sequence[Path], ops: Sequence[str], processes: int, out: Path) -> dict[str, Any]:
-    """``retouch apply`` over ``files`` split into ``processes`` shards run at the same time."""
+    """``retouch apply`` over ``files`` split into ``processes`` shards run at the same time, one
+    image at a time each (``--jobs 1``), as each of the stack's workers renders one at a time."""
     shutil.rmtree(out, ignore_errors=True)
     shards = [list(files[i::processes]) for i in range(processes)]
     commands = [
-        retouch("apply", *map(str, shard), *ops_args(ops), "--format", "jpeg", "-o", str(out / f"shard{i}"))
+        retouch("apply", *map(str, shard), *ops_args(ops), "--format", "jpeg", "--jobs", "1", "-o", str(out / f"shard{i}"))
         for i, shard in enumerate(shards)
         if shard
     ]
@@ -178,6 +179,58 @@ def direct(files: Sequence[Path], ops: Sequence[str], processes: int, out: Path)
         "exit_codes": [r.code for r in results],
         "errors": [line for r in failed for _, line in r.lines[-5:]],
     }
+
+
+# --- retouch apply vs a pyvips script, start-up included ------------------------------------------
+VIPS_SIDE = 320
+VIPS_SCRIPT = f"""
+import pathlib, sys
+import pyvips
+out = pathlib.Path(sys.argv[1])
+for name in sys.argv[2:]:
+    pyvips.Image.thumbnail(name, {VIPS_SIDE}, height={VIPS_SIDE}).write_to_file(str(out / (pathlib.Path(name).stem + ".jpg")))
+"""
+"""The same thumbnails (fit in 320x320, JPEG) as a user would script them with pyvips: each file
+opened by name (libvips shrinks on load), one process, libvips' default threads."""
+BIG_PHOTO_DIR = ROOT / "build" / "bench" / "photos-12mp"
+
+
+def make_big_photos(count: int, folder: Path = BIG_PHOTO_DIR) -> list[Path]:
+    """``count`` 12 MP JPEGs (4000x3000, quality 90), made once from the sample photographs."""
+    from PIL import Image
+
+    from retouch.samples import variant
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        path = folder / f"photo12-{i:04d}.jpg"
+        paths.append(path)
+        if not path.exists():
+            image = variant(i)[0].convert("RGB")
+            image.resize((4000, 3000), Image.Resampling.LANCZOS).save(path, "JPEG", quality=90)
+    return paths
+
+
+def apply_vs_vips(files: Sequence[Path], out: Path, runs: int = 3) -> dict[str, Any]:
+    """Wall seconds of ``retouch apply`` and of :data:`VIPS_SCRIPT` over ``files`` (each a fresh
+    process, start-up included), alternated ``runs`` times; the medians are compared."""
+    walls: dict[str, list[float]] = {"retouch apply": [], "pyvips script": []}
+    for _ in range(runs):
+        for name in walls:
+            target = out / name.split()[0]
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir(parents=True)
+            if name == "retouch apply":
+                argv = retouch("apply", *map(str, files), *ops_args([f"thumbnail:width={VIPS_SIDE},height={VIPS_SIDE}"]))
+                argv += ["--format", "jpeg", "-o", str(target)]
+            else:
+                argv = [sys.executable, "-c", VIPS_SCRIPT, str(target), *map(str, files)]
+            (result,) = run_all([argv])
+            if result.code != 0 or len(list(target.glob("*.jpg"))) != len(files):
+                raise RuntimeError(f"{name} failed: {[line for _, line in result.lines[-5:]]}")
+            walls[name].append(round(result.wall, 2))
+    return {name: {"runs_s": w, "median_s": statistics.median(w)} for name, w in walls.items()}
 
 
 # --- embedded stack ------------------------------------------------------------------------------
@@ -342,6 +395,13 @@ def targets(results: dict[str, Any]) -> list[str]:
     if "single" in results:
         w = results["single"]["wall_s"]
         check(w < 4.0, f"one photo through retouch run, stack start included, under 4 s ({w:.1f} s)")
+    if "vips" in results:
+        v = results["vips"]
+        ours, theirs = v["retouch apply"]["median_s"], v["pyvips script"]["median_s"]
+        check(
+            ours < theirs,
+            f"40 thumbnails of 12 MP JPEGs: retouch apply faster than a pyvips script ({ours:.2f} s vs {theirs:.2f} s)",
+        )
     if "scaling" in results:
         s = results["scaling"]
         check(s["speedup"] >= 1.9, f"2 workers at least 1.9x one ({s['speedup']:.2f}x on job time)")
@@ -353,7 +413,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--thumbs", type=int, default=100, help="photos for the thumbnail case")
     p.add_argument("--portrait", type=int, default=40, help="photos for the portrait chain (500 in the issue)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="processes for sharded apply and the stack")
-    p.add_argument("--only", default="thumbnails,portrait,single", help="comma-separated cases to run")
+    p.add_argument("--only", default="thumbnails,portrait,single,vips", help="comma-separated cases to run")
+    p.add_argument("--big", type=int, default=40, help="12 MP photos for retouch apply vs the pyvips script")
     p.add_argument("--scaling", action="store_true", help="also run the portrait chain on the stack with 1 worker")
     p.add_argument("--out", type=Path, default=ROOT / "build" / "bench" / "e2e")
     p.add_argument("--json", type=Path, default=RESULTS, help="where to write all results")
@@ -393,6 +454,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("== single: one photo, retouch run with stack start", file=sys.stderr, flush=True)
         plain = embedded(files[:1], THUMB_OPS, args.workers, args.out / "single", counted=False)
         results["single"] = plain
+    if "vips" in cases:
+        print(f"== vips: {args.big} photos of 12 MP, retouch apply vs a pyvips script", file=sys.stderr, flush=True)
+        results["vips"] = {"images": args.big, **apply_vs_vips(make_big_photos(args.big), args.out / "vips")}
     results["total_s"] = round(time.monotonic() - started, 1)
     results["machine"]["load_after"] = os.getloadavg()
     args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -414,6 +478,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         s = results["single"]
         print(f"\n## single: one photo through `retouch run` (stack start included): {s['wall_s']:.1f} s")
         print(f"phases (s after the command started): {s['phases_s']}")
+    if "vips" in results:
+        v = results["vips"]
+        print(f"\n## {v['images']} thumbnails ({VIPS_SIDE}x{VIPS_SIDE}) of 12 MP JPEGs, one process each, start-up included")
+        print("\n| command | median wall s | runs |\n|---|---:|---|")
+        for name in ("retouch apply", "pyvips script"):
+            print(f"| {name} | {v[name]['median_s']:.2f} | {', '.join(map(str, v[name]['runs_s']))} |")
     print()
     for line in targets(results):
         print(line)

@@ -71,3 +71,45 @@ def test_the_first_invocation_still_gets_its_tracer_and_clients() -> None:
     assert tracer._tracer is None
     assert handler({"n": 1}, None) == "done" and handler({"n": 2}, None) == "done"
     assert tracer._tracer is not None and calls == [{"n": 1}, {"n": 2}]
+
+
+def test_retouch_apply_loads_no_service_client(tmp_path: Path) -> None:
+    """`retouch apply` renders locally: no HTTP client, no AWS SDK (issue 12: its start-up is
+    what made 40 thumbnails slower than a pyvips script)."""
+    from tests.conftest import photo_bytes
+
+    (tmp_path / "a.jpg").write_bytes(photo_bytes(size=(64, 48)))
+    code = (
+        "import json, sys\n"
+        "from retouch.cli.main import main\n"
+        f"code = main(['apply', {str(tmp_path / 'a.jpg')!r}, '--op', 'thumbnail:width=32', '-o', {str(tmp_path / 'out')!r}])\n"
+        "print(json.dumps([code, sorted(sys.modules)]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    exit_code, modules = json.loads(proc.stdout.splitlines()[-1])
+    assert exit_code == 0 and (tmp_path / "out" / "a.jpg").is_file()
+    loaded = sorted(m for m in modules if m.split(".")[0] in ("requests", "boto3", "s3transfer", "aws_xray_sdk"))
+    assert not loaded, f"retouch apply imports {loaded[:8]}"
+
+
+def test_retouch_apply_renders_in_threads_and_keeps_going_past_a_bad_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from retouch.cli.main import main
+    from tests.conftest import photo_bytes
+
+    names = [f"p{n}.jpg" for n in range(5)]
+    for n, name in enumerate(names):
+        (tmp_path / name).write_bytes(photo_bytes(size=(80 + 8 * n, 60)))
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG")
+    inputs = [str(tmp_path / n) for n in [*names[:2], "broken.jpg", *names[2:]]]
+    out = tmp_path / "out"
+    assert main(["apply", *inputs, "--op", "thumbnail:width=40", "--jobs", "3", "-o", str(out)]) == 1
+    printed = capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == names
+    lines = [line for line in printed.splitlines() if " -> " in line or line.startswith("failed")]
+    assert [line.split()[1 if line.startswith("failed") else 0].rstrip(":").rsplit("/", 1)[-1] for line in lines] == [
+        Path(i).name for i in inputs
+    ]  # reported in the order given
+    assert "broken.jpg" in printed and "5/6 written" in printed

@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 REFRESH_MARGIN_SECONDS = 120
@@ -78,6 +77,8 @@ def _expiry(token: str) -> float:
 
 def stack_outputs(stack_name: str, region: str) -> dict[str, str]:
     """The deployed stack's outputs (``ApiUrl``, ``UserPoolId``, ``UserPoolClientId`` ...)."""
+    import boto3
+
     from retouch.cli import dlq
     from retouch.cli.runner import RunError
 
@@ -102,6 +103,7 @@ def _cognito(session: Session) -> Any:
     if session.endpoint:
         # an emulator: its tokens name AWS's issuer, so only the client and the signing keys
         # (which the token checks fetch from the issuer) come from the endpoint
+        import boto3
         import requests
 
         user.client = boto3.client("cognito-idp", region_name=session.region, endpoint_url=session.endpoint)

@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import requests
-
 
 class ApiError(RuntimeError):
     def __init__(self, status: int, message: str) -> None:
@@ -22,6 +20,8 @@ class ApiError(RuntimeError):
 
 class RetouchClient:
     def __init__(self, api_url: str, token: str, timeout: float = 60) -> None:
+        import requests  # here: `retouch apply` and `retouch ops` never talk to the service
+
         self.api_url = api_url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()

@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
-import boto3
 from botocore.exceptions import ClientError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -35,7 +34,6 @@ from rich.table import Table
 from retouch.adapters.aws import error_code
 from retouch.adapters.queue import MessageQueue
 from retouch.cli.runner import RunError
-from retouch.local.template import build_model, find_template
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.literals import QueueAttributeFilterType
@@ -72,6 +70,8 @@ def is_embedded(endpoint: str | None) -> bool:
 def aws_client(service: str, args: argparse.Namespace) -> Any:
     """A client for ``service``: the embedded stack's emulator takes any credentials, a deployed
     stack is read with the caller's own."""
+    import boto3  # here, not at import: every `retouch` command builds this command's parser
+
     emulator = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"} if is_embedded(args.endpoint) else {}
     return boto3.client(service, region_name=args.region, endpoint_url=args.endpoint, **emulator)  # type: ignore[call-overload]
 
@@ -82,6 +82,8 @@ def selected(queue: str) -> list[str]:
 
 def embedded_pairs(args: argparse.Namespace, sqs: Any) -> list[DeadLetterPair]:
     """The embedded stack's queues, named from template.yaml for ``--stack-name``."""
+    from retouch.local.template import build_model, find_template
+
     model = build_model(find_template(), stack=args.stack_name, region=args.region, endpoint=args.endpoint)
     pairs = []
     for alias in selected(args.queue):

@@ -10,12 +10,12 @@ import socket
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -419,6 +419,12 @@ def reference_bytes(name: str, inputs: list[Path]) -> bytes:
 
 
 # --- retouch apply ----------------------------------------------------------------------------
+MAX_APPLY_JOBS = 4
+"""A 24 MP photo can take close to 1 GB through colorize: more at once would need more memory
+than most machines have to spare."""
+APPLY_JOBS = min(os.cpu_count() or 1, MAX_APPLY_JOBS)
+
+
 def cmd_apply(args: argparse.Namespace) -> int:
     from retouch import pipeline
     from retouch.models import OperationSpec
@@ -435,9 +441,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
     configured = OperationSettings.from_env()  # COLORIZE_MODEL_PATH / COLORIZE_LIBRARY_PATH, as the functions read them
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
-    failures = 0
     wanted = [f"{p.stem or 'image'}.{extension_for(p, output)}" for p in inputs]
-    for path, name in zip(inputs, unique_names(wanted), strict=True):
+
+    def render(path: Path, name: str) -> pipeline.Rendered | RetouchError:
         try:
             rendered = pipeline.render(
                 path.read_bytes(),
@@ -450,11 +456,20 @@ def cmd_apply(args: argparse.Namespace) -> int:
                 settings=configured,
             )
         except RetouchError as exc:
-            failures += 1
-            console.print(f"[red]failed[/] {path}: {exc.message}")
-            continue
+            return exc
         (out_dir / name).write_bytes(rendered.body)
-        console.print(f"{path} -> {out_dir / name} ({rendered.width}x{rendered.height}, {rendered.seconds * 1000:.0f} ms)")
+        return rendered
+
+    failures = 0
+    # OpenCV, Pillow and numpy release the GIL while they work: threads use the cores
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        names = unique_names(wanted)
+        for path, name, outcome in zip(inputs, names, pool.map(render, inputs, names), strict=True):
+            if isinstance(outcome, RetouchError):
+                failures += 1
+                console.print(f"[red]failed[/] {path}: {outcome.message}")
+            else:
+                console.print(f"{path} -> {out_dir / name} ({outcome.width}x{outcome.height}, {outcome.seconds * 1000:.0f} ms)")
     console.print(f"{len(inputs) - failures}/{len(inputs)} written to {out_dir}")
     return 0 if failures == 0 else 1
 
@@ -572,6 +587,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=list(FORMAT_CHOICES), default=AUTO, help="output format (auto: keep the source's)")
     p.add_argument("--quality", type=int, default=88)
     p.add_argument("-o", "--output", required=True, help="output folder")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=APPLY_JOBS,
+        help=f"images rendered at the same time, in threads (default: the cores, at most {MAX_APPLY_JOBS})",
+    )
     p.set_defaults(func=cmd_apply)
 
     p = sub.add_parser("samples", help="write sample photos (variants of scikit-image's photographs)")
@@ -617,7 +638,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         console.print(f"error: the service answered {exc.status}: {exc.message}", highlight=False, markup=False)
         return EXIT_USAGE if exc.status in (400, 401, 403, 404, 409, 413, 422) else EXIT_SERVICE
-    except requests.exceptions.RequestException as exc:
+    except _request_error() as exc:
         if args.debug:
             raise
         where = getattr(args, "api", None) or "the service"
@@ -631,6 +652,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         console.print(f"error: {_reason(exc)} (run with --debug for details)", highlight=False, markup=False)
         return EXIT_SERVICE
+
+
+class _NotRaised(Exception):
+    """Stands for requests' errors where requests was never imported (so none can be raised)."""
+
+
+def _request_error() -> type[Exception]:
+    """requests' base error, if a command loaded requests (only those that reach the service do)."""
+    loaded = sys.modules.get("requests")
+    return loaded.exceptions.RequestException if loaded is not None else _NotRaised
 
 
 def _reason(exc: BaseException) -> str:
