@@ -22,13 +22,15 @@ from skimage import data
 from bench.eval_portrait import paint_red_eyes, teeth_region, yellow_teeth
 from bench.photos import LOMIRI_16, load
 from retouch import ops
+from retouch.ops.context import ChainContext
 from retouch.ops.faces import detect_faces
 
 CELL = 360
 
 
 def run(image: np.ndarray, *operations: dict, reference: np.ndarray | None = None) -> np.ndarray:
-    return ops.apply_operations(image, ops.validate_operations(list(operations)), resolve_image=lambda _: reference)
+    context = ChainContext(resolve_image=lambda _: reference)
+    return ops.apply_operations(image, ops.validate_operations(list(operations)), context)
 
 
 def fit(image: np.ndarray, height: int = CELL) -> Image.Image:

@@ -6,8 +6,9 @@ photos reserved for evaluation, which nothing in Retouch is built from: the phot
 ``lomiri-wallpapers*`` packages and dlib's example photos (``libdlib19.1``), fetched here with
 ``apt-get download NAME=VERSION`` and ``dpkg -x`` into ``build/eval-photos``. Each is shrunk to
 at most :data:`EVAL_SIDE` px, turned grey, and colorized by ``before`` (the reference library
-built from scikit-image's photos: the former ``auto``) and ``after`` (the packaged model). The
-table shows the mean a*b* error against the true photo (the grey input's error is the mean
+built from scikit-image's photos: the former ``auto``; or, with ``--before-model OLD.onnx``, an
+earlier model, to compare a retrained model with the one it replaces) and ``after`` (the packaged
+model). The table shows the mean a*b* error against the true photo (the grey input's error is the mean
 chroma) and Hasler-Suesstrunk colourfulness against the truth's.
 
 **All modes on scikit-image's photos:**
@@ -25,7 +26,7 @@ Modes: ``ref-self`` (the photo itself, hue rotated 10 degrees, chroma x1.15, mir
 in the library, so this is an optimistic case), ``auto-lib-loo`` (library without the photo:
 leave-one-out), ``hints-16`` (16 hints on a jittered 4x4 grid, coloured from the true photo).
 
-Usage: ``python -m bench.eval_colorize [--no-timing] [--no-modes]``; needs scikit-image (dev
+Usage: ``python -m bench.eval_colorize [--no-timing] [--no-modes] [--before-model OLD.onnx]``; needs scikit-image (dev
 dependency), ``apt-get`` and ``dpkg`` for the reserved photos and, for the tiny-model timing,
 ``onnx``.
 """
@@ -52,6 +53,8 @@ from skimage import color, data  # noqa: E402
 from bench.photos import DLIB, LOMIRI_16, LOMIRI_20, load  # noqa: E402
 from retouch.ops import colorize_library  # noqa: E402
 from retouch.ops.colorize import colorfulness, colorize  # noqa: E402
+from retouch.ops.context import ChainContext  # noqa: E402
+from retouch.settings import OperationSettings  # noqa: E402
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 EVAL_SIDE = 768
@@ -129,12 +132,9 @@ def metrics(result: np.ndarray, g: np.ndarray, truth: np.ndarray) -> tuple[float
     return float(psnr), colorfulness(result), err
 
 
-def with_library(path: Path, fn: Callable[[], np.ndarray]) -> np.ndarray:
-    os.environ["COLORIZE_LIBRARY_PATH"] = str(path)
-    try:
-        return fn()
-    finally:
-        del os.environ["COLORIZE_LIBRARY_PATH"]
+def with_library(path: Path) -> ChainContext:
+    """A chain context whose ``auto`` colorize uses the reference library at ``path``."""
+    return ChainContext(settings=OperationSettings(colorize_library_path=str(path)))
 
 
 def evaluate(workdir: Path) -> None:
@@ -153,8 +153,8 @@ def evaluate(workdir: Path) -> None:
         runs: dict[str, Callable[[], np.ndarray]] = {
             "ref-self": lambda t=truth, g=g: colorize(g, mode="reference", reference=jitter_colours(t)),
             "ref-other": lambda g=g, o=photos[PHOTOS[(k + 1) % len(PHOTOS)]]: colorize(g, mode="reference", reference=o),
-            "auto-lib": lambda g=g: with_library(full_lib, lambda: colorize(g, mode="auto")),
-            "auto-lib-loo": lambda g=g, loo=loo: with_library(loo, lambda: colorize(g, mode="auto")),
+            "auto-lib": lambda g=g: colorize(g, mode="auto", context=with_library(full_lib)),
+            "auto-lib-loo": lambda g=g, loo=loo: colorize(g, mode="auto", context=with_library(loo)),
             "hints-16": lambda t=truth, g=g: colorize(g, mode="hints", hints=grid_hints(t)),
         }
         for mode, run in runs.items():
@@ -195,9 +195,18 @@ def ab_err(result: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean(np.linalg.norm(_lab(result)[..., 1:] - _lab(truth)[..., 1:], axis=-1)))
 
 
-def evaluate_auto_held_out(workdir: Path) -> None:
-    """Auto mode before (library) and after (model) on photos never used for building."""
-    library = colorize_library.save_library(colorize_library.build_library(), workdir / "library.npz")
+def with_model(path: Path) -> ChainContext:
+    """A chain context whose ``auto`` colorize runs the ONNX model at ``path``."""
+    return ChainContext(settings=OperationSettings(colorize_model_path=str(path)))
+
+
+def evaluate_auto_held_out(workdir: Path, before_model: Path | None = None) -> None:
+    """Auto mode before (library, or ``before_model``) and after (packaged model) on photos never used for building."""
+    if before_model is None:
+        library = colorize_library.save_library(colorize_library.build_library(), workdir / "library.npz")
+        print("before = the reference library (scikit-image's photos); after = the packaged model")
+    else:
+        print(f"before = {before_model}; after = the packaged model")
     sets = {"own held-out split (training/colorize_data.json, split=val)": own_held_out()}
     sets["reserved for evaluation (lomiri-wallpapers*, libdlib19.1)"] = reserved_photos()
     for title, photos in sets.items():
@@ -207,7 +216,10 @@ def evaluate_auto_held_out(workdir: Path) -> None:
         beats = 0
         for name, truth in photos:
             g = grey(truth)
-            before = with_library(library, lambda g=g: colorize(g, mode="auto"))
+            if before_model is None:
+                before = colorize(g, mode="auto", context=with_library(library))
+            else:
+                before = colorize(g, mode="auto", context=with_model(before_model))
             after = colorize(g, mode="auto")
             errors = [ab_err(image, truth) for image in (g, before, after)]
             row = np.array([*errors, *(colorfulness(image) for image in (truth, before, after))])
@@ -254,18 +266,10 @@ def timing(workdir: Path, repeats: int = 3) -> None:
     runs: dict[str, Callable[[], np.ndarray]] = {
         "reference": lambda: colorize(big, mode="reference", reference=reference),
         "hints (16)": lambda: colorize(big, mode="hints", hints=grid_hints(cv2.resize(photo, (4000, 3000)))),
-        "auto (library)": lambda: with_library(library, lambda: colorize(big, mode="auto")),
+        "auto (library)": lambda: colorize(big, mode="auto", context=with_library(library)),
     }
     if model is not None:
-
-        def run_model() -> np.ndarray:
-            os.environ["COLORIZE_MODEL_PATH"] = str(model)
-            try:
-                return colorize(big, mode="auto")
-            finally:
-                del os.environ["COLORIZE_MODEL_PATH"]
-
-        runs["auto (tiny ONNX model)"] = run_model
+        runs["auto (tiny ONNX model)"] = lambda: colorize(big, mode="auto", context=with_model(model))
     print(f"\ntiming on a 4000x3000 grey image, one core (cv2.setNumThreads(1), BLAS 1 thread), best of {repeats}:")
     for mode, run in runs.items():
         run()  # warm up caches (library, model, gamut table)
@@ -284,12 +288,13 @@ def main() -> None:
     parser.add_argument("--no-timing", action="store_true", help="skip the 12 MP timing")
     parser.add_argument("--no-modes", action="store_true", help="skip all modes on scikit-image's photos")
     parser.add_argument("--no-held-out", action="store_true", help="skip auto mode on held-out photos")
+    parser.add_argument("--before-model", type=Path, help="an earlier ONNX model for the 'before' column (default: the library)")
     args = parser.parse_args()
     os.environ.pop("COLORIZE_MODEL_PATH", None)
     os.environ.pop("COLORIZE_LIBRARY_PATH", None)
     with tempfile.TemporaryDirectory() as tmp:
         if not args.no_held_out:
-            evaluate_auto_held_out(Path(tmp))
+            evaluate_auto_held_out(Path(tmp), args.before_model)
         if not args.no_modes:
             evaluate(Path(tmp))
         if not args.no_timing:

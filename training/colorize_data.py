@@ -4,15 +4,19 @@
 
 Downloads each Debian package at the pinned version (``apt-get download NAME=VERSION``), unpacks
 it with ``dpkg -x`` into ``<out>/debs``, and writes every listed photo, shrunk so that its longest
-side is at most :data:`MAX_SIDE` pixels, as ``<out>/<split>/<name>.png`` (scikit-image's photos
-come from the installed package). Already fetched packages and photos are skipped, so the
-command can be re-run. Reserved evaluation sources (``lomiri-wallpapers*``, ``libdlib*``) are
-refused.
+side is at most :data:`MAX_SIDE` pixels (training photos; the training crops them at several
+scales) or :data:`VAL_SIDE` (held-out photos), as ``<out>/<split>/<name>.png``. Photos bundled in
+PyPI packages (``"source": "pypi"``: scikit-learn's and matplotlib's sample photos) and
+scikit-image's (``skimage.data.*``) come from the installed packages, so run it with the training
+venv's Python, which has them. Already fetched packages and photos are skipped, so the command can
+be re-run. Reserved evaluation sources (``lomiri-wallpapers*``, ``libdlib*``) are refused.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import importlib.util
 import json
 import logging
 import subprocess
@@ -22,7 +26,8 @@ import cv2
 import numpy as np
 
 LIST = Path(__file__).with_name("colorize_data.json")
-MAX_SIDE = 512
+MAX_SIDE = 1024
+VAL_SIDE = 512
 RESERVED = ("lomiri-wallpapers", "libdlib")
 
 log = logging.getLogger("colorize_data")
@@ -33,8 +38,12 @@ def photo_name(entry: dict[str, str]) -> str:
     file = entry["file"]
     if file.startswith("skimage.data."):
         return "skimage-" + file.rsplit(".", 1)[1]
+    if entry.get("source") == "pypi":
+        return f"{entry['package']}-{Path(file).stem}"
     parts = Path(file).parts
-    stem = parts[parts.index("wallpapers") + 1] if "wallpapers" in parts else Path(file).stem
+    stem = Path(file).stem
+    if "wallpapers" in parts and parts.index("wallpapers") + 2 < len(parts):  # Plasma: wallpapers/<name>/contents/...
+        stem = parts[parts.index("wallpapers") + 1]
     if "html" in parts:  # opencv-doc's documentation images: keep their folder, names repeat
         stem = "-".join(parts[parts.index("html") + 1 :])[: -len(Path(file).suffix)]
     return f"{entry['package'].split('-')[0]}-{stem}"
@@ -52,11 +61,29 @@ def _unpack(package: str, version: str, debs: Path) -> Path:
     return target
 
 
+def _installed_file(entry: dict[str, str]) -> Path:
+    """A photo inside an installed PyPI package (``file`` starts with the import name)."""
+    top, _, rest = entry["file"].partition("/")
+    spec = importlib.util.find_spec(top)
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit(f"{entry['package']} is not installed: pip install {entry['package']}=={entry['version']}")
+    installed = importlib.metadata.version(entry["package"])
+    if installed != entry["version"]:
+        log.warning("%s %s is installed, the list names %s", entry["package"], installed, entry["version"])
+    return Path(next(iter(spec.submodule_search_locations))) / rest
+
+
 def _load(entry: dict[str, str], debs: Path) -> np.ndarray:
     if entry["file"].startswith("skimage.data."):
         from skimage import data
 
         return np.asarray(getattr(data, entry["file"].rsplit(".", 1)[1])())[:, :, :3]
+    if entry.get("source") == "pypi":
+        path = _installed_file(entry)
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise FileNotFoundError(path)
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     root = _unpack(entry["package"], entry["version"], debs)
     bgr = cv2.imread(str(root / entry["file"]), cv2.IMREAD_COLOR)
     if bgr is None:
@@ -67,15 +94,19 @@ def _load(entry: dict[str, str], debs: Path) -> np.ndarray:
 def fetch(out: Path) -> list[Path]:
     """Fetch every listed photo into ``out``; returns the written paths."""
     photos = json.loads(LIST.read_text())["photos"]
+    for entry in photos:
+        if entry["package"].startswith(RESERVED) or "lomiri-wallpapers" in entry["file"] or "libdlib" in entry["file"]:
+            raise SystemExit(f"{entry['package']} {entry['file']} is reserved for evaluation and must not be used for training")
+    names = [photo_name(entry) for entry in photos]
+    if len(set(names)) != len(names):
+        raise SystemExit(f"two listed photos share a name: {sorted(n for n in names if names.count(n) > 1)}")
     written = []
-    for number, entry in enumerate(photos, start=1):
-        if entry["package"].startswith(RESERVED):
-            raise SystemExit(f"{entry['package']} is reserved for evaluation and must not be used for training")
-        path = out / entry["split"] / f"{photo_name(entry)}.png"
+    for number, (entry, name) in enumerate(zip(photos, names, strict=True), start=1):
+        path = out / entry["split"] / f"{name}.png"
         if not path.exists():
             rgb = _load(entry, out / "debs")
             h, w = rgb.shape[:2]
-            scale = min(1.0, MAX_SIDE / max(h, w))
+            scale = min(1.0, (MAX_SIDE if entry["split"] == "train" else VAL_SIDE) / max(h, w))
             if scale < 1.0:
                 rgb = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
             path.parent.mkdir(parents=True, exist_ok=True)

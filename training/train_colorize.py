@@ -1,6 +1,6 @@
 """Train the compact colorization network behind ``colorize`` mode ``auto`` and export it to ONNX.
 
-    build/trainvenv/bin/python -m training.train_colorize [--minutes 35] [--fresh]
+    build/trainvenv/bin/python -m training.train_colorize [--minutes 45] [--fresh] [--init-onnx MODEL.onnx]
 
 Method (Zhang, Isola & Efros, "Colorful image colorization", ECCV 2016, scaled down): the
 network sees the L* channel of a photo squashed to 224x224 (halved to 112x112 inside the
@@ -13,14 +13,23 @@ A global branch (average pooling of the deepest features, after Iizuka, Simo-Ser
 "Let there be color!", SIGGRAPH 2016) gives every position the scene context.
 
 The exported model takes ``L* - 50`` (1x1x224x224) and returns the *annealed mean* a*b*
-(1x2x28x28), times a chroma scale, with the temperature and scale chosen on the held-out split
-(:data:`TEMPERATURES`, :data:`SCALES`), so the runtime (``retouch.ops.colorize``) runs it with
-``cv2.dnn`` only.
+(1x2x28x28) of the bin distribution with the rebalancing optionally undone (the prior
+correction, :data:`PRIOR_CORRECTIONS`), times a chroma scale, with the correction, temperature
+and scale chosen on the held-out split (:data:`TEMPERATURES`, :data:`SCALES`), so the runtime
+(``retouch.ops.colorize``) runs it with ``cv2.dnn`` only.
 
 Data: ``training/colorize_data.json`` (fetched by ``training.colorize_data``); the ``val``
-photos are never trained on. Training is bounded by ``--minutes`` (wall clock) and by
-``--steps``, is seeded (the list's ``seed``), and checkpoints every :data:`CHECKPOINT_EVERY`
-steps to ``<work>/checkpoint.pt``; re-running resumes from it (``--fresh`` starts over).
+photos are never trained on. Augmentation, since the photos are few: random crops of 30-100 % of
+each side (several scales of the full-size photos, aspect ratio jittered), mirroring, and for
+half of the samples the L* input taken from the photo turned grey the way users' grey photos
+are made (``round(rgb2gray * 255)``, ITU-R 709 luma weights) instead of the true L*.
+``--init-onnx`` starts from the weights of an exported model (the shipped one): its
+convolutions have the batch norms folded in, so each batch norm is re-calibrated on training
+batches to reproduce the folded network before fine-tuning (:func:`init_from_onnx`).
+
+Training is bounded by ``--minutes`` (wall clock) and by ``--steps``, is seeded (the list's
+``seed``), and checkpoints every :data:`CHECKPOINT_EVERY` steps to ``<work>/checkpoint.pt``;
+re-running resumes from it (``--fresh`` starts over).
 Needs torch, onnx and opencv-python-headless (a training venv; nothing of this ships).
 """
 
@@ -50,12 +59,24 @@ SIGMA = 5.0
 NEIGHBOURS = 5
 REBALANCE = 0.5
 BATCH = 16
+MIN_CROP = 0.3
+"""Smallest crop side, as a fraction of the photo's side (crops are squashed to the input size)."""
+GREY_INPUT = 0.5
+"""Fraction of samples whose L* input comes from the photo turned grey (as users' grey photos are)."""
+LUMA = np.array([0.2125, 0.7154, 0.0721], np.float32)
+"""scikit-image's ``rgb2gray`` weights (ITU-R 709), used to turn photos grey as the evaluation does."""
 CHECKPOINT_EVERY = 50
 EVALUATE_EVERY = 250
 TEMPERATURES = (0.38, 0.6, 1.0)
 SCALES = (0.4, 0.55, 0.7, 0.85, 1.0)
 """Chroma scales tried at export; the largest within 2% of the lowest held-out error wins (an
 uncertain model lowers its mean error by predicting less chroma; the 2% keeps it vivid)."""
+PRIOR_CORRECTIONS = (0.0, 1.0)
+"""Strengths ``alpha`` of the prior correction tried at export: the logits minus ``alpha`` times the
+log of the class-rebalancing weights. Rebalancing trains the classifier to over-predict rare,
+saturated colours (it keeps the colours vivid while learning); with ``alpha`` = 1 the decoded
+distribution is, approximately, the unweighted posterior again, whose mean is the estimate with
+the lowest expected error, and the chroma scale then sets how vivid the result is."""
 
 log = logging.getLogger("train_colorize")
 
@@ -130,17 +151,27 @@ class ColorNet(nn.Module):
 class AnnealedMean(nn.Module):
     """Export wrapper: logits -> annealed-mean a*b* (Zhang et al.'s ``T``)."""
 
-    def __init__(self, net: ColorNet, bins: np.ndarray, temperature: float, scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        net: nn.Module,
+        bins: np.ndarray,
+        temperature: float,
+        scale: float = 1.0,
+        log_weights: torch.Tensor | None = None,
+    ) -> None:
         super().__init__()
         self.net = net
         self.inv_t = 1.0 / temperature
+        # prior correction (see PRIOR_CORRECTIONS): a constant added to the logits
+        correction = torch.zeros(bins.shape[0]) if log_weights is None else -log_weights
+        self.register_buffer("correction", correction.reshape(1, -1, 1, 1).float())
         self.centres = nn.Conv2d(bins.shape[0], 2, 1, bias=False)  # chroma scale folded into the bin centres
         self.centres.weight.data = torch.from_numpy(scale * bins.T.copy()).reshape(2, -1, 1, 1)
 
     def forward(self, centred_l: torch.Tensor) -> torch.Tensor:
         """``L* - 50`` at 224x224 (the runtime interface) -> a*b* at 28x28."""
         small = F.avg_pool2d(centred_l, 2)
-        return self.centres(torch.softmax(self.net(small) * self.inv_t, dim=1))
+        return self.centres(torch.softmax((self.net(small) + self.correction) * self.inv_t, dim=1))
 
 
 # --------------------------------------------------------------------------- data
@@ -150,34 +181,47 @@ def to_lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
 
 
+def grey_lightness(rgb: np.ndarray) -> np.ndarray:
+    """L* of ``rgb`` (uint8) turned grey as the evaluation and users do: round(709 luma * 255)."""
+    grey = np.rint(rgb.astype(np.float32) @ LUMA).astype(np.uint8)
+    return to_lab(np.dstack([grey, grey, grey]))[..., 0]
+
+
 def load_split(root: Path, split: str) -> list[tuple[str, np.ndarray]]:
+    """The photos of ``split`` as RGB uint8 (the training photos are up to 1024 px)."""
     out = []
     for path in sorted((root / split).glob("*.png")):
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        out.append((path.stem, to_lab(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))))
+        out.append((path.stem, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
     return out
 
 
-def sample(lab: np.ndarray, rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
-    """A random crop (50-100% of each side), squashed to 112 (the runtime squashes to 224 and
-    the exported model halves it); maybe mirrored."""
-    h, w = lab.shape[:2]
-    ch, cw = int(h * rng.uniform(0.5, 1.0)), int(w * rng.uniform(0.5, 1.0))
+def sample(rgb: np.ndarray, rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
+    """A random crop (:data:`MIN_CROP`-100 % of each side, so several scales of the full-size
+    photo), squashed to 112 (the runtime squashes to 224 and the exported model halves it); maybe
+    mirrored; its L* input taken from the grey version for :data:`GREY_INPUT` of the samples."""
+    h, w = rgb.shape[:2]
+    side = rng.uniform(MIN_CROP, 1.0)
+    ch = int(h * min(1.0, side * rng.uniform(0.8, 1.25)))
+    cw = int(w * min(1.0, side * rng.uniform(0.8, 1.25)))
     y, x = rng.randint(0, h - ch), rng.randint(0, w - cw)
-    crop = lab[y : y + ch, x : x + cw]
+    crop = rgb[y : y + ch, x : x + cw]
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
     crop = np.ascontiguousarray(crop)
-    lightness = cv2.resize(crop[..., 0], (TRAIN_SIZE, TRAIN_SIZE), interpolation=cv2.INTER_AREA)
-    ab = cv2.resize(crop[..., 1:], (OUT_SIZE, OUT_SIZE), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(crop, (TRAIN_SIZE, TRAIN_SIZE), interpolation=cv2.INTER_AREA)
+    lab = to_lab(small)
+    lightness = grey_lightness(small) if rng.random() < GREY_INPUT else lab[..., 0]
+    ab = cv2.resize(lab[..., 1:], (OUT_SIZE, OUT_SIZE), interpolation=cv2.INTER_AREA)
     return lightness - 50.0, ab.transpose(2, 0, 1)
 
 
 def class_weights(train: list[tuple[str, np.ndarray]], bins: torch.Tensor) -> torch.Tensor:
     """Zhang et al.'s rebalancing weights from the empirical a*b* prior of the training photos."""
     counts = torch.zeros(bins.shape[0])
-    for _, lab in train:
-        ab = cv2.resize(lab[..., 1:], (64, 64), interpolation=cv2.INTER_AREA).reshape(-1, 2)
+    for _, rgb in train:
+        lab = to_lab(cv2.resize(rgb, (64, 64), interpolation=cv2.INTER_AREA))
+        ab = lab[..., 1:].reshape(-1, 2)
         counts += soft_encode(torch.from_numpy(ab.T.copy()).reshape(1, 2, 64, 64), bins).sum(dim=(0, 2, 3))
     prior = counts / counts.sum()
     d2 = torch.cdist(bins, bins) ** 2  # smooth the prior (Gaussian, sigma 5) as in the paper
@@ -190,30 +234,39 @@ def class_weights(train: list[tuple[str, np.ndarray]], bins: torch.Tensor) -> to
 # --------------------------------------------------------------------------- evaluation
 
 
-def predict(model: nn.Module, lab: np.ndarray) -> np.ndarray:
-    """a*b* at full size for one photo (bilinear upsampling of the 28x28 output)."""
-    h, w = lab.shape[:2]
-    small = cv2.resize(lab[..., 0], (SIZE, SIZE), interpolation=cv2.INTER_AREA) - 50.0
+def predict(model: nn.Module, lightness: np.ndarray) -> np.ndarray:
+    """a*b* at full size for one photo's L* (bilinear upsampling of the 28x28 output)."""
+    h, w = lightness.shape[:2]
+    small = cv2.resize(lightness, (SIZE, SIZE), interpolation=cv2.INTER_AREA) - 50.0
     with torch.no_grad():
         out = model(torch.from_numpy(small)[None, None]).numpy()[0].transpose(1, 2, 0)
     return cv2.resize(np.ascontiguousarray(out), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def evaluate(
-    net: ColorNet, bins: np.ndarray, val: list[tuple[str, np.ndarray]], temperature: float, scale: float = 1.0
+    net: ColorNet,
+    bins: np.ndarray,
+    val: list[tuple[str, np.ndarray]],
+    temperature: float,
+    scale: float = 1.0,
+    log_weights: torch.Tensor | None = None,
 ) -> tuple[float, float]:
-    """Mean ab error of the model and of the grey baseline over ``val``."""
-    model = AnnealedMean(net, bins, temperature, scale).eval()
+    """Mean ab error of the model and of the grey baseline over ``val`` (turned grey as the
+    evaluation does; ``bench.eval_colorize`` also smooths along L* edges, which this skips)."""
+    model = AnnealedMean(net, bins, temperature, scale, log_weights).eval()
     errors, greys = [], []
-    for _, lab in val:
-        ab = predict(model, lab)
+    for _, rgb in val:
+        lab = to_lab(rgb)
+        ab = predict(model, grey_lightness(rgb))
         errors.append(float(np.mean(np.linalg.norm(ab - lab[..., 1:], axis=-1))))
         greys.append(float(np.mean(np.linalg.norm(lab[..., 1:], axis=-1))))
     return float(np.mean(errors)), float(np.mean(greys))
 
 
-def export(net: ColorNet, bins: np.ndarray, temperature: float, scale: float, path: Path) -> None:
-    model = AnnealedMean(net, bins, temperature, scale).eval()
+def export(
+    net: ColorNet, bins: np.ndarray, temperature: float, scale: float, path: Path, log_weights: torch.Tensor | None = None
+) -> None:
+    model = AnnealedMean(net, bins, temperature, scale, log_weights).eval()
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(
         model,
@@ -224,6 +277,53 @@ def export(net: ColorNet, bins: np.ndarray, temperature: float, scale: float, pa
         opset_version=13,
         dynamo=False,
     )
+
+
+# --------------------------------------------------------------------------- starting from an exported model
+
+FOLDED = ("enc1.0", "enc1.1", "enc2.0", "enc2.1", "enc3.0", "enc3.1", "enc3.2", "enc4.0", "enc4.1", "dec3", "dec2.2")
+"""The conv + batch-norm blocks of :class:`ColorNet`, in the order of the export's folded convolutions."""
+
+
+def init_from_onnx(net: ColorNet, path: Path, batch: torch.Tensor) -> None:
+    """Load the weights of a model exported by :func:`export` into ``net``.
+
+    The export folds each batch norm into its convolution (weight and bias). The folded weight goes
+    back into the convolution; each batch norm is then set, in network order, from the statistics
+    of its input on ``batch`` in training mode (gamma = std, beta = mean + folded bias; running
+    statistics the same), so the network in training and in eval mode computes what the exported
+    one does, and fine-tuning starts from it.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    weights = {init.name: torch.from_numpy(numpy_helper.to_array(init).copy()) for init in onnx.load(str(path)).graph.initializer}
+    folded = sorted((name for name in weights if name.startswith("onnx::Conv_")), key=lambda name: int(name.rsplit("_", 1)[1]))
+    if len(folded) != 2 * len(FOLDED):
+        raise SystemExit(f"{path}: expected {2 * len(FOLDED)} folded convolution tensors, found {len(folded)}")
+    state = net.state_dict()
+    for name, tensor in weights.items():
+        if name.startswith("net.") and name[4:] in state:
+            state[name[4:]].copy_(tensor)
+    net.load_state_dict(state)
+    modules = dict(net.named_modules())
+    net.train()
+    for k, block in enumerate(FOLDED):
+        conv, norm = modules[f"{block}.0"], modules[f"{block}.1"]
+        assert isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
+        conv.weight.data.copy_(weights[folded[2 * k]])
+        seen: list[torch.Tensor] = []
+        hook = conv.register_forward_hook(lambda _m, _i, out, seen=seen: seen.append(out.detach()))
+        with torch.no_grad():
+            net(batch)
+        hook.remove()
+        mean = seen[0].mean(dim=(0, 2, 3))
+        var = seen[0].var(dim=(0, 2, 3), unbiased=False)
+        norm.weight.data.copy_(torch.sqrt(var + norm.eps))
+        norm.bias.data.copy_(mean + weights[folded[2 * k + 1]])
+        norm.running_mean.copy_(mean)
+        norm.running_var.copy_(var)
+    log.info("initialised from %s (batch norms re-calibrated on %d samples)", path, batch.shape[0])
 
 
 # --------------------------------------------------------------------------- training
@@ -247,7 +347,14 @@ def train(args: argparse.Namespace) -> None:
     step = 0
     rng = random.Random(seed)
     checkpoint = args.work / "checkpoint.pt"
-    if checkpoint.exists() and not args.fresh:
+    if args.init_onnx and (args.fresh or not checkpoint.exists()):
+        calibration = random.Random(seed + 1)
+        batch = [sample(train_set[calibration.randrange(len(train_set))][1], calibration) for _ in range(128)]
+        init_from_onnx(net, args.init_onnx, torch.from_numpy(np.stack([b[0] for b in batch])[:, None]))
+        net.eval()
+        err, grey = evaluate(net, bins_np, val_set, 0.38)
+        log.info("step 0 (from %s): held-out ab error %.2f (grey %.2f)", args.init_onnx, err, grey)
+    elif checkpoint.exists() and not args.fresh:
         state = torch.load(checkpoint, weights_only=False)
         net.load_state_dict(state["net"])
         optimiser.load_state_dict(state["optimiser"])
@@ -257,7 +364,7 @@ def train(args: argparse.Namespace) -> None:
         log.info("resumed from %s at step %d", checkpoint, step)
     args.work.mkdir(parents=True, exist_ok=True)
     if args.export_only:
-        finish(net, bins_np, val_set, args.out, step)
+        finish(net, bins_np, val_set, args.out, step, weights)
         return
     started = time.monotonic()
     net.train()
@@ -294,19 +401,28 @@ def train(args: argparse.Namespace) -> None:
             err, grey = evaluate(net, bins_np, val_set, 0.38)
             net.train()
             log.info("step %d: held-out ab error %.2f (grey %.2f)", step, err, grey)
-    finish(net, bins_np, val_set, args.out, step)
+    finish(net, bins_np, val_set, args.out, step, weights)
 
 
-def finish(net: ColorNet, bins_np: np.ndarray, val_set: list[tuple[str, np.ndarray]], out: Path, step: int) -> None:
-    """Choose the temperature and chroma scale on the held-out photos and export the model."""
+def finish(
+    net: ColorNet, bins_np: np.ndarray, val_set: list[tuple[str, np.ndarray]], out: Path, step: int, weights: torch.Tensor
+) -> None:
+    """Choose the prior correction, temperature and chroma scale on the held-out photos and export."""
     net.eval()
-    results = {(t, c): evaluate(net, bins_np, val_set, t, c) for t in TEMPERATURES for c in SCALES}
-    for (t, c), (err, grey) in results.items():
-        log.info("T=%.2f scale=%.2f: held-out ab error %.2f (grey %.2f)", t, c, err, grey)
+    results = {
+        (t, c, alpha): evaluate(net, bins_np, val_set, t, c, alpha * torch.log(weights))
+        for alpha in PRIOR_CORRECTIONS
+        for t in TEMPERATURES
+        for c in SCALES
+    }
+    for (t, c, alpha), (err, grey) in results.items():
+        log.info("prior correction %.1f T=%.2f scale=%.2f: held-out ab error %.2f (grey %.2f)", alpha, t, c, err, grey)
     lowest = min(err for err, _ in results.values())
-    best = max((key for key, (err, _) in results.items() if err <= 1.02 * lowest), key=lambda key: (key[1], -key[0]))
-    export(net, bins_np, best[0], best[1], out)
-    log.info("exported the model (T=%.2f, scale %.2f, step %d) to %s", best[0], best[1], step, out)
+    best = max((key for key, (err, _) in results.items() if err <= 1.02 * lowest), key=lambda key: (key[1], -key[0], key[2]))
+    export(net, bins_np, best[0], best[1], out, best[2] * torch.log(weights))
+    log.info(
+        "exported the model (prior correction %.1f, T=%.2f, scale %.2f, step %d) to %s", best[2], best[0], best[1], step, out
+    )
 
 
 def main() -> None:
@@ -314,12 +430,13 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("build/colorize-data"))
     parser.add_argument("--work", type=Path, default=Path("build/colorize-train"))
     parser.add_argument("--out", type=Path, default=MODEL_OUT)
-    parser.add_argument("--steps", type=int, default=1150)
-    parser.add_argument("--minutes", type=float, default=32.0)
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--steps", type=int, default=1800)
+    parser.add_argument("--minutes", type=float, default=45.0)
+    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     parser.add_argument("--export-only", action="store_true", help="export the checkpoint without training")
+    parser.add_argument("--init-onnx", type=Path, help="start from the weights of an exported model (when not resuming)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     train(args)
