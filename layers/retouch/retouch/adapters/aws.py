@@ -12,6 +12,7 @@ loaded; ``botocore.exceptions`` is light.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -36,12 +37,17 @@ def _config() -> Any:
     )
 
 
+_creating = threading.Lock()
+
+
 @cache
 def client(service: str, endpoint_url: str | None = None) -> Any:
-    """The process-wide client for ``service`` (``s3``, ``sqs``, ``dynamodb``...)."""
+    """The process-wide client for ``service`` (``s3``, ``sqs``, ``dynamodb``...). Clients are
+    thread-safe once made; making them from one shared botocore session is not, hence the lock."""
     import botocore.session
 
-    return botocore.session.get_session().create_client(service, endpoint_url=endpoint_url, config=_config())
+    with _creating:
+        return botocore.session.get_session().create_client(service, endpoint_url=endpoint_url, config=_config())
 
 
 def reset_clients() -> None:
