@@ -177,11 +177,11 @@ def serve(argv: list[str]) -> None:
             log.flush()
 
     atexit.register(cpu_at_exit)
-    moto_main.install()
-    DomainDispatcherApplication.__call__ = _wrap(DomainDispatcherApplication.__call__, log, lock)  # type: ignore[method-assign]
-    from moto.server import main
 
-    main(argv)
+    def instrument() -> None:
+        DomainDispatcherApplication.__call__ = _wrap(DomainDispatcherApplication.__call__, log, lock)  # type: ignore[method-assign]
+
+    moto_main.serve(argv, instrument)
 
 
 def cli(argv: list[str]) -> int:
@@ -190,7 +190,7 @@ def cli(argv: list[str]) -> int:
     from retouch.local import stack
 
     def command(self: stack.MotoServer) -> list[str]:
-        return [sys.executable, "-m", "bench.aws_requests", "serve", "-H", "127.0.0.1", "-p", str(self.port)]
+        return [sys.executable, "-m", "bench.aws_requests", "serve", *self.arguments()]
 
     stack.MotoServer.command = command  # type: ignore[method-assign]
     return cli_main.main(argv)
@@ -198,7 +198,8 @@ def cli(argv: list[str]) -> int:
 
 # --- reading a log -------------------------------------------------------------------------------
 def read_log(path: Path) -> tuple[list[dict[str, Any]], float | None]:
-    """(requests, the server's CPU seconds or None)."""
+    """(requests, the servers' CPU seconds or None). Each server process writes its CPU time when
+    it exits: the S3 and SQS server and its DynamoDB twin (summed)."""
     requests: list[dict[str, Any]] = []
     cpu = None
     for line in path.read_text().splitlines():
@@ -206,7 +207,7 @@ def read_log(path: Path) -> tuple[list[dict[str, Any]], float | None]:
             continue
         row = json.loads(line)
         if "cpu" in row:
-            cpu = float(row["cpu"])
+            cpu = (cpu or 0.0) + float(row["cpu"])
         else:
             requests.append(row)
     return requests, cpu

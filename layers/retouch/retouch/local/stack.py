@@ -1,7 +1,7 @@
 """The embedded stack: a moto server plus the four functions, wired from ``template.yaml``.
 
-* A moto server (its own process) on 127.0.0.1 stands in for S3, SQS and DynamoDB; the
-  bucket, queues (with their dead-letter redrive) and table are created from the template.
+* moto servers on 127.0.0.1 (one process for S3 and SQS, one for DynamoDB) stand in for AWS;
+  the bucket, queues (with their dead-letter redrive) and table are created from the template.
 * S3 -> SQS notifications are configured as the template says; moto delivers them.
 * Every SQS event source of a function becomes a pool of worker processes (see
   :mod:`retouch.local.lambda_runtime`), scaled with the queue depth up to the source's
@@ -13,13 +13,13 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 import multiprocessing
 import multiprocessing.forkserver
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.process import BaseProcess
@@ -39,6 +39,7 @@ import boto3
 
 from retouch.local import lambda_runtime as rt
 from retouch.local.events import http_api_event
+from retouch.local.processes import SERVER_POLL_SECONDS, die_with_parent
 from retouch.local.resources import create_resources
 from retouch.local.template import StackModel, build_model, find_template
 from retouch.local.websocket import WebSocketGateway
@@ -62,10 +63,12 @@ PRELOAD = (
     "cv2",
     "PIL.Image",
     "websockets.sync.client",
+    "retouch.local.preload",
 )
-"""Libraries every function process needs, imported once by the fork server that starts them.
-Only third-party modules that read no configuration when imported: each process still imports
-its own handler module (and Retouch's package) after its environment is set, as Lambda does."""
+"""Libraries every function process needs, imported once by the fork server that starts them,
+and botocore's parsed service models (:mod:`retouch.local.preload`). Only modules that read no
+configuration when imported: each process still imports its own handler module (and the rest of
+Retouch's package) after its environment is set, as Lambda does."""
 
 
 def worker_context() -> multiprocessing.context.ForkServerContext:
@@ -91,16 +94,6 @@ TEXT_BODY_TYPES = ("text/", "application/json", "application/x-www-form-urlencod
 """Request bodies API Gateway passes as text; any other body arrives base64-encoded."""
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM when the process that started us dies (Linux)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -108,43 +101,56 @@ def free_port() -> int:
 
 
 class MotoServer:
-    """``moto_server`` in a child process."""
+    """``moto_server`` in a child process; with ``fork_port``, a second, independent one on that
+    port, forked from the first once moto is imported (see :mod:`retouch.local.moto_main`)."""
 
-    def __init__(self, port: int = 0, log_path: Path | None = None) -> None:
+    def __init__(self, port: int = 0, log_path: Path | None = None, fork_port: int | None = None) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.fork_port = fork_port
+        self.fork_url = f"http://127.0.0.1:{fork_port}" if fork_port else None
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "retouch.local.moto_main", "-H", "127.0.0.1", "-p", str(self.port)]
+        return [sys.executable, "-m", "retouch.local.moto_main", *self.arguments()]
+
+    def arguments(self) -> list[str]:
+        return ["-H", "127.0.0.1", "-p", str(self.port), *(["--fork-port", str(self.fork_port)] if self.fork_port else [])]
 
     def launch(self) -> None:
         """Start the process (from the thread that will outlive it: the child is killed when the
-        thread that started it ends, see :func:`_die_with_parent`)."""
+        thread that started it ends, see :func:`~retouch.local.processes.die_with_parent`)."""
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.proc = subprocess.Popen(self.command(), stdout=out, stderr=out, preexec_fn=_die_with_parent)
+        self.proc = subprocess.Popen(self.command(), stdout=out, stderr=out, preexec_fn=die_with_parent)
 
     def wait_ready(self, timeout: float = 30) -> None:
         assert self.proc is not None
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"moto server exited with {self.proc.returncode}")
-            try:
-                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1).read()  # noqa: S310
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise TimeoutError("moto server did not start")
+        for url in (self.url, self.fork_url):
+            while url:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"moto server exited with {self.proc.returncode}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError("moto server did not start")
+                try:
+                    urllib.request.urlopen(f"{url}/moto-api/", timeout=1).read()  # noqa: S310
+                    break
+                except OSError:
+                    time.sleep(0.05)
 
     def start(self, timeout: float = 30) -> None:
         self.launch()
         self.wait_ready(timeout)
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
+        """Ask the server to stop, without waiting (its forked twin gets SIGTERM when it exits)."""
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
+
+    def stop(self) -> None:
+        self.terminate()
+        if self.proc:
             try:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
@@ -220,10 +226,9 @@ class EmbeddedStack:
         self.api_port = api_port
         self.external_endpoint = endpoint
         self.moto: MotoServer | None = None
-        self.moto_dynamodb: MotoServer | None = None
-        """DynamoDB in a moto process of its own: one Python process (one GIL, one core) serving
-        S3, SQS and DynamoDB was the stack's bottleneck. S3 and SQS stay together: moto delivers
-        S3 event notifications to SQS inside one process."""
+        """Two moto processes: S3 and SQS in one (moto delivers S3 event notifications to SQS
+        inside one process), DynamoDB in the other, forked from the first once moto is imported.
+        One process (one GIL, one core) serving all three was the stack's bottleneck."""
         self.model: StackModel | None = None
         self.paused: set[str] = set(paused or ())
         self.schedule_seconds = schedule_seconds
@@ -241,23 +246,24 @@ class EmbeddedStack:
         self._api_pools: dict[str, ProcessPoolExecutor] = {}
         """One pool per function with HTTP routes: each route runs in its own function's runtime."""
         self._api_lock = threading.Lock()
+        self._api_warming: list[Future[bool]] = []
         self._mp = worker_context()
 
     # --- lifecycle --------------------------------------------------------------------------
-    def _url(self, server: MotoServer | None) -> str:
-        if self.external_endpoint:
-            return self.external_endpoint
-        assert server is not None, "the stack is not started"
-        return server.url
-
     @property
     def endpoint(self) -> str:
         """S3, SQS (and anything else but DynamoDB)."""
-        return self._url(self.moto)
+        if self.external_endpoint:
+            return self.external_endpoint
+        assert self.moto is not None, "the stack is not started"
+        return self.moto.url
 
     @property
     def dynamodb_endpoint(self) -> str:
-        return self._url(self.moto_dynamodb)
+        if self.external_endpoint:
+            return self.external_endpoint
+        assert self.moto is not None and self.moto.fork_url, "the stack is not started"
+        return self.moto.fork_url
 
     @property
     def api_url(self) -> str:
@@ -295,16 +301,16 @@ class EmbeddedStack:
         # the fork server imports the functions' libraries while the emulator starts
         multiprocessing.forkserver.ensure_running()
         if not self.external_endpoint:
-            self.moto = MotoServer(log_path=self.logs / "moto.log")
-            self.moto_dynamodb = MotoServer(log_path=self.logs / "moto-dynamodb.log")
-            for server in (self.moto, self.moto_dynamodb):  # the two emulators start side by side
-                server.launch()
-            for server in (self.moto, self.moto_dynamodb):
-                server.wait_ready()
+            self.moto = MotoServer(log_path=self.logs / "moto.log", fork_port=free_port())
+            self.moto.launch()
+        # while the emulator starts: read the template, make the clients that create its resources
         self.model = build_model(
             self.template, stack=self.stack_name, region=self.region, endpoint=self.endpoint, overrides=self.overrides
         )
-        self.create_resources()
+        clients = {service: self.client(service) for service in ("s3", "sqs", "dynamodb")}
+        if self.moto:
+            self.moto.wait_ready()
+        create_resources(self.model, self.endpoint, s3=clients["s3"], sqs=clients["sqs"], ddb=clients["dynamodb"])
         self._start_websocket()
         self._start_api()
         self._warm_api()
@@ -324,6 +330,8 @@ class EmbeddedStack:
             for p in procs:
                 if p.is_alive():
                     p.terminate()
+        if self.moto:
+            self.moto.terminate()  # it stops while the rest is joined
         for t in self._threads:
             t.join(timeout=5)
         for procs in self.workers.values():
@@ -333,9 +341,8 @@ class EmbeddedStack:
             pool.shutdown(cancel_futures=True)
         if self._websocket:
             self._websocket.stop()
-        for server in (self.moto, self.moto_dynamodb):
-            if server:
-                server.stop()
+        if self.moto:
+            self.moto.stop()
 
     # --- resources ----------------------------------------------------------------------------
     def environment(self) -> dict[str, str]:
@@ -356,10 +363,6 @@ class EmbeddedStack:
                 else {}
             ),
         }
-
-    def create_resources(self) -> None:
-        assert self.model is not None
-        create_resources(self.model, self.endpoint, s3=self.client("s3"), sqs=self.client("sqs"), ddb=self.client("dynamodb"))
 
     def queue_url(self, logical_id: str) -> str:
         assert self.model is not None
@@ -439,6 +442,12 @@ class EmbeddedStack:
     def _supervise(self) -> None:
         assert self.model is not None
         sqs = self.client("sqs")
+        # The API's processes start before the queues' workers: creating the job is the first
+        # thing every client does, and on two cores the workers starting beside them (5 more
+        # interpreters, each importing its handler and making its clients) delayed it by
+        # seconds. The workers start as soon as the API is up, while the client uploads.
+        while self._api_warming and not self._stop.is_set() and wait(self._api_warming, timeout=0.1).not_done:
+            pass
         while not self._stop.is_set():
             try:
                 self._supervise_schedules()
@@ -526,7 +535,8 @@ class EmbeddedStack:
 
         self._api_server = QuietHTTPServer(("127.0.0.1", self.api_port), Handler)
         self._api_server.daemon_threads = True
-        t = threading.Thread(target=self._api_server.serve_forever, name="retouch-api", daemon=True)
+        serve = functools.partial(self._api_server.serve_forever, poll_interval=SERVER_POLL_SECONDS)
+        t = threading.Thread(target=serve, name="retouch-api", daemon=True)
         t.start()
         self._threads.append(t)
 
@@ -537,8 +547,7 @@ class EmbeddedStack:
         for fn in self.model.functions.values():
             if any(r.path.startswith("/jobs") for r in fn.routes):
                 pool = self._api_pool(fn.logical_id)
-                for _ in range(API_PROCESSES):
-                    pool.submit(rt.api_worker_ready)
+                self._api_warming += [pool.submit(rt.api_worker_ready) for _ in range(API_PROCESSES)]
 
     def _api_pool(self, function: str, *, renew: bool = False) -> ProcessPoolExecutor:
         """The function's worker pool (its processes start on the first request); a new one if ``renew``."""

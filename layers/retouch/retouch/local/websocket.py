@@ -15,6 +15,7 @@ The frames themselves are the ``websockets`` library's.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -30,6 +31,7 @@ from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
 from retouch.local import lambda_runtime as rt
+from retouch.local.processes import SERVER_POLL_SECONDS
 from retouch.observability import logger
 
 
@@ -77,7 +79,8 @@ class WebSocketGateway:
         self.pool = ProcessPoolExecutor(
             max_workers=2, mp_context=self.mp_context, initializer=rt.api_worker_init, initargs=(self.runtime(),)
         )
-        for target, name in ((self.server.serve_forever, "retouch-ws"), (self.management.serve_forever, "retouch-ws-mgmt")):
+        management = functools.partial(self.management.serve_forever, poll_interval=SERVER_POLL_SECONDS)
+        for target, name in ((self.server.serve_forever, "retouch-ws"), (management, "retouch-ws-mgmt")):
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self.threads.append(t)
