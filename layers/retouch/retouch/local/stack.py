@@ -35,8 +35,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
-
 from retouch.local import lambda_runtime as rt
 from retouch.local.events import http_api_event
 from retouch.local.processes import SERVER_POLL_SECONDS, die_with_parent
@@ -275,6 +273,8 @@ class EmbeddedStack:
         return next(iter(self.tokens))
 
     def client(self, service: str) -> Any:
+        import boto3  # imported while the emulator starts (0.5 s), not with this module
+
         return boto3.client(  # type: ignore[call-overload]
             service,
             endpoint_url=self.dynamodb_endpoint if service == "dynamodb" else self.endpoint,
@@ -303,17 +303,19 @@ class EmbeddedStack:
         if not self.external_endpoint:
             self.moto = MotoServer(log_path=self.logs / "moto.log", fork_port=free_port())
             self.moto.launch()
-        # while the emulator starts: read the template, make the clients that create its resources
+        # while the emulator starts: read the template, start the API's processes (they import
+        # their handler and make their clients, which needs no emulator yet), make the clients
+        # that create the resources
         self.model = build_model(
             self.template, stack=self.stack_name, region=self.region, endpoint=self.endpoint, overrides=self.overrides
         )
+        self._start_websocket()
+        self._start_api()
+        self._warm_api()
         clients = {service: self.client(service) for service in ("s3", "sqs", "dynamodb")}
         if self.moto:
             self.moto.wait_ready()
         create_resources(self.model, self.endpoint, s3=clients["s3"], sqs=clients["sqs"], ddb=clients["dynamodb"])
-        self._start_websocket()
-        self._start_api()
-        self._warm_api()
         self._start_schedules()
         supervisor = threading.Thread(target=self._supervise, name="retouch-supervisor", daemon=True)
         supervisor.start()
