@@ -177,8 +177,7 @@ def reserved_photos() -> list[tuple[str, np.ndarray]]:
 
 def own_held_out() -> list[tuple[str, np.ndarray]]:
     """The ``val`` split of the training list (``python -m training.colorize_data`` fetches it)."""
-    if not OWN_HELD_OUT.is_dir():
-        subprocess.run([sys.executable, "-m", "training.colorize_data"], check=True)
+    subprocess.run([sys.executable, "-m", "training.colorize_data", "--split", "val"], check=True)  # skips what is there
     photos = []
     for path in sorted(OWN_HELD_OUT.glob("*.png")):
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)

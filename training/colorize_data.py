@@ -1,25 +1,26 @@
 """Fetch the colorize training photos listed in ``training/colorize_data.json``.
 
-    .venv/bin/python -m training.colorize_data [--out build/colorize-data]
+    .venv/bin/python -m training.colorize_data [--out build/colorize-data] [--split train|val]
 
 Downloads each Debian package at the pinned version (``apt-get download NAME=VERSION``), unpacks
 it with ``dpkg -x`` into ``<out>/debs``, and writes every listed photo, shrunk so that its longest
 side is at most :data:`MAX_SIDE` pixels (training photos; the training crops them at several
 scales) or :data:`VAL_SIDE` (held-out photos), as ``<out>/<split>/<name>.png``. Photos bundled in
-PyPI packages (``"source": "pypi"``: scikit-learn's and matplotlib's sample photos) and
-scikit-image's (``skimage.data.*``) come from the installed packages, so run it with the training
-venv's Python, which has them. Already fetched packages and photos are skipped, so the command can
-be re-run. Reserved evaluation sources (``lomiri-wallpapers*``, ``libdlib*``) are refused.
+PyPI packages (``"source": "pypi"``: scikit-learn's and matplotlib's sample photos) are read from
+the wheel of the listed version (``pip download --no-deps``; nothing is installed);
+scikit-image's (``skimage.data.*``) come from the installed package. Already fetched packages,
+wheels and photos are skipped, so the command can be re-run. Reserved evaluation sources
+(``lomiri-wallpapers*``, ``libdlib*``) are refused.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
-import importlib.util
 import json
 import logging
 import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -61,16 +62,34 @@ def _unpack(package: str, version: str, debs: Path) -> Path:
     return target
 
 
-def _installed_file(entry: dict[str, str]) -> Path:
-    """A photo inside an installed PyPI package (``file`` starts with the import name)."""
-    top, _, rest = entry["file"].partition("/")
-    spec = importlib.util.find_spec(top)
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit(f"{entry['package']} is not installed: pip install {entry['package']}=={entry['version']}")
-    installed = importlib.metadata.version(entry["package"])
-    if installed != entry["version"]:
-        log.warning("%s %s is installed, the list names %s", entry["package"], installed, entry["version"])
-    return Path(next(iter(spec.submodule_search_locations))) / rest
+def _wheel_file(entry: dict[str, str], wheels: Path) -> bytes:
+    """A photo inside a PyPI package's wheel, at the listed version (``file`` is its path there).
+
+    The wheel is downloaded once (``pip download NAME==VERSION --no-deps``); nothing is installed.
+    """
+    wheels.mkdir(parents=True, exist_ok=True)
+    prefix = entry["package"].replace("-", "_").lower() + "-" + entry["version"] + "-"
+    found = [w for w in wheels.glob("*.whl") if w.name.lower().startswith(prefix)]
+    if not found:
+        log.info("downloading %s==%s", entry["package"], entry["version"])
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--dest",
+                str(wheels),
+                f"{entry['package']}=={entry['version']}",
+            ],
+            check=True,
+        )
+        found = [w for w in wheels.glob("*.whl") if w.name.lower().startswith(prefix)]
+    with zipfile.ZipFile(found[0]) as wheel:
+        return wheel.read(entry["file"])
 
 
 def _load(entry: dict[str, str], debs: Path) -> np.ndarray:
@@ -79,10 +98,10 @@ def _load(entry: dict[str, str], debs: Path) -> np.ndarray:
 
         return np.asarray(getattr(data, entry["file"].rsplit(".", 1)[1])())[:, :, :3]
     if entry.get("source") == "pypi":
-        path = _installed_file(entry)
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        data = np.frombuffer(_wheel_file(entry, debs.parent / "wheels"), np.uint8)
+        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
         if bgr is None:
-            raise FileNotFoundError(path)
+            raise FileNotFoundError(entry["file"])
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     root = _unpack(entry["package"], entry["version"], debs)
     bgr = cv2.imread(str(root / entry["file"]), cv2.IMREAD_COLOR)
@@ -91,9 +110,9 @@ def _load(entry: dict[str, str], debs: Path) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def fetch(out: Path) -> list[Path]:
-    """Fetch every listed photo into ``out``; returns the written paths."""
-    photos = json.loads(LIST.read_text())["photos"]
+def fetch(out: Path, split: str | None = None) -> list[Path]:
+    """Fetch every listed photo (of ``split`` only, if given) into ``out``; returns the written paths."""
+    photos = [p for p in json.loads(LIST.read_text())["photos"] if split is None or p["split"] == split]
     for entry in photos:
         if entry["package"].startswith(RESERVED) or "lomiri-wallpapers" in entry["file"] or "libdlib" in entry["file"]:
             raise SystemExit(f"{entry['package']} {entry['file']} is reserved for evaluation and must not be used for training")
@@ -119,9 +138,10 @@ def fetch(out: Path) -> list[Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, default=Path("build/colorize-data"))
+    parser.add_argument("--split", choices=("train", "val"), help="fetch only this split (default: both)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    written = fetch(args.out)
+    written = fetch(args.out, args.split)
     log.info("%d photos in %s (train/ and val/)", len(written), args.out)
 
 
