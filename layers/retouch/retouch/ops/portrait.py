@@ -158,7 +158,10 @@ def bright_pupil_mask(rgb: np.ndarray, center: tuple[float, float], radius: floa
     pupil is the bright component nearest the centre (within ``0.5 * radius + s``), inside the
     iris disc, and much larger than a catch-light (at least :data:`CAT_EYE_MIN_AREA` of the
     iris disc); a white sclera seen through a wrongly placed disc is rejected because most of
-    it lies at the disc's rim. The pupil is grown by hysteresis to connected pixels half-way
+    it lies at the disc's rim. Irises below 3 px (faces of about 25-60 px) are too small for
+    that rim test: there the centre of the disc must be brighter than the ring around it (in a
+    normal eye the iris is its darkest part) and the pupil cover
+    :data:`CAT_EYE_TINY_MIN_AREA` of the disc. The pupil is grown by hysteresis to connected pixels half-way
     between the ring's luma and the floor (its soft edge).
     """
     h, w = rgb.shape[:2]
@@ -166,7 +169,8 @@ def bright_pupil_mask(rgb: np.ndarray, center: tuple[float, float], radius: floa
     luma = 0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     dist = np.hypot(xx + 0.5 - center[0], yy + 0.5 - center[1])
-    slack = TINY_EYE_SLACK if radius < 3.0 else 1.0
+    tiny = radius < 3.0
+    slack = TINY_EYE_SLACK if tiny else 1.0
     ring = (dist > 1.0 * radius + 0.5) & (dist <= 1.4 * radius + slack)
     empty = np.zeros((h, w), bool)
     if not ring.any():
@@ -174,14 +178,20 @@ def bright_pupil_mask(rgb: np.ndarray, center: tuple[float, float], radius: floa
     ring_luma = float(np.percentile(luma[ring], 25))
     floor = max(CAT_EYE_MIN_LUMA, ring_luma + 60.0)
     bright = (luma > floor) & (dist <= radius + 0.5)
+    min_area = CAT_EYE_MIN_AREA
+    if tiny:
+        # too small for the rim test: the centre must be brighter than the ring around it
+        if float(luma[dist <= 0.6 * radius + 0.5].mean()) <= float(np.median(luma[ring])):
+            return empty
+        min_area = CAT_EYE_TINY_MIN_AREA
     n, labels, stats, centroids = cv2.connectedComponentsWithStats(bright.astype(np.uint8), connectivity=8)
     best, best_d = 0, np.inf
     for i in range(1, n):
         cx, cy = centroids[i] + 0.5
         d = float(np.hypot(cx - center[0], cy - center[1]))
-        if stats[i, cv2.CC_STAT_AREA] < CAT_EYE_MIN_AREA * np.pi * radius * radius or d > 0.5 * radius + slack:
+        if stats[i, cv2.CC_STAT_AREA] < min_area * np.pi * radius * radius or d > 0.5 * radius + slack:
             continue
-        rim = float(np.mean(dist[labels == i] > 0.8 * radius))
+        rim = 0.0 if tiny else float(np.mean(dist[labels == i] > 0.8 * radius))
         if rim < 0.5 and d < best_d:
             best, best_d = i, d
     if not best:
@@ -195,6 +205,10 @@ def bright_pupil_mask(rgb: np.ndarray, center: tuple[float, float], radius: floa
 
 CAT_EYE_MIN_LUMA = 150.0
 CAT_EYE_MIN_AREA = 0.2
+"""Smallest bright pupil, as a share of the iris disc (catch-lights are smaller)."""
+CAT_EYE_TINY_MIN_AREA = 0.35
+"""The same for irises below 3 px, where a catch-light blurs into a few pixels: 0.3-0.45
+found the same pupils on the development photos."""
 
 
 def _fix_eye(source: Image, eye: Eye, strength: float, threshold: float, cat_eye: bool = False) -> Patch | None:
