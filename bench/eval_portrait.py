@@ -50,7 +50,7 @@ from skimage import data
 from bench.photos import DLIB, OPENCV_DOC, load
 from retouch.ops import faces as face_analysis
 from retouch.ops import portrait
-from retouch.ops.faces import Face
+from retouch.ops.faces import Eye, Face
 
 RED_PUPIL = (190, 25, 30)
 PUPIL_FRACTION = 0.75  # painted pupil radius / iris radius
@@ -146,7 +146,12 @@ def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
 
 def eye_windows(shape: tuple[int, ...], faces: list[Face], scale: float = 2.0) -> np.ndarray:
     """Bool mask of discs of ``scale`` iris radii (+3 px) around every eye."""
-    return disc_mask(shape, [(*e.center, e.iris_radius * scale + 3 / scale) for f in faces for e in f.eyes])
+    return disc_mask(shape, [eye_disc(e, scale) for f in faces for e in f.eyes])
+
+
+def eye_disc(eye: Eye, scale: float = 2.0) -> tuple[float, float, float]:
+    """The disc ``(x, y, r)`` of :func:`eye_windows` around one eye."""
+    return (*eye.center, eye.iris_radius * scale + 3 / scale)
 
 
 def collage(
@@ -296,10 +301,9 @@ def eyes_darkened(image: np.ndarray, discs: list[tuple[float, float, float]], li
 
 
 def eyes_touched(before: np.ndarray, after: np.ndarray, faces: list[Face]) -> int:
-    """How many detected eyes have any pixel changed (within 2 iris radii + 3 px)."""
+    """How many detected eyes have any pixel changed within their :func:`eye_disc`."""
     changed = np.any(before != after, axis=2)
-    windows = [disc_mask(before.shape, [(*e.center, 2 * e.iris_radius + 1.5)]) for f in faces for e in f.eyes]
-    return sum(bool(changed[w].any()) for w in windows)
+    return sum(bool(changed[disc_mask(before.shape, [eye_disc(e)])].any()) for f in faces for e in f.eyes)
 
 
 def red_eye_counts(image: np.ndarray) -> dict[str, tuple[int, int, float]]:

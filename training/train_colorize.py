@@ -49,6 +49,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.synthetic import edge_halves, edge_image
+
 LIST = Path(__file__).with_name("colorize_data.json")
 MODEL_OUT = Path("layers/retouch/retouch/ops/colorize/model/colorize-auto.onnx")
 SIZE = 224
@@ -409,18 +411,16 @@ def train(args: argparse.Namespace) -> None:
 
 
 def featureless() -> np.ndarray:
-    """L* of a grey image with no content: a dark and a bright half with mild noise (seeded)."""
-    rng = np.random.default_rng(1)
-    base = np.where(np.arange(320)[None, :] < 160, 70.0, 180.0) * np.ones((240, 1))
-    grey = np.clip(base + rng.normal(0, 4, (240, 320)), 0, 255).astype(np.uint8)
-    return grey_lightness(np.dstack([grey, grey, grey]))
+    """L* of a grey image with no content (:func:`bench.synthetic.edge_image`, which the runtime's
+    test also colorizes)."""
+    return grey_lightness(edge_image())
 
 
 def flat_std(net: ColorNet, bins: np.ndarray, temperature: float, scale: float, log_weights: torch.Tensor | None) -> float:
     """The largest per-channel std of the predicted a*b* over either half of :func:`featureless`
-    (8 px kept clear of the edge)."""
+    (the edge's margin left out)."""
     ab = predict(AnnealedMean(net, bins, temperature, scale, log_weights).eval(), featureless())
-    return max(float(half.reshape(-1, 2).std(axis=0).max()) for half in (ab[:, :152], ab[:, 168:]))
+    return max(float(half.reshape(-1, 2).std(axis=0).max()) for half in edge_halves(ab))
 
 
 def finish(

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from skimage import color, data
 
+from bench.synthetic import edge_halves, edge_image
 from retouch.errors import InvalidParameters
 from retouch.ops import colorize_library
 from retouch.ops.colorize import colorfulness, colorize
@@ -96,11 +97,7 @@ def test_colorize_strength_zero_gives_grey(photos: dict[str, np.ndarray]) -> Non
 
 def synthetic_edge() -> np.ndarray:
     """A dark left half and a bright right half with mild noise, split by a sharp vertical edge."""
-    rng = np.random.default_rng(1)
-    h, w = 240, 320
-    base = np.where(np.arange(w)[None, :] < w // 2, 70.0, 180.0) * np.ones((h, 1))
-    g = np.clip(base + rng.normal(0, 4, (h, w)), 0, 255).astype(np.uint8)
-    return np.dstack([g, g, g])
+    return edge_image()
 
 
 def hue_degrees(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -299,7 +296,7 @@ def test_colorize_auto_packaged_model_stays_in_gamut_and_follows_edges() -> None
     lab = color.rgb2lab(result)
     assert np.abs(lab[..., 0] - color.rgb2lab(image)[..., 0]).max() < 1.5  # nothing clipped
     w = image.shape[1]
-    left, right = lab[:, : w // 2 - 8, 1:].reshape(-1, 2), lab[:, w // 2 + 8 :, 1:].reshape(-1, 2)
+    left, right = (half[..., 1:].reshape(-1, 2) for half in edge_halves(lab))
     # on each side of the luminance edge the chroma varies only gently (the model may shade a flat
     # region from top to bottom, like a sky), and it changes at the edge itself (most of the
     # change within 2 px): no bleeding across it
