@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from retouch.errors import RetouchError
 from retouch.logic import preview
+from retouch.logic.deps import preview_deps
 from retouch.logic.http import caller, error_response
 from retouch.observability import logger, metrics, tracer
 
@@ -20,8 +21,8 @@ app = APIGatewayHttpResolver()
 
 @app.post("/preview")
 def render_preview() -> Response[bytes]:
-    caller(app)  # the authorizer verified the token; refuse a request that somehow bypassed it
-    rendered = preview.preview(app.current_event)
+    # (caller: the authorizer verified the token; a request that somehow bypassed it is refused)
+    rendered = preview.preview(app.current_event, caller(app), preview_deps())
     headers = {"Cache-Control": "no-store", "X-Image-Width": str(rendered.width), "X-Image-Height": str(rendered.height)}
     return Response(200, rendered.content_type, rendered.body, headers=headers)
 

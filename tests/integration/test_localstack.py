@@ -318,7 +318,7 @@ def test_template_cors_allows_browser_post(stack: Stack) -> None:
 
 def test_presigned_post_valid_jpeg_is_stored(stack: Stack, small_jpeg: bytes) -> None:
     key = _new_key()
-    post = stack.store().presigned_post(key, "image/jpeg", max_bytes=MAX_BYTES, expires=300)
+    post = stack.store().presigned_post(key, "image/jpeg", size=len(small_jpeg), expires=300)
     assert post["url"].startswith(stack.ls.url)
     resp = _post(post, small_jpeg)
     assert resp.status_code in (201, 204), resp.text
@@ -330,25 +330,37 @@ def test_presigned_post_valid_jpeg_is_stored(stack: Stack, small_jpeg: bytes) ->
 
 
 def test_presigned_post_empty_file_is_accepted(stack: Stack) -> None:
-    """The policy allows 0 bytes on purpose (enqueue fails the image with a reason instead)."""
+    """An empty file declared as such is stored (enqueue fails the image with a reason instead)."""
     key = _new_key()
-    resp = _post(stack.store().presigned_post(key, "image/jpeg", max_bytes=MAX_BYTES, expires=300), b"")
+    resp = _post(stack.store().presigned_post(key, "image/jpeg", size=0, expires=300), b"")
     assert resp.status_code in (201, 204), resp.text
     assert stack.store().read(key) == b""
 
 
 def test_presigned_post_oversized_body_is_rejected(stack: Stack) -> None:
     key = _new_key()
-    post = stack.store().presigned_post(key, "image/jpeg", max_bytes=MAX_BYTES, expires=300)
+    post = stack.store().presigned_post(key, "image/jpeg", size=MAX_BYTES, expires=300)
     resp = _post(post, b"\xff" * (MAX_BYTES + 1))
     assert resp.status_code == 400, resp.text
     assert _error_code(resp) == "EntityTooLarge", resp.text
     assert not stack.exists(key)
 
 
+@pytest.mark.parametrize("declared", [1000, None])
+def test_presigned_post_of_another_size_is_rejected(stack: Stack, small_jpeg: bytes, declared: int | None) -> None:
+    """The policy allows exactly the declared size: a larger file cannot pass for a small one
+    (quotas count declared bytes), nor a smaller one."""
+    key = _new_key()
+    size = declared if declared is not None else len(small_jpeg) + 1
+    resp = _post(stack.store().presigned_post(key, "image/jpeg", size=size, expires=300), small_jpeg)
+    assert resp.status_code == 400, resp.text
+    assert _error_code(resp) == ("EntityTooLarge" if len(small_jpeg) > size else "EntityTooSmall"), resp.text
+    assert not stack.exists(key)
+
+
 def test_presigned_post_at_max_bytes_is_accepted(stack: Stack) -> None:
     key = _new_key()
-    post = stack.store().presigned_post(key, "image/jpeg", max_bytes=MAX_BYTES, expires=300)
+    post = stack.store().presigned_post(key, "image/jpeg", size=MAX_BYTES, expires=300)
     resp = _post(post, b"\xff" * MAX_BYTES)
     assert resp.status_code in (201, 204), resp.text
     assert stack.store().head(key)["ContentLength"] == MAX_BYTES  # type: ignore[index]
@@ -356,7 +368,7 @@ def test_presigned_post_at_max_bytes_is_accepted(stack: Stack) -> None:
 
 def test_presigned_post_wrong_content_type_is_rejected(stack: Stack, small_jpeg: bytes) -> None:
     key = _new_key()
-    post = stack.store().presigned_post(key, "image/jpeg", max_bytes=MAX_BYTES, expires=300)
+    post = stack.store().presigned_post(key, "image/jpeg", size=len(small_jpeg), expires=300)
     resp = _post(post, small_jpeg, {"Content-Type": "text/plain"})
     assert resp.status_code == 403, resp.text
     assert _error_code(resp) == "AccessDenied", resp.text
@@ -371,7 +383,7 @@ def test_presigned_post_rekeyed_upload_is_rejected(stack: Stack, small_jpeg: byt
         "dot_dot": key.rsplit("/", 1)[0] + "/../x",
         "uploads_root": "uploads/x",
     }[other]
-    post = stack.store().presigned_post(key, "image/jpeg", max_bytes=MAX_BYTES, expires=300)
+    post = stack.store().presigned_post(key, "image/jpeg", size=len(small_jpeg), expires=300)
     resp = _post(post, small_jpeg, {"key": other_key})
     assert resp.status_code == 403, resp.text
     assert _error_code(resp) == "AccessDenied", resp.text
@@ -381,7 +393,7 @@ def test_presigned_post_rekeyed_upload_is_rejected(stack: Stack, small_jpeg: byt
 
 def test_presigned_post_expired_policy_is_rejected(stack: Stack, small_jpeg: bytes) -> None:
     key = _new_key()
-    post = stack.store().presigned_post(key, "image/jpeg", max_bytes=MAX_BYTES, expires=1)
+    post = stack.store().presigned_post(key, "image/jpeg", size=len(small_jpeg), expires=1)
     time.sleep(2.1)  # the policy's expiration has second precision
     resp = _post(post, small_jpeg)
     assert resp.status_code == 403, resp.text
@@ -393,7 +405,7 @@ def test_presigned_post_expired_policy_is_rejected(stack: Stack, small_jpeg: byt
 def test_presigned_post_tampered_policy_is_rejected(stack: Stack, small_jpeg: bytes) -> None:
     """A policy that no longer decodes (one byte changed) is refused as a signature mismatch."""
     key = _new_key()
-    post = stack.store().presigned_post(key, "image/jpeg", max_bytes=MAX_BYTES, expires=300)
+    post = stack.store().presigned_post(key, "image/jpeg", size=len(small_jpeg), expires=300)
     raw = bytearray(base64.b64decode(post["fields"]["policy"]))
     raw[0] ^= 0x80  # '{' -> invalid UTF-8
     resp = _post(post, small_jpeg, {"policy": base64.b64encode(bytes(raw)).decode()})
@@ -452,7 +464,7 @@ def test_presigned_get_expired_url_is_rejected(stack: Stack, small_jpeg: bytes) 
 
 def test_upload_notification_valid_upload_reaches_upload_events(stack: Stack, small_jpeg: bytes) -> None:
     key = _new_key()
-    resp = _post(stack.store().presigned_post(key, "image/jpeg", max_bytes=MAX_BYTES, expires=300), small_jpeg)
+    resp = _post(stack.store().presigned_post(key, "image/jpeg", size=len(small_jpeg), expires=300), small_jpeg)
     assert resp.status_code in (201, 204), resp.text
     record = stack.upload_event(key)
     assert record["eventSource"] == "aws:s3"

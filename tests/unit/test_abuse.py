@@ -76,6 +76,10 @@ HOSTILE_BODIES = [
          '"operations": [{"op": "crop", "params": {"box": [' + "9" * 400 + ", 1, 1, 1]}}]}", "no larger than"),
         ('{"images": [{"name": "a.jpg", "content_type": "image/jpeg", "size": ' + "9" * 400 + "}], "
          '"operations": [{"op": "thumbnail", "params": {"width": 5}}]}', "whole number of bytes"),
+        ('{"images": [{"name": "a.jpg", "content_type": "image/jpeg", "size": ' + "9" * 5000 + "}], "
+         '"operations": [{"op": "thumbnail", "params": {"width": 5}}]}', "number in the request body is too long"),
+        ('{"images": [{"name": "a.jpg", "content_type": "image/jpeg", "size": 1}], '
+         '"operations": [{"op": "thumbnail", "params": {"width": -' + "1" * 4301 + "}}]}", "number in the request body is too long"),
         ('{"images": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
         ('{"images": [{"name": "\\ud800.png", "content_type": "image/png", "size": 1}], '
          '"operations": [{"op": "thumbnail", "params": {"width": 5}}]}', "unpaired surrogates"),
@@ -88,6 +92,8 @@ HOSTILE_BODIES = [
 HOSTILE_IDS = [
     "400-digit box",
     "400-digit size",
+    "5000-digit size",
+    "4301-digit negative width",
     "100000 nested arrays",
     "lone surrogate",
     "control character",

@@ -16,7 +16,13 @@ from tests.conftest import Aws, photo_bytes
 from tests.helpers import call_api, context, create_job, job_status, run_consumer
 
 THUMB = [{"op": "thumbnail", "params": {"width": 64}}]
-IMAGE = {"name": "a.jpg", "content_type": "image/jpeg", "size": 1000}
+IMAGE = {"name": "a.jpg", "content_type": "image/jpeg", "size": len(photo_bytes())}
+"""An image the job declares: the size of the photo most tests upload (``astronaut_jpeg``)."""
+
+
+def declared(data: bytes, name: str = "a.jpg") -> dict:
+    """The image a job declares for uploading ``data``."""
+    return {**IMAGE, "name": name, "size": len(data)}
 
 
 def s3_record_message(aws: Aws, key: str, size: int) -> dict:
@@ -114,10 +120,9 @@ def test_enqueue_sends_the_image_index(aws: Aws, astronaut_jpeg: bytes) -> None:
 
 
 def test_enqueue_fails_a_non_image_straight_away(aws: Aws) -> None:
-    job = create_job([IMAGE, IMAGE], THUMB)
-    event = sqs_event(
-        [put_upload(aws, upload_key(job, 0), b"hello, I am text pretending to be a JPEG")], aws.queue_arn("UploadEventsQueue")
-    )
+    text = b"hello, I am text pretending to be a JPEG"
+    job = create_job([declared(text), IMAGE], THUMB)
+    event = sqs_event([put_upload(aws, upload_key(job, 0), text)], aws.queue_arn("UploadEventsQueue"))
     enqueue_app.lambda_handler(event, context())
     assert aws.receive("RequestQueue") == []
     _, body = job_status(job["job_id"])
@@ -170,6 +175,34 @@ def test_enqueue_checks_a_batch_together_and_fails_only_the_record_in_trouble(
     assert sent == {(job["job_id"], f"i{n:04d}") for job in jobs for n in range(3)} - {(jobs[1]["job_id"], "i0002")}
 
 
+def test_enqueue_sends_one_request_per_image_however_often_its_upload_is_replayed(aws: Aws, astronaut_jpeg: bytes) -> None:
+    """A presigned POST can be replayed within its lifetime (each POST fires ObjectCreated, a new
+    event): only the event that queued the image sends its request; its own redelivery sends it
+    again (the first send may have been lost); the replays are ignored."""
+    job = create_job([IMAGE], THUMB)
+    first = put_upload(aws, upload_key(job), astronaut_jpeg)
+    replays = [{**put_upload(aws, upload_key(job), astronaut_jpeg), "MessageId": f"replay-{n}"} for n in range(5)]
+    queue = aws.queue_arn("UploadEventsQueue")
+    assert enqueue_app.lambda_handler(sqs_event([first], queue), context()) == {"batchItemFailures": []}
+    for replay in replays:
+        assert enqueue_app.lambda_handler(sqs_event([replay], queue), context()) == {"batchItemFailures": []}
+    assert len(aws.receive("RequestQueue")) == 1
+    enqueue_app.lambda_handler(sqs_event([first], queue), context())  # the first event redelivered
+    assert len(aws.receive("RequestQueue")) == 1
+
+
+def test_enqueue_fails_an_upload_of_another_size_than_declared(aws: Aws, astronaut_jpeg: bytes) -> None:
+    job = create_job([{**IMAGE, "size": 1000}, IMAGE], THUMB)
+    enqueue_app.lambda_handler(
+        sqs_event([put_upload(aws, upload_key(job), astronaut_jpeg)], aws.queue_arn("UploadEventsQueue")), context()
+    )
+    assert aws.receive("RequestQueue") == []
+    _, body = job_status(job["job_id"])
+    error = body["images"][0]["error"]
+    assert body["images"][0]["status"] == "failed" and f"{len(astronaut_jpeg):,} bytes" in error and "1,000 bytes" in error
+    assert "Create a new job" in error
+
+
 # --- process ------------------------------------------------------------------------------------
 def _enqueue(aws: Aws, job: dict, datas: list[bytes]) -> None:
     messages = [put_upload(aws, upload_key(job, n), d) for n, d in enumerate(datas)]
@@ -189,7 +222,7 @@ def test_process_writes_output_and_result(aws: Aws, astronaut_jpeg: bytes) -> No
 
 
 def test_process_fails_a_corrupt_image_and_acknowledges_it(aws: Aws, astronaut_jpeg: bytes) -> None:
-    job = create_job([IMAGE, IMAGE], THUMB)
+    job = create_job([declared(astronaut_jpeg[:2000]), IMAGE], THUMB)
     _enqueue(aws, job, [astronaut_jpeg[:2000], astronaut_jpeg])
     response = run_consumer(aws, "RequestQueue", process_app.lambda_handler, 2)
     assert response == {"batchItemFailures": []}
@@ -271,8 +304,8 @@ def test_colorize_reference_resolves_to_another_image_of_the_job(aws: Aws) -> No
     colour = photo_bytes("coffee")
     ops = [{"op": "colorize", "params": {"mode": "reference", "reference": "colour.jpg"}}]
     images = [
-        {"name": "old.png", "content_type": "image/png", "size": 10},
-        {"name": "colour.jpg", "content_type": "image/jpeg", "size": 10},
+        {"name": "old.png", "content_type": "image/png", "size": len(buf.getvalue())},
+        {"name": "colour.jpg", "content_type": "image/jpeg", "size": len(colour)},
     ]
     job = create_job(images, ops)
     assert job["operations"][0]["params"]["reference"] == "i0001"

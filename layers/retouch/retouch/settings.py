@@ -181,6 +181,14 @@ class PreviewSettings(OperationSettings):
     max_preview_pixels: int = 4_000_000
     """The page sends at most 1024 px on the long side (1 MP); anything far larger is refused."""
     preview_budget_seconds: float = 20.0
+    max_preview_operations: int = 6
+    """Operations one preview may chain (the page's presets use at most four)."""
+    max_preview_response_bytes: int = 6 * 1024 * 1024
+    """Lambda's synchronous response limit: the rendered image travels base64-encoded in it."""
+    previews_per_minute: int = 60
+    previews_at_once: int = 2
+    """Per user: a person tweaking a slider, not a client farming renders (answered 429)."""
+    jobs_table: str
 
 
 @dataclass(frozen=True, kw_only=True)

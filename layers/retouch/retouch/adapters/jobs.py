@@ -101,6 +101,15 @@ owner's slot) stay within TransactWriteItems' 100 items."""
 
 
 @dataclass(frozen=True)
+class QueuedMark:
+    """What :meth:`JobRepository.mark_queued` found: the image (``None``: no such image) and
+    whether its request is this upload event's to send."""
+
+    image: ImageRecord | None
+    ours: bool
+
+
+@dataclass(frozen=True)
 class Counted:
     """What counting a result did: ``counted`` it (False for a duplicate), whether that
     ``completed`` the job, the ``events`` it stored, and for a duplicate the ``republish``
@@ -285,24 +294,28 @@ class JobRepository:
         )
 
     # --- updating -------------------------------------------------------------------------
-    def mark_queued(self, job_id: str, image_id: str, upload_key: str) -> tuple[bool, ImageRecord | None]:
-        """pending -> queued, for the image whose upload is ``upload_key``, in one request.
+    def mark_queued(self, job_id: str, image_id: str, upload_key: str, upload_event: str) -> QueuedMark:
+        """pending -> queued, for the image whose upload is ``upload_key``, in one request,
+        remembering ``upload_event`` (the id of the notification that queued it).
 
-        Returns ``(True, image)`` when this call queued it, else ``(False, image as it is)`` -
-        ``None`` when the job has no such image - so the caller can tell a repeated event
-        (queued or finished) from a stranger without reading the image first.
+        The image is this event's to send when this call queued it, or when the same event
+        queued it before (a redelivery: its send may have been lost). Any other event for the
+        same key - the presigned POST replayed, S3 notifying twice - finds the image queued by
+        someone else and is ignored, so one upload is rendered once. ``image`` is ``None`` when
+        the job has no such image.
         """
         values = {
             ":queued": ImageStatus.QUEUED.value,
             ":pending": ImageStatus.PENDING.value,
             ":now": now_iso(),
             ":key": upload_key,
+            ":event": upload_event,
         }
         try:
             got = self.ddb.update_item(
                 TableName=self.table,
                 Key=_item({"pk": _pk(job_id), "sk": IMAGE_PREFIX + image_id}),
-                UpdateExpression="SET #s = :queued, queued_at = :now",
+                UpdateExpression="SET #s = :queued, queued_at = :now, queued_by = :event",
                 ConditionExpression="#s = :pending AND upload_key = :key",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=_item(values),
@@ -314,11 +327,16 @@ class JobRepository:
                 with aws_errors("DynamoDB mark queued"):
                     raise
             item = exc.response.get("Item")
-            return False, self._image(_plain(item)) if isinstance(item, dict) else None
+            if not isinstance(item, dict):
+                return QueuedMark(None, False)
+            old = _plain(item)
+            image = self._image(old)
+            ours = image.status is ImageStatus.QUEUED and old.get("queued_by") == upload_event
+            return QueuedMark(image, ours)
         except BotoCoreError:
             with aws_errors("DynamoDB mark queued"):
                 raise
-        return True, self._image(_plain(got["Attributes"]))
+        return QueuedMark(self._image(_plain(got["Attributes"])), True)
 
     def count_result(self, result: ProcessResult) -> Counted:
         """Count one terminal result once: :meth:`count_results` of one."""

@@ -5,12 +5,16 @@
   (:meth:`retouch.adapters.jobs.JobRepository.count_results`).
 * ``pk=USER#<sub>, sk=DAY#<yyyy-mm-dd>`` - ``images`` and ``bytes`` announced that UTC day,
   kept two days.
+* ``pk=USER#<sub>, sk=PREVIEW#<minute>`` - ``n``: previews started that minute (kept an hour).
+* ``pk=USER#<sub>, sk=PREVIEW-SLOT#<k>`` - one preview running, ``until`` when its lease ends
+  (a preview killed by a timeout frees its slot when the lease ends).
 
 Each check is one conditional update, so concurrent requests cannot overshoot a limit.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,6 +48,14 @@ class Limits:
     bytes_per_day: int
 
 
+@dataclass(frozen=True)
+class PreviewLimits:
+    per_minute: int
+    at_once: int
+    lease_seconds: int
+    """How long a running preview holds its slot at most (its time budget and some margin)."""
+
+
 @dataclass
 class QuotaRepository:
     ddb: DynamoDBClient
@@ -56,8 +68,9 @@ class QuotaRepository:
             "UpdateExpression": expression,
             "ExpressionAttributeValues": _item(values),
         }
-        if "#b" in expression:
-            kwargs["ExpressionAttributeNames"] = {"#b": "bytes"}
+        names = {name: attr for name, attr in (("#b", "bytes"), ("#u", "until")) if name in expression}
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
         if condition:
             kwargs["ConditionExpression"] = condition
         try:
@@ -110,3 +123,35 @@ class QuotaRepository:
     def release(self, owner: str) -> None:
         """Give back a job slot (the job was never created)."""
         self._update(inflight_key(owner), "ADD jobs :minus", None, {":minus": -1})
+
+    def start_preview(self, owner: str, limits: PreviewLimits) -> str:
+        """Count one preview against the user's rate and take one of their slots for running
+        previews; returns the slot to :meth:`end_preview`. Raises :class:`TooManyRequests`
+        (with when to try again) when either limit is reached."""
+        now = int(time.time())
+        minute = now // 60
+        if not self._update(
+            _item({"pk": f"USER#{owner}", "sk": f"PREVIEW#{minute}"}),
+            "ADD n :one SET expires_at = if_not_exists(expires_at, :ttl)",
+            "attribute_not_exists(n) OR n < :max",
+            {":one": 1, ":max": limits.per_minute, ":ttl": now + 3600},
+        ):
+            raise TooManyRequests(
+                f"you asked for more than {limits.per_minute} previews in a minute; try again in a moment",
+                60 - now % 60,
+            )
+        for k in random.sample(range(limits.at_once), limits.at_once):
+            slot = f"PREVIEW-SLOT#{k}"
+            if self._update(
+                _item({"pk": f"USER#{owner}", "sk": slot}),
+                "SET #u = :until, expires_at = :ttl",
+                "attribute_not_exists(#u) OR #u < :now",
+                {":until": now + limits.lease_seconds, ":now": now, ":ttl": now + 3600},
+            ):
+                return slot
+        raise TooManyRequests(f"you have {limits.at_once} previews running, the most at once; try again when one is done", 2)
+
+    def end_preview(self, owner: str, slot: str) -> None:
+        """Free a slot taken by :meth:`start_preview`."""
+        with aws_errors("quota"):
+            self.ddb.delete_item(TableName=self.table, Key=_item({"pk": f"USER#{owner}", "sk": slot}))

@@ -26,8 +26,10 @@ class ObjectStore:
     s3: S3Client
     bucket: str
 
-    def presigned_post(self, key: str, content_type: str, max_bytes: int, expires: int) -> dict[str, Any]:
-        """A browser-ready POST whose policy pins the key, an ``image/*`` type and a size range."""
+    def presigned_post(self, key: str, content_type: str, size: int, expires: int) -> dict[str, Any]:
+        """A browser-ready POST whose policy pins the key, the declared ``image/*`` type and the
+        declared size exactly (quotas count declared bytes, so no larger file may stand in for
+        it; enqueue checks the size again, for stores that do not enforce the policy)."""
         return self.s3.generate_presigned_post(  # type: ignore[no-any-return]
             Bucket=self.bucket,
             Key=key,
@@ -35,9 +37,9 @@ class ObjectStore:
             Conditions=[
                 {"Content-Type": content_type},
                 ["starts-with", "$Content-Type", "image/"],
-                # 0 is allowed so an empty file reaches enqueue and fails with a reason there,
+                # an empty file declared as 0 bytes reaches enqueue and fails with a reason there,
                 # instead of being refused by S3 and leaving its image waiting
-                ["content-length-range", 0, max_bytes],
+                ["content-length-range", size, size],
             ],
             ExpiresIn=expires,
         )

@@ -118,7 +118,7 @@ def create_job(owner: str, request: m.JobRequest, deps: ApiDeps) -> m.JobCreated
     expires_at = (datetime.now(UTC) + timedelta(seconds=s.upload_url_ttl_seconds)).isoformat(timespec="seconds")
     uploads: list[m.Upload] = []
     for rec in records:
-        post = deps.store.presigned_post(rec.upload_key, rec.content_type, s.max_upload_bytes, s.upload_url_ttl_seconds)
+        post = deps.store.presigned_post(rec.upload_key, rec.content_type, rec.size, s.upload_url_ttl_seconds)
         uploads.append(m.Upload(image_id=rec.image_id, name=rec.name, url=post["url"], fields=post["fields"]))
     logger.info("job created", extra={"job_id": job_id, "images": len(records), "operations": [o.op for o in operations]})
     metrics.add_metric(name="JobsCreated", unit="Count", value=1)

@@ -76,6 +76,12 @@ class PushDeps:
 
 
 @dataclass(frozen=True)
+class PreviewDeps:
+    settings: cfg.PreviewSettings
+    quotas: QuotaRepository
+
+
+@dataclass(frozen=True)
 class WebhookDeps:
     settings: cfg.WebhookSettings
     jobs: JobRepository
@@ -166,6 +172,12 @@ def push_deps() -> PushDeps:
 
 
 @lru_cache(maxsize=1)
+def preview_deps() -> PreviewDeps:
+    s = cfg.PreviewSettings.from_env()
+    return PreviewDeps(s, QuotaRepository(client("dynamodb"), s.jobs_table))
+
+
+@lru_cache(maxsize=1)
 def webhook_deps() -> WebhookDeps:
     s = cfg.WebhookSettings.from_env()
     ddb = client("dynamodb")
@@ -181,6 +193,6 @@ def webhook_deps() -> WebhookDeps:
 
 def reset() -> None:
     """Forget settings and clients (the environment changed)."""
-    for f in (api_deps, enqueue_deps, process_deps, notify_deps, sweeper_deps, push_deps, webhook_deps):
+    for f in (api_deps, enqueue_deps, process_deps, notify_deps, sweeper_deps, push_deps, preview_deps, webhook_deps):
         f.cache_clear()
     reset_clients()

@@ -23,7 +23,7 @@ from retouch import faults, keys, sniff
 from retouch.logic.batch import leased_batch
 from retouch.logic.deps import EnqueueDeps
 from retouch.logic.results import record, republish
-from retouch.models import ImageStatus, Job, ProcessRequest, ProcessResult
+from retouch.models import Job, ProcessRequest, ProcessResult
 from retouch.observability import logger, metrics
 
 CHECKS_AT_ONCE = 10
@@ -85,7 +85,7 @@ def check_record(record: SQSRecord, deps: EnqueueDeps) -> list[tuple[ProcessRequ
     body = record.json_body
     if isinstance(body, dict) and body.get("Event") == "s3:TestEvent":
         return []  # S3 sends this once when the notification is configured
-    checked = (check_upload(s3_record, deps) for s3_record in record.decoded_nested_s3_event.records)
+    checked = (check_upload(s3_record, record.message_id, deps) for s3_record in record.decoded_nested_s3_event.records)
     return [r for r in checked if r is not None]
 
 
@@ -96,9 +96,16 @@ def tenant_group(owner: str) -> str:
     return hashlib.blake2s(owner.encode(), digest_size=16).hexdigest()
 
 
-def check_upload(s3_record: S3EventRecord, deps: EnqueueDeps) -> tuple[ProcessRequest, str] | None:
+def check_upload(s3_record: S3EventRecord, upload_event: str, deps: EnqueueDeps) -> tuple[ProcessRequest, str] | None:
     """The request message for one uploaded object and its tenant group, or ``None`` (not ours,
-    duplicate, failed)."""
+    a repeated upload, failed).
+
+    Work is done once per image: the image is marked queued by the first upload event for its
+    key (``upload_event``, the SQS message that carried it), and only that event sends its
+    request - again when it is redelivered, since its first send may have been lost. A presigned
+    POST replayed within its lifetime, or S3 notifying twice, finds the image queued by another
+    event (or finished) and is ignored, so nothing is rendered or counted twice.
+    """
     s = deps.settings
     key = keys.decode_event_key(s3_record.s3.get_object.key)
     ref = keys.parse_upload_key(key, s.uploads_prefix)
@@ -111,27 +118,8 @@ def check_upload(s3_record: S3EventRecord, deps: EnqueueDeps) -> tuple[ProcessRe
         logger.warning("ignoring an upload for an unknown job", extra=log)
         return None
 
-    size = s3_record.s3.get_object.size
-    error = None
-    if size is not None and size > s.max_upload_bytes:
-        error = f"the upload is {size} bytes; the limit is {s.max_upload_bytes} bytes"
-    else:
-        head = deps.store.read(key, first_bytes=sniff.SNIFF_BYTES)
-        if head is None:
-            error = "the upload disappeared before it could be processed"
-        elif sniff.sniff(head) is None:
-            error = sniff.unsupported_message(head)
-    if error is not None:
-        image = deps.jobs.get_image(ref.job_id, ref.image_id)  # (the rare path: check it is this job's upload)
-        if image is None or image.upload_key != key:
-            logger.warning("ignoring an upload for an unknown image", extra=log)
-            return None
-        logger.info("upload rejected", extra={**log, "error": error})
-        record(ProcessResult.failed(ref.job_id, ref.image_id, error), deps.jobs, deps.publisher)
-        metrics.add_metric(name="UploadsRejected", unit="Count", value=1)
-        return None
-
-    marked, image = deps.jobs.mark_queued(ref.job_id, ref.image_id, key)
+    mark = deps.jobs.mark_queued(ref.job_id, ref.image_id, key, upload_event)
+    image = mark.image
     if image is None or image.upload_key != key:
         logger.warning("ignoring an upload for an unknown image", extra=log)
         return None
@@ -139,10 +127,18 @@ def check_upload(s3_record: S3EventRecord, deps: EnqueueDeps) -> tuple[ProcessRe
         logger.info("repeated upload event for a finished image: its events are pushed again", extra=log)
         republish(ref.job_id, ref.image_id, deps.jobs, deps.publisher)  # the first delivery may have died before
         return None
-    if not marked and image.status is not ImageStatus.QUEUED:
+    if not mark.ours:
+        logger.warning("ignoring a repeated upload of an image already queued", extra=log)
+        metrics.add_metric(name="UploadsRepeated", unit="Count", value=1)
         return None
-    # (a queued image is sent again: the first send may have been lost; processing is idempotent)
     faults.point("enqueue.after_mark_queued", ref.job_id)
+
+    error = upload_error(key, s3_record.s3.get_object.size, image.size, deps)
+    if error is not None:
+        logger.info("upload rejected", extra={**log, "error": error})
+        record(ProcessResult.failed(ref.job_id, ref.image_id, error), deps.jobs, deps.publisher)
+        metrics.add_metric(name="UploadsRejected", unit="Count", value=1)
+        return None
     logger.info("upload queued", extra=log)
     request = ProcessRequest(
         job_id=ref.job_id,
@@ -154,6 +150,27 @@ def check_upload(s3_record: S3EventRecord, deps: EnqueueDeps) -> tuple[ProcessRe
         output=job.output,
     )
     return request, tenant_group(job.owner)
+
+
+def upload_error(key: str, size: int | None, declared: int, deps: EnqueueDeps) -> str | None:
+    """Why the object at ``key`` cannot be processed, in words for the person who uploaded it,
+    or ``None``: it must be exactly the size the job declared (quotas count declared bytes; the
+    presigned POST allows only that size, which the local stack does not enforce), and its
+    first bytes must be an image format we read."""
+    if size is None:
+        head = deps.store.head(key)
+        size = None if head is None else int(head["ContentLength"])
+    if size is not None and size != declared:
+        return (
+            f"The file uploaded is {size:,} bytes, but the job said it would be {declared:,} bytes. "
+            "Create a new job with the file's real size."
+        )
+    first = deps.store.read(key, first_bytes=sniff.SNIFF_BYTES)
+    if first is None:
+        return "The upload disappeared before it could be processed."
+    if sniff.sniff(first) is None:
+        return sniff.unsupported_message(first)
+    return None
 
 
 JOBS_REMEMBERED = 256

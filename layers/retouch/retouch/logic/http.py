@@ -105,6 +105,8 @@ def bounded_body(handler: Callable[..., Any], event: dict[str, Any], context: An
             json.loads(body)
         except RecursionError:
             return envelope(400, "ValidationError", "the request body is nested too deeply")
-        except ValueError:
+        except json.JSONDecodeError:
             pass  # not JSON: the route's validation says so
+        except ValueError:  # Python's limit on integer digits (4,300), which validation would not catch
+            return envelope(400, "ValidationError", "a number in the request body is too long")
     return handler(event, context)

@@ -6,6 +6,12 @@ as the body (``Content-Type: image/*``) answers the rendered image. It runs
 job, under limits that fit a synchronous call: the body must fit Lambda's 6 MB payload once
 base64-encoded (:attr:`PreviewSettings.max_preview_bytes`), and the page sends at most 1024 px
 on the long side, so large images are refused rather than slowly rendered.
+
+A preview is paid for synchronously, so each user gets a rate and a number of previews running
+at once (429 with ``Retry-After`` beyond either), a chain of at most
+:attr:`~PreviewSettings.max_preview_operations`, and an answer that fits Lambda's response limit
+(a larger one is refused with a plain 400 on AWS and locally alike). The function's reserved
+concurrency (``PreviewConcurrency``) keeps all users together from starving the image pipeline.
 """
 
 from __future__ import annotations
@@ -15,21 +21,17 @@ import binascii
 import json
 import time
 from dataclasses import dataclass
-from functools import cache
 
 from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import APIGatewayProxyEventV2
 
 from retouch import pipeline
+from retouch.adapters.quotas import PreviewLimits
 from retouch.errors import ImageTooLarge, InvalidParameters, ValidationError
+from retouch.logic.deps import PreviewDeps
 from retouch.models import AUTO, OperationSpec, OutputSpec
 from retouch.observability import logger, metrics
 from retouch.ops import specs
 from retouch.settings import PreviewSettings
-
-
-@cache
-def preview_settings() -> PreviewSettings:
-    return PreviewSettings.from_env()
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,10 @@ def parse_request(event: APIGatewayProxyEventV2, settings: PreviewSettings) -> P
         requested = json.loads(query.get("operations") or "[]")
     except json.JSONDecodeError as exc:
         raise ValidationError("the 'operations' query parameter must be a JSON list of {op, params} objects") from exc
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        raise ValidationError("a number in the 'operations' query parameter is too long") from exc
+    if isinstance(requested, list) and len(requested) > settings.max_preview_operations:
+        raise ValidationError(f"a preview may chain at most {settings.max_preview_operations} operations, got {len(requested)}")
     operations = specs.validate_operations(requested)
     fmt = query.get("format") or "jpeg"
     try:
@@ -104,7 +110,30 @@ def render_preview(request: PreviewRequest, settings: PreviewSettings) -> pipeli
     return rendered
 
 
-def preview(event: APIGatewayProxyEventV2, settings: PreviewSettings | None = None) -> pipeline.Rendered:
-    """One ``POST /preview``: parse, validate and render."""
-    settings = settings or preview_settings()
-    return render_preview(parse_request(event, settings), settings)
+def check_response_size(rendered: pipeline.Rendered, settings: PreviewSettings) -> None:
+    """Refuse an answer that would not fit Lambda's synchronous response once base64-encoded."""
+    encoded = 4 * -(-len(rendered.body) // 3) + RESPONSE_OVERHEAD_BYTES
+    if encoded > settings.max_preview_response_bytes:
+        raise ValidationError(
+            f"the preview came out at {len(rendered.body) / 1e6:.1f} MB, more than a preview can send back; "
+            "choose JPEG or WebP, or a smaller image"
+        )
+
+
+RESPONSE_OVERHEAD_BYTES = 2048
+"""The response's headers and JSON framing around the base64 body."""
+
+
+def preview(event: APIGatewayProxyEventV2, owner: str, deps: PreviewDeps) -> pipeline.Rendered:
+    """One ``POST /preview`` by ``owner``: parse and validate, take a place within the user's
+    preview limits, render, and check the answer fits."""
+    s = deps.settings
+    request = parse_request(event, s)
+    limits = PreviewLimits(s.previews_per_minute, s.previews_at_once, int(s.preview_budget_seconds) + 10)
+    slot = deps.quotas.start_preview(owner, limits)
+    try:
+        rendered = render_preview(request, s)
+    finally:
+        deps.quotas.end_preview(owner, slot)
+    check_response_size(rendered, s)
+    return rendered
