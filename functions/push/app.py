@@ -6,7 +6,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from retouch.logic.deps import push_deps
+from retouch.logic.deps import authorizer_deps, push_deps
 from retouch.logic.push import authorize, fan_out_batch, websocket_route
 from retouch.observability import logger, metrics, tracer
 
@@ -21,7 +21,7 @@ def websocket_handler(event: dict[str, Any], context: LambdaContext) -> dict[str
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 def authorizer_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return authorize(event)
+    return authorize(event, authorizer_deps())
 
 
 @logger.inject_lambda_context

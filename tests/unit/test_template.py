@@ -175,6 +175,7 @@ def test_every_function_gets_the_settings_it_requires_from_the_template() -> Non
         "DeadLetterSweeperFunction": cfg.SweeperSettings,
         "WebSocketFunction": cfg.PushSettings,
         "PushFunction": cfg.PushSettings,
+        "WebSocketAuthorizerFunction": cfg.AuthorizerSettings,
         "WebhookFunction": cfg.WebhookSettings,
         "SignUpFunction": SignUpSettings,
     }

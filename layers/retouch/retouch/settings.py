@@ -161,6 +161,24 @@ class PushSettings(_EnvSettings):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AuthorizerSettings(_EnvSettings):
+    """The WebSocket ``$connect`` authorizer: which tokens are this stack's."""
+
+    user_pool_id: str
+    user_pool_client_ids: str
+    """Comma-separated: the app clients whose access tokens are accepted (the HTTP API's audience)."""
+    aws_region: str = "us-east-1"
+
+    @property
+    def issuer(self) -> str:
+        return f"https://cognito-idp.{self.aws_region}.amazonaws.com/{self.user_pool_id}"
+
+    @property
+    def client_ids(self) -> frozenset[str]:
+        return frozenset(c.strip() for c in self.user_pool_client_ids.split(",") if c.strip())
+
+
+@dataclass(frozen=True, kw_only=True)
 class WebhookSettings(_EnvSettings):
     """Webhook deliveries."""
 

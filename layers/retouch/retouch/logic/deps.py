@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from retouch import settings as cfg
 from retouch.adapters.aws import client, reset_clients
@@ -73,6 +74,13 @@ class PushDeps:
     connections: ConnectionRepository
     sender: ConnectionSender
     events: MessageQueue
+
+
+@dataclass(frozen=True)
+class AuthorizerDeps:
+    settings: cfg.AuthorizerSettings
+    cognito: Any
+    """A Cognito identity provider client (``GetUser``)."""
 
 
 @dataclass(frozen=True)
@@ -172,6 +180,11 @@ def push_deps() -> PushDeps:
 
 
 @lru_cache(maxsize=1)
+def authorizer_deps() -> AuthorizerDeps:
+    return AuthorizerDeps(cfg.AuthorizerSettings.from_env(), client("cognito-idp"))
+
+
+@lru_cache(maxsize=1)
 def preview_deps() -> PreviewDeps:
     s = cfg.PreviewSettings.from_env()
     return PreviewDeps(s, QuotaRepository(client("dynamodb"), s.jobs_table))
@@ -193,6 +206,16 @@ def webhook_deps() -> WebhookDeps:
 
 def reset() -> None:
     """Forget settings and clients (the environment changed)."""
-    for f in (api_deps, enqueue_deps, process_deps, notify_deps, sweeper_deps, push_deps, preview_deps, webhook_deps):
+    for f in (
+        api_deps,
+        enqueue_deps,
+        process_deps,
+        notify_deps,
+        sweeper_deps,
+        push_deps,
+        authorizer_deps,
+        preview_deps,
+        webhook_deps,
+    ):
         f.cache_clear()
     reset_clients()

@@ -15,10 +15,15 @@ ignore a ``seq`` they have already seen.
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerRequestEvent,
+    APIGatewayAuthorizerResponseWebSocket,
+)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -26,7 +31,7 @@ from retouch import events
 from retouch.adapters.connections import ConnectionGone
 from retouch.events import EventSignal
 from retouch.logic.batch import leased_batch
-from retouch.logic.deps import PushDeps
+from retouch.logic.deps import AuthorizerDeps, PushDeps
 from retouch.models import valid_job_id
 from retouch.observability import logger, metrics
 
@@ -147,26 +152,41 @@ def fan_out(record: SQSRecord, deps: PushDeps) -> int:
     return sent
 
 
-def authorize(event: dict[str, Any]) -> dict[str, Any]:
+def authorize(event: dict[str, Any], deps: AuthorizerDeps) -> dict[str, Any]:
     """The ``$connect`` authorizer (a REQUEST authorizer on ``route.request.querystring.token``):
-    the same Cognito user pool as the HTTP API's JWT authorizer. The access token is checked by
-    Cognito itself (``GetUser`` accepts only a valid, unexpired, unrevoked access token of the
-    pool), so no signing key is handled here. Deny is the default."""
-    from retouch.adapters.aws import client
-
-    token = str((event.get("queryStringParameters") or {}).get("token") or "")
-    principal, effect = "anonymous", "Deny"
+    what the HTTP API's JWT authorizer accepts, nothing more. The token must name this stack's
+    user pool as its issuer, be an access token, and come from one of the stack's app clients;
+    then Cognito itself checks it (``GetUser`` accepts only a valid, unexpired, unrevoked access
+    token, verifying the signature of the pool its issuer names), so no signing key is handled
+    here. Deny is the default."""
+    request = APIGatewayAuthorizerRequestEvent(event)
+    token = str((request.query_string_parameters or {}).get("token") or "")
+    principal = None
     if token:
-        try:
-            user = client("cognito-idp").get_user(AccessToken=token)
-            attributes = {a["Name"]: a["Value"] for a in user.get("UserAttributes", [])}
-            principal, effect = attributes.get("sub") or user["Username"], "Allow"
-        except Exception:  # noqa: BLE001 - any failure to verify is a refusal
-            logger.info("websocket connect refused: token not accepted")
-    return {
-        "principalId": principal,
-        "policyDocument": {
-            "Version": "2012-10-17",
-            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": event.get("methodArn", "*")}],
-        },
-    }
+        claims = unverified_claims(token)
+        s = deps.settings
+        if claims.get("iss") != s.issuer or claims.get("token_use") != "access" or claims.get("client_id") not in s.client_ids:
+            logger.info("websocket connect refused: a token of another user pool, client or kind")
+        else:
+            try:
+                user = deps.cognito.get_user(AccessToken=token)
+                attributes = {a["Name"]: a["Value"] for a in user.get("UserAttributes", [])}
+                principal = attributes.get("sub") or user["Username"]
+            except Exception:  # noqa: BLE001 - any failure to verify is a refusal
+                logger.info("websocket connect refused: token not accepted")
+    response = APIGatewayAuthorizerResponseWebSocket.from_route_arn(request.method_arn, principal or "anonymous")
+    if principal:
+        response.allow_all_routes()
+    else:
+        response.deny_all_routes()
+    return response.asdict()
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """The claims of a JWT, not verified (only to route it: Cognito verifies it after)."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError, UnicodeDecodeError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
