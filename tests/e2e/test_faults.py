@@ -205,9 +205,14 @@ def test_sigkill_of_retouch_local_leaves_no_process_behind(tmp_path: Path) -> No
         RetouchClient(url, token).operations()
         wait_until(lambda: len(descendants(proc.pid)) >= 5, 120, "the stack's processes", lambda: descendants(proc.pid))
         family = descendants(proc.pid)
+        emulators = {p for p in family if b"retouch.local.moto_main" in Path(f"/proc/{p}/cmdline").read_bytes()}
+        assert len(emulators) == 2, "the S3+SQS and the DynamoDB emulators"
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+    # the emulators are killed by the kernel with their parent (they kept serving, CPU-bound, for
+    # a minute or more when they were only sent SIGTERM)
+    wait_until(lambda: not any(alive(p) for p in emulators), 5, "the emulators to exit", lambda: emulators)
     wait_until(
         lambda: not any(alive(p) for p in family),
         60,

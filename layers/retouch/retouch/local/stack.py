@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 from retouch.local import lambda_runtime as rt
 from retouch.local.events import http_api_event
-from retouch.local.processes import SERVER_POLL_SECONDS, die_with_parent
+from retouch.local.processes import SERVER_POLL_SECONDS, die_with_parent_at_once
 from retouch.local.resources import create_resources
 from retouch.local.template import StackModel, build_model, find_template
 from retouch.local.websocket import WebSocketGateway
@@ -120,7 +120,9 @@ class MotoServer:
         """Start the process (from the thread that will outlive it: the child is killed when the
         thread that started it ends, see :func:`~retouch.local.processes.die_with_parent`)."""
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.proc = subprocess.Popen(self.command(), stdout=out, stderr=out, preexec_fn=die_with_parent)
+        # killed outright with its parent: an emulator has nothing to save, and moto's SIGTERM
+        # handler exits only the main thread, leaving busy request threads running for minutes
+        self.proc = subprocess.Popen(self.command(), stdout=out, stderr=out, preexec_fn=die_with_parent_at_once)
 
     def wait_ready(self, timeout: float = 30) -> None:
         assert self.proc is not None
@@ -157,6 +159,8 @@ class MotoServer:
 
 API_PROCESSES = 2
 """Processes per function with HTTP routes (concurrent requests it serves)."""
+READY_WAIT_SECONDS = 120
+"""How long a request that arrives while the stack starts waits for it, before a 503."""
 SCALE_EVERY_SECONDS = 1.0
 """How often the supervisor looks at queue depths to add pollers (Lambda's scaling looks about
 as often; every look costs the emulator one request per queue)."""
@@ -245,6 +249,9 @@ class EmbeddedStack:
         """One pool per function with HTTP routes: each route runs in its own function's runtime."""
         self._api_lock = threading.Lock()
         self._api_warming: list[Future[bool]] = []
+        self._ready = threading.Event()
+        """Set once the template's resources exist: the API's port is bound before that (so its
+        URL is known early), and a request arriving in between waits for it."""
         self._mp = worker_context()
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -316,6 +323,7 @@ class EmbeddedStack:
         if self.moto:
             self.moto.wait_ready()
         create_resources(self.model, self.endpoint, s3=clients["s3"], sqs=clients["sqs"], ddb=clients["dynamodb"])
+        self._ready.set()
         self._start_schedules()
         supervisor = threading.Thread(target=self._supervise, name="retouch-supervisor", daemon=True)
         supervisor.start()
@@ -522,6 +530,10 @@ class EmbeddedStack:
                 return
 
             def do_GET(self) -> None:
+                if not stack._ready.wait(READY_WAIT_SECONDS):  # (a stack still starting after that failed)
+                    starting = "Service Unavailable: the local stack is still starting"
+                    stack._refuse(self, 503, starting, {"Retry-After": "5"}, unread=1)
+                    return
                 stack._handle_http(self)
 
             do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_TRACE = do_GET
@@ -533,6 +545,7 @@ class EmbeddedStack:
                 raise AttributeError(name)
 
             def do_OPTIONS(self) -> None:
+                stack._ready.wait(READY_WAIT_SECONDS)
                 stack._preflight(self)
 
         self._api_server = QuietHTTPServer(("127.0.0.1", self.api_port), Handler)
