@@ -29,6 +29,7 @@ import pytest
 from retouch import faults
 from retouch.cli.client import RetouchClient
 from retouch.local.stack import EmbeddedStack
+from retouch.logic import crashes
 from retouch.samples import write_samples
 from tests.helpers import wait_until
 
@@ -231,3 +232,34 @@ def test_a_killed_scheduled_worker_is_restarted_by_the_supervisor(tmp_path: Path
             return any(p.is_alive() and p.pid != killed for p in stack.workers.get(name, []))
 
         wait_until(restarted, 180, "a new sweeper process", lambda: stack.workers.get(name))
+
+
+def test_an_image_that_always_crashes_its_worker_fails_alone(tmp_path: Path) -> None:
+    """The last image of a 40-image job crashes the process function whenever it is rendered
+    (like an out-of-memory kill): it fails with a reason, its neighbours - batched with it again
+    and again at the end of the queue - all succeed, and no message is dead-lettered."""
+    fault_dir = tmp_path / "faults"
+    photos = write_samples(tmp_path / "photos", 40)
+    overrides = {"VisibilityLeaseSeconds": "3"}  # (MaxReceiveCount stays the template's 5)
+    with EmbeddedStack(
+        workdir=tmp_path / "stack", overrides=overrides, environment={faults.FAULT_DIR_ENV: str(fault_dir)}
+    ) as stack:
+        stack.pause("DeadLetterSweeperFunction:schedule")  # the isolation alone must settle it
+        client = RetouchClient(stack.api_url, stack.token)
+        images = [{"name": p.name, "content_type": "image/jpeg", "size": p.stat().st_size} for p in photos]
+        job = client.create_job(images, OPS, {"format": "jpeg"})
+        job_id = job["job_id"]
+        crasher = job["uploads"][-1]["image_id"]
+        faults.arm(fault_dir, "process.before_render", f"{job_id}.{crasher}", always=True)
+        for upload, path in zip(job["uploads"], photos, strict=True):
+            client.upload(upload, path, "image/jpeg")
+        wait_until(lambda: client.job(job_id)["status"] == "complete", 600, "the job to complete", lambda: client.job(job_id))
+        status = client.job(job_id)
+        failed = [i for i in status["images"] if i["status"] != "succeeded"]
+        assert (status["succeeded"], status["failed"]) == (39, 1), failed
+        assert [(i["image_id"], i["error"]) for i in failed] == [(crasher, crashes.CRASHED)]
+        wait_until(
+            lambda: not any(sum(d) for d in stack.queue_depths().values()), 300, "every queue to drain", stack.queue_depths
+        )
+        crashed = (stack.logs / "ProcessFunction.log").read_text().count(f"fault injected: process.before_render@{job_id}")
+        assert crashed == crashes.CRASHES_ALLOWED + 1, crashed  # the first crash, then the marked ones

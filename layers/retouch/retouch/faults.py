@@ -8,6 +8,9 @@ process to reach that point removes the file and dies at once with ``os._exit`` 
 ``finally``, no message deleted, exactly like ``kill -9`` or a Lambda timeout. Removing the file
 is atomic, so an armed point fires once however many workers reach it.
 
+A point armed with ``always`` (``<point>@<scope>.always``) is not removed: it fires every time,
+like an image that crashes its worker whenever it is rendered (out of memory, a native abort).
+
 Without ``RETOUCH_FAULT_DIR`` (on AWS it is never set) :func:`point` is one environment lookup.
 """
 
@@ -27,6 +30,7 @@ POINTS: dict[str, str] = {
     "record.after_publish": "a result's events handed to the push paths, the message not yet deleted",
     "process.after_output": "process wrote the output object, no result sent yet",
     "process.after_result": "process sent the result message",
+    "process.before_render": "process is about to render an image (scope: <job id>.<image id>)",
     "enqueue.before_delete": "enqueue returned; its upload events are not deleted yet",
     "process.before_delete": "process returned; its requests are not deleted yet",
     "notify.before_delete": "notify returned; its results are not deleted yet",
@@ -35,30 +39,39 @@ POINTS: dict[str, str] = {
 source mapping (on AWS that is Lambda's own poller, which deletes after the function returns)."""
 
 
-def point(name: str, job_id: str | None = None) -> None:
-    """Crash here if ``name`` (for any job, or for ``job_id``) is armed."""
+def point(name: str, *scopes: str) -> None:
+    """Crash here if ``name`` is armed for any of ``scopes`` (a job id, or another scope the point
+    names), or for all."""
     directory = os.environ.get(FAULT_DIR_ENV)
     if not directory:
         return
-    for candidate in ((f"{name}@{job_id}",) if job_id else ()) + (name,):
-        try:
-            os.unlink(os.path.join(directory, candidate))
-        except FileNotFoundError:
-            continue
+    for candidate in (*(f"{name}@{scope}" for scope in scopes), name):
+        path = os.path.join(directory, candidate)
+        if os.path.exists(path + ALWAYS):
+            candidate += ALWAYS
+        else:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                continue
         os.write(2, f"fault injected: {candidate} (pid {os.getpid()})\n".encode())
         os._exit(CRASH_EXIT_CODE)
 
 
-def arm(directory: Path, name: str, job_id: str | None = None) -> Path:
-    """Arm ``name`` (once) for the processes whose ``RETOUCH_FAULT_DIR`` is ``directory``."""
+ALWAYS = ".always"
+
+
+def arm(directory: Path, name: str, scope: str | None = None, *, always: bool = False) -> Path:
+    """Arm ``name`` (once, or every time with ``always``) for the processes whose
+    ``RETOUCH_FAULT_DIR`` is ``directory``."""
     if name not in POINTS:
         raise ValueError(f"unknown fault point {name!r}; known: {', '.join(POINTS)}")
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / (f"{name}@{job_id}" if job_id else name)
+    path = directory / ((f"{name}@{scope}" if scope else name) + (ALWAYS if always else ""))
     path.touch()
     return path
 
 
 def armed(directory: Path) -> list[str]:
-    """Points armed in ``directory`` that have not fired yet."""
-    return sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
+    """Points armed once in ``directory`` that have not fired yet."""
+    return sorted(p.name for p in directory.iterdir() if not p.name.endswith(ALWAYS)) if directory.is_dir() else []

@@ -126,6 +126,8 @@ class ProcessSettings(StorageSettings, OperationSettings):
     max_pixels: int = 50_000_000
     max_upload_bytes: int = 50 * 1024 * 1024
     operation_budget_seconds: float = 120.0
+    jobs_table: str
+    """Where a redelivered batch marks the image it renders (see :mod:`retouch.logic.crashes`)."""
 
 
 @dataclass(frozen=True, kw_only=True)

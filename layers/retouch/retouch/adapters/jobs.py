@@ -338,6 +338,36 @@ class JobRepository:
                 raise
         return QueuedMark(self._image(_plain(got["Attributes"])), True)
 
+    # --- crash marks (a redelivered process batch renders one image at a time, marked) ----------
+    def unfinished_renders(self, job_id: str, image_id: str) -> int:
+        """How many marked renders of the image never finished: crashes of the worker rendering it."""
+        with aws_errors("DynamoDB get image"):
+            got = self.ddb.get_item(
+                TableName=self.table,
+                Key=_item({"pk": _pk(job_id), "sk": IMAGE_PREFIX + image_id}),
+                ProjectionExpression="renders_unfinished",
+                ConsistentRead=True,
+            )
+        return int(_plain(got.get("Item", {})).get("renders_unfinished", 0))
+
+    def mark_render(self, job_id: str, image_id: str, step: int) -> None:
+        """Count a render of the image starting (``step`` 1) or ending, however it ended (-1)."""
+        try:
+            self.ddb.update_item(
+                TableName=self.table,
+                Key=_item({"pk": _pk(job_id), "sk": IMAGE_PREFIX + image_id}),
+                UpdateExpression="ADD renders_unfinished :step",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=_item({":step": step}),
+            )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":  # (a deleted job: nothing to mark)
+                with aws_errors("DynamoDB mark render"):
+                    raise
+        except BotoCoreError:
+            with aws_errors("DynamoDB mark render"):
+                raise
+
     def count_result(self, result: ProcessResult) -> Counted:
         """Count one terminal result once: :meth:`count_results` of one."""
         return self.count_results([result])[0]

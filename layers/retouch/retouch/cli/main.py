@@ -437,7 +437,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     except (RetouchError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/] {exc}")
         return 2
-    defaults = ProcessSettings(bucket_name="-", response_queue_url="-", request_queue_url="-")
+    defaults = ProcessSettings(bucket_name="-", response_queue_url="-", request_queue_url="-", jobs_table="-")
     configured = OperationSettings.from_env()  # COLORIZE_MODEL_PATH / COLORIZE_LIBRARY_PATH, as the functions read them
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)

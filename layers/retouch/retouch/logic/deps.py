@@ -53,6 +53,8 @@ class ProcessDeps:
     store: ObjectStore
     requests: MessageQueue
     responses: MessageQueue
+    jobs: JobRepository
+    """Only for the crash marks of a redelivered batch (:mod:`retouch.logic.crashes`)."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,7 @@ def process_deps() -> ProcessDeps:
         ObjectStore(client("s3"), s.bucket_name),
         MessageQueue(client("sqs"), s.request_queue_url),
         MessageQueue(client("sqs"), s.response_queue_url),
+        JobRepository(client("dynamodb"), s.jobs_table),
     )
 
 

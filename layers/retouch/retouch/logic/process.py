@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from retouch import faults, imageio, keys, pipeline
 from retouch.adapters.queue import VisibilityHeartbeat
 from retouch.errors import PermanentError, RetouchError, TransientError
+from retouch.logic import crashes
 from retouch.logic.batch import leased_batch
 from retouch.logic.deps import ProcessDeps
 from retouch.models import AUTO, ImageStatus, ProcessRequest, ProcessResult, valid_image_id
@@ -37,12 +38,19 @@ def fingerprint(request: ProcessRequest) -> str:
 
 def process_batch(event: dict[str, Any], context: LambdaContext, deps: ProcessDeps) -> PartialItemFailureResponse:
     """One SQS batch: every message is leased while the batch works (heartbeat), each record is
-    processed by :func:`process_message`, failures are reported per record."""
+    processed by :func:`process_message`, failures are reported per record. A batch with a
+    message delivered before may hold an image that crashed its worker: it is handled with
+    :func:`retouch.logic.crashes.careful`, so that image fails alone."""
 
-    def handle(record: SQSRecord, heartbeat: VisibilityHeartbeat | None) -> ProcessResult:
+    def render(record: SQSRecord, heartbeat: VisibilityHeartbeat | None) -> ProcessResult:
         receive_count = int(record.attributes.approximate_receive_count or 1)
         return process_message(record.body, record.receipt_handle, receive_count, deps, heartbeat)
 
+    handle: crashes.Handler = render
+    records = event.get("Records", [])
+    if crashes.redelivered(records):
+        ordered, handle = crashes.careful(records, render, deps)
+        event = {**event, "Records": ordered}
     return leased_batch(event, context, deps.requests, deps.settings.visibility_lease_seconds, handle)
 
 
@@ -139,6 +147,7 @@ def process_request(request: ProcessRequest, deps: ProcessDeps, *, first_deliver
             data = deps.store.read(request.key)
         if data is None:
             raise PermanentError("the upload no longer exists")
+        faults.point("process.before_render", f"{request.job_id}.{request.image_id}")
         rendered = pipeline.render(
             data,
             request.operations,
