@@ -17,14 +17,15 @@ from retouch import apimodels as m
 from retouch.errors import RetouchError
 from retouch.logic import api
 from retouch.logic.deps import api_deps
-from retouch.logic.http import bounded_body, caller, error_response, validation_message
+from retouch.logic.http import bounded_body, caller, docs_security_headers, error_response, validation_message
 from retouch.observability import logger, metrics, tracer
 
 app = APIGatewayHttpResolver(enable_validation=True)
 
 OPENAPI = {"title": "Retouch API", "version": "1", "description": "Serverless photo retouching: jobs, uploads, results."}
 BEARER = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}  # type: ignore[dict-item]
-app.enable_swagger(path="/docs", security_schemes=BEARER, security=[{"bearer": []}], **OPENAPI)  # type: ignore[arg-type]
+DOCS: dict[str, Any] = {"path": "/docs", "security_schemes": BEARER, "security": [{"bearer": []}], **OPENAPI}
+app.enable_swagger(middlewares=[docs_security_headers], **DOCS)
 
 ERRORS: dict[int | str, Any] = {
     code: {"description": what, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}

@@ -202,3 +202,21 @@ def test_web_page_drop_preview_start_compare_download(stack: EmbeddedStack, brow
         assert errors == []
     finally:
         context.close()
+
+
+def test_api_docs_render_under_their_security_headers(stack: EmbeddedStack, browser: Any) -> None:
+    """/docs (Swagger UI, inlined by Powertools) carries a strict content security policy and still
+    renders: nothing it needs is refused."""
+    page = browser.new_page()
+    refused: list[str] = []
+    page.on("console", lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text else None)
+    response = page.goto(f"{stack.api_url}/docs")
+    assert response is not None and response.status == 200
+    csp = response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "form-action 'none'" in csp and "default-src 'none'" in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+    page.locator(".swagger-ui .info .title").wait_for(state="visible", timeout=60_000)
+    assert "Retouch API" in page.locator(".swagger-ui .info .title").inner_text()
+    page.locator(".opblock-summary-path", has_text="/jobs").first.wait_for(state="visible", timeout=60_000)
+    assert refused == []
+    page.close()

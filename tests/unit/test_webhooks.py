@@ -11,7 +11,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from retouch.adapters.webhooks import UnsafeCallback, WebhookSender, check_callback, signature_header, verify
-from retouch.logic.deliver import MAX_BACKOFF_SECONDS, backoff
+from retouch.events import Delivery
+from retouch.logic import deps
+from retouch.logic.deliver import MAX_BACKOFF_SECONDS, backoff, deliver
+from tests.conftest import Aws
+from tests.helpers import call_api
+from tests.unit.test_handlers import IMAGE, THUMB
 
 REFUSED = [
     ("https://127.0.0.1/hook", "loopback"),
@@ -147,3 +152,66 @@ def test_sender_reports_a_refused_connection() -> None:
         port = s.getsockname()[1]
     got = WebhookSender(allow_private=True).deliver(f"http://127.0.0.1:{port}/x", b"{}", {})
     assert got.status is None and "connection failed" in (got.error or "")
+
+
+@pytest.mark.parametrize("url", ["http://93.184.215.14/hook", "https://93.184.215.14:8443/hook", "http://10.0.0.1/hook"])
+def test_private_callbacks_allow_plain_http_and_other_ports_to_this_machine_only(url: str) -> None:
+    with pytest.raises(UnsafeCallback, match=r"this machine|private"):
+        check_callback(url, allow_private=True)
+    assert check_callback("https://127.0.0.1:8443/x", allow_private=True).port == 8443
+
+
+def _job_with_callback(monkeypatch: pytest.MonkeyPatch, resolves_to: list[object]) -> tuple[dict, deps.WebhookDeps]:
+    """A job whose callback's name resolves to ``resolves_to[0]`` (an address, or an error raised)."""
+
+    def getaddrinfo(*args: object, **kwargs: object) -> list[tuple]:
+        if isinstance(resolves_to[0], Exception):
+            raise resolves_to[0]
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (resolves_to[0], 443))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    body = {"images": [IMAGE], "operations": THUMB, "callback_url": "https://hooks.example.com/retouch"}
+    status, job = call_api("POST", "/jobs", body=body)
+    assert status == 201, job
+    d = deps.webhook_deps()
+    monkeypatch.setattr(d.jobs, "event", lambda job_id, seq: {"type": "job", "job_id": job_id, "seq": seq})
+    return job, d
+
+
+def test_a_callback_that_resolves_to_a_private_address_at_delivery_is_not_retried(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS that points a public name at an internal address by the time of delivery: the attempt
+    is refused, logged, and not retried for 24 hours (it is not the receiver being down)."""
+    resolves_to: list[object] = ["93.184.215.14"]
+    job, d = _job_with_callback(monkeypatch, resolves_to)
+    resolves_to[0] = "10.0.0.5"  # rebound
+    assert deliver(Delivery(job["job_id"], 1, 1, time.time()).to_json(), d) is False
+    attrs = aws.sqs.get_queue_attributes(QueueUrl=aws.queue_url("WebhookQueue"), AttributeNames=["All"])["Attributes"]
+    assert int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesDelayed"]) == 0  # no retry
+    path, route = f"/jobs/{job['job_id']}/deliveries", "/jobs/{job_id}/deliveries"
+    _, log = call_api("GET", path, route=route, params={"job_id": job["job_id"]})
+    [attempt] = log["deliveries"]
+    assert not attempt["delivered"] and "private network address" in attempt["error"]
+
+
+def test_a_name_that_does_not_resolve_at_delivery_is_retried(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    resolves_to: list[object] = ["93.184.215.14"]
+    job, d = _job_with_callback(monkeypatch, resolves_to)
+    resolves_to[0] = socket.gaierror("Name or service not known")
+    assert deliver(Delivery(job["job_id"], 1, 1, time.time()).to_json(), d) is False
+    attrs = aws.sqs.get_queue_attributes(QueueUrl=aws.queue_url("WebhookQueue"), AttributeNames=["All"])["Attributes"]
+    assert int(attrs["ApproximateNumberOfMessagesDelayed"]) == 1  # the retry, after its backoff
+
+
+def test_a_second_rotation_keeps_the_first_rotations_promise(aws: Aws) -> None:
+    """Each rotated secret signs for 24 hours from its own rotation, whatever rotations follow."""
+    secrets = deps.api_deps().secrets
+    first = secrets.current("alice")
+    t0 = 1_000_000.0
+    second, first_until = secrets.rotate("alice", now=t0)
+    third, second_until = secrets.rotate("alice", now=t0 + 3600)
+    assert first_until == t0 + 86400 and second_until == t0 + 3600 + 86400
+    assert secrets.signing("alice", now=t0 + 7200) == [third, first, second]
+    assert secrets.signing("alice", now=t0 + 86400 + 1) == [third, second]  # the first's 24 hours are over
+    assert secrets.signing("alice", now=t0 + 3600 + 86400 + 1) == [third]

@@ -3,7 +3,8 @@ at our own network.
 
 **Signature** (in the manner of Stripe's): ``Retouch-Signature: t=<unix seconds>,v1=<hex>``,
 where ``<hex>`` is HMAC-SHA256 of ``"<t>.<raw body>"`` under the user's secret. While a rotated
-secret is still valid (24 hours), the header carries a ``v1`` for each secret.
+secret is still valid (24 hours from its rotation, whatever rotations follow), the header
+carries a ``v1`` for each secret.
 ``Retouch-Delivery`` identifies the event (the same on every attempt), for de-duplication.
 
 **No server-side request forgery**: the host is resolved once and every address it resolves to
@@ -44,7 +45,13 @@ ATTEMPT_SECONDS = 5.0
 
 
 class UnsafeCallback(ValueError):
-    """A callback URL that Retouch refuses to call; the message says why."""
+    """A callback URL that Retouch refuses to call; the message says why. ``lasting``: trying
+    again will not help (it points where Retouch never calls), unlike a name that does not
+    resolve right now."""
+
+    def __init__(self, message: str, *, lasting: bool = True) -> None:
+        super().__init__(message)
+        self.lasting = lasting
 
 
 # --- signing ------------------------------------------------------------------------------------
@@ -102,7 +109,8 @@ def check_callback(url: str, *, allow_private: bool = False, resolve: bool = Tru
     """The target of ``url`` if Retouch may call it, else :class:`UnsafeCallback` with the reason.
 
     Only ``https`` on port 443; with ``allow_private`` (the embedded stack's
-    ``--allow-private-callbacks``), also ``http`` and any port, to loopback receivers.
+    ``--allow-private-callbacks``), also loopback receivers, and those alone by ``http`` or on
+    another port.
     ``resolve=False`` checks the URL's form and literal addresses only (at job creation, when a
     name may not resolve yet is not a reason to refuse).
     """
@@ -130,17 +138,31 @@ def check_callback(url: str, *, allow_private: bool = False, resolve: bool = Tru
             literal = None
         if literal is not None and (why := _refusal(literal, allow_private)):
             raise UnsafeCallback(f"callback_url points to {why}")
+        if literal is not None:
+            _plain_only_to_loopback(scheme, port, [literal])
         return Target(scheme, host, port, path, host)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
-        raise UnsafeCallback(f"callback_url host {host!r} does not resolve") from None
+        raise UnsafeCallback(f"callback_url host {host!r} does not resolve", lasting=False) from None
     addresses = sorted({str(info[4][0]) for info in infos})
     for address in addresses:
         why = _refusal(ipaddress.ip_address(address.split("%", 1)[0]), allow_private)
         if why:
             raise UnsafeCallback(f"callback_url points to {why}")
+    _plain_only_to_loopback(scheme, port, [ipaddress.ip_address(a.split("%", 1)[0]) for a in addresses])
     return Target(scheme, host, port, path, addresses[0])
+
+
+def _plain_only_to_loopback(scheme: str, port: int, addresses: list[ipaddress.IPv4Address | ipaddress.IPv6Address]) -> None:
+    """``http``, or a port other than 443, only to this machine (local receivers)."""
+    if (scheme != "https" or port != 443) and not all(_loopback(a) for a in addresses):
+        raise UnsafeCallback("callback_url must be an https URL on port 443 (plain http only to this machine)")
+
+
+def _loopback(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return (mapped or ip).is_loopback
 
 
 # --- sending ------------------------------------------------------------------------------------
@@ -149,6 +171,8 @@ class Attempt:
     status: int | None
     """The HTTP status, or None when no answer came."""
     error: str | None = None
+    refused: bool = False
+    """Not attempted, and never will be: the callback points where Retouch does not call."""
 
     @property
     def delivered(self) -> bool:
@@ -185,7 +209,7 @@ class WebhookSender:
         try:
             target = check_callback(url, allow_private=self.allow_private)
         except UnsafeCallback as exc:
-            return Attempt(None, str(exc))
+            return Attempt(None, str(exc), refused=exc.lasting)
         cls = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
         conn = cls(target, self.attempt_seconds)
         # the socket timeout bounds each read; this bounds the attempt (a receiver trickling one
@@ -260,28 +284,48 @@ class WebhookSecrets:
         return secret
 
     def signing(self, owner: str, now: float | None = None) -> list[str]:
-        """The secrets that sign a delivery now: the current one, and a rotated one in its grace."""
+        """The secrets that sign a delivery now: the current one, and rotated ones in their grace."""
         item = self._read(owner)
         if item is None:
             return [self.current(owner)]
-        out = [str(item["secret"])]
-        if item.get("previous") and float(item.get("previous_until", 0)) > (time.time() if now is None else now):
-            out.append(str(item["previous"]))
-        return out
+        return [str(item["secret"]), *(secret for secret, _ in _in_grace(item, time.time() if now is None else now))]
 
-    def rotate(self, owner: str) -> tuple[str, float]:
-        """A new secret; the old one keeps signing for 24 hours. Returns (secret, old valid until)."""
+    def rotate(self, owner: str, now: float | None = None) -> tuple[str, float]:
+        """A new secret. The one it replaces keeps signing for 24 hours, and so do earlier ones
+        whose 24 hours have not run out (a second rotation never cuts short the first one's
+        promise), up to :data:`MAX_RETIRED_SECRETS`. Returns (secret, replaced one valid until)."""
+        now = time.time() if now is None else now
         old = self.current(owner)
+        item = self._read(owner) or {}
+        until = int(now + SECRET_GRACE_SECONDS)
+        retired = [*_in_grace(item, now), (old, until)][-MAX_RETIRED_SECRETS:]
         new = "whsec_" + secrets.token_hex(32)
-        until = time.time() + SECRET_GRACE_SECONDS
         with aws_errors("rotate webhook secret"):
             self.ddb.put_item(
                 TableName=self.table,
                 Item=_item(
-                    {"pk": f"USER#{owner}", "sk": "WEBHOOK", "secret": new, "previous": old, "previous_until": int(until)}
+                    {
+                        "pk": f"USER#{owner}",
+                        "sk": "WEBHOOK",
+                        "secret": new,
+                        "retired": [{"secret": secret, "until": int(t)} for secret, t in retired],
+                    }
                 ),
             )
         return new, until
+
+
+MAX_RETIRED_SECRETS = 5
+"""Rotated secrets still signing at most (each adds a ``v1`` to every signature header)."""
+
+
+def _in_grace(item: dict[str, Any], now: float) -> list[tuple[str, float]]:
+    """The rotated secrets of a stored item whose grace has not run out, oldest first (items
+    written before the list kept one ``previous``)."""
+    retired = [(str(r["secret"]), float(r["until"])) for r in item.get("retired") or []]
+    if item.get("previous"):
+        retired.append((str(item["previous"]), float(item.get("previous_until", 0))))
+    return [(secret, until) for secret, until in retired if until > now]
 
 
 @dataclass

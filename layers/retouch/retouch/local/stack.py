@@ -594,7 +594,8 @@ class EmbeddedStack:
                 ws = f" ws://{urlsplit(self._websocket.url).netloc}" if self._websocket is not None else ""
                 headers["Content-Security-Policy"] = (
                     f"default-src 'self'; img-src 'self' blob: data: {self.endpoint}; connect-src 'self' {self.endpoint}{ws}; "
-                    "script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+                    "script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; "
+                    "frame-ancestors 'none'"
                 )
         if req.command == "HEAD":
             req.send_response(200)

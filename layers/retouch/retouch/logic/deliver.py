@@ -69,6 +69,10 @@ def deliver(body: str, deps: WebhookDeps, now: float | None = None) -> bool:
         metrics.add_metric(name="WebhooksDelivered", unit="Count", value=1)
         return True
     metrics.add_metric(name="WebhookAttemptsFailed", unit="Count", value=1)
+    if attempt.refused:  # (the address it resolves to now is one Retouch never calls: no retry)
+        logger.warning("webhook refused: the callback points where Retouch does not call", extra=log)
+        metrics.add_metric(name="WebhooksAbandoned", unit="Count", value=1)
+        return False
     first = d.first_at or now
     if now - first >= deps.settings.retry_hours * 3600:
         logger.warning("webhook abandoned after retrying", extra=log)
