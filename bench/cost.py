@@ -164,7 +164,7 @@ def estimate(
         lam_gb_s += gb_s
         lam_invocations += inv
     api_calls = api_requests_per_job
-    lam_gb_s += api_calls * small_function_ms / 1000 * facts["memory_mb"].get("ApiFunction", 512) / 1024
+    lam_gb_s += api_calls * small_function_ms / 1000 * facts["memory_mb"].get("UploadUrlFunction", 512) / 1024
     lam_invocations += api_calls
     lines["Lambda GB-s"] = lam_gb_s * per * p["lambda"]["gb_second_x86"]
     lines["Lambda requests"] = lam_invocations * per * p["lambda"]["request"]

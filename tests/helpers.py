@@ -30,7 +30,7 @@ def call_api(
     route: str | None = None,
     params: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, Any]]:
-    from functions.api import app
+    from functions.upload_url import app
 
     raw = body if isinstance(body, str) or body is None else json.dumps(body)
     event = http_api_event(

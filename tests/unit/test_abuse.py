@@ -195,7 +195,7 @@ def test_a_429_carries_retry_after() -> None:
 
 
 def test_a_body_that_is_not_json_is_a_400_not_a_crash(aws: Aws) -> None:
-    from functions.api import app
+    from functions.upload_url import app
     from retouch.local.events import http_api_event
     from tests.helpers import context
 

@@ -24,7 +24,7 @@ MODEL = build_model(ROOT / "template.yaml", stack="s", region="us-east-1", endpo
 NEVER_AT_IMPORT = ("aws_xray_sdk", "boto3", "s3transfer", "botocore.session", "botocore.client", "awscrt")
 IMAGE_LIBRARIES = ("numpy", "cv2", "PIL")
 IMAGE_FUNCTIONS = {"ProcessFunction", "PreviewFunction"}
-MODULE_BUDGET = {"ApiFunction": 520, "ProcessFunction": 540, "PreviewFunction": 560}
+MODULE_BUDGET = {"UploadUrlFunction": 520, "ProcessFunction": 540, "PreviewFunction": 560}
 """At most this many modules after the import (measured 446, 460 and 486 on 2026-12-03); 400 for
 the others (measured 223-329)."""
 LIGHT_BUDGET = 400

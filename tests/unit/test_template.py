@@ -89,7 +89,7 @@ def test_sam_build_succeeds_and_every_function_fits_lambda(tmp_path: Path) -> No
 def test_template_functions_point_at_handlers_that_exist() -> None:
     model = build_model(ROOT / "template.yaml", stack="s", region="us-east-1", endpoint="http://x")
     assert set(model.functions) == {
-        "ApiFunction",
+        "UploadUrlFunction",
         "PreviewFunction",
         "EnqueueFunction",
         "ProcessFunction",
@@ -141,7 +141,7 @@ def test_functions_import_nothing_their_layers_do_not_ship() -> None:
         for name, res in functions.items()
     }
     assert {"numpy", "pydantic"} <= set(missing["EnqueueFunction"]) and "pydantic" in missing["ProcessFunction"]
-    assert "numpy" in missing["ApiFunction"] and "pydantic" not in missing["ApiFunction"]
+    assert "numpy" in missing["UploadUrlFunction"] and "pydantic" not in missing["UploadUrlFunction"]
     for name, blocked in missing.items():
         fn = model.functions[name]
         code = (
@@ -167,7 +167,7 @@ def test_every_function_gets_the_settings_it_requires_from_the_template() -> Non
     from retouch.logic.signup import SignUpSettings
 
     settings_of = {
-        "ApiFunction": cfg.ApiSettings,
+        "UploadUrlFunction": cfg.ApiSettings,
         "PreviewFunction": cfg.PreviewSettings,
         "EnqueueFunction": cfg.EnqueueSettings,
         "ProcessFunction": cfg.ProcessSettings,

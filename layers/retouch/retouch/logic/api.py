@@ -1,6 +1,6 @@
 """The API's use cases: create a job, report its status, list jobs and operations.
 
-The routes (``functions/api/app.py``) validate requests with :mod:`retouch.apimodels` and call
+The routes (``functions/upload_url/app.py``) validate requests with :mod:`retouch.apimodels` and call
 these; they take the caller and typed input, and return typed bodies.
 """
 
