@@ -29,6 +29,7 @@ def call_api(
     body: Any = None,
     route: str | None = None,
     params: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, Any]]:
     from functions.upload_url import app
 
@@ -40,7 +41,7 @@ def call_api(
         body=raw,
         path_params=params,
         sub=sub,
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json", **(headers or {})},
     )
     response = app.lambda_handler(event, context("api"))
     return response["statusCode"], json.loads(response["body"]) if response.get("body") else {}

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from annotated_types import Ge, Le
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -27,15 +27,27 @@ BEARER = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
 DOCS: dict[str, Any] = {"path": "/docs", "security_schemes": BEARER, "security": [{"bearer": []}], **OPENAPI}
 app.enable_swagger(middlewares=[docs_security_headers], **DOCS)
 
+IDEMPOTENCY_HELP = (
+    "Optional: any 1-255 visible ASCII characters (a UUID). The same key and body within 24 hours "
+    "answer the job the first request created, so a retried request never makes a second job."
+)
 ERRORS: dict[int | str, Any] = {
     code: {"description": what, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
-    for code, what in ((400, "invalid request"), (401, "no or invalid token"), (404, "no such job (or not yours)"))
+    for code, what in (
+        (400, "invalid request"),
+        (401, "no or invalid token"),
+        (404, "no such job (or not yours)"),
+        (409, "the Idempotency-Key was used with another body"),
+    )
 }
 
 
-@app.post("/jobs", responses={201: {"description": "created"}, 400: ERRORS[400], 401: ERRORS[401]})
-def create_job(request: Annotated[m.JobRequest, Body()]) -> Response[m.JobCreated]:
-    job = api.create_job(caller(app), request, api_deps())
+@app.post("/jobs", responses={201: {"description": "created"}, 400: ERRORS[400], 401: ERRORS[401], 409: ERRORS[409]})
+def create_job(
+    request: Annotated[m.JobRequest, Body()],
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", description=IDEMPOTENCY_HELP)] = None,
+) -> Response[m.JobCreated]:
+    job = api.create_job_once(caller(app), idempotency_key, request, api_deps(), app.lambda_context)
     return Response(201, content_types.APPLICATION_JSON, job)
 
 

@@ -97,6 +97,12 @@ class NotFound(RetouchError):
     http_status = 404
 
 
+class Conflict(RetouchError):
+    """The request contradicts an earlier one (an idempotency key reused with another body)."""
+
+    http_status = 409
+
+
 class SignUpRefused(RetouchError):
     """Self sign-up with this e-mail address is not allowed (Cognito shows the message)."""
 

@@ -71,6 +71,11 @@ def _pk(job_id: str) -> str:
     return f"JOB#{job_id}"
 
 
+def user_pk(owner: str) -> str:
+    """The partition of a user's own items (quotas, webhook secret, idempotency records)."""
+    return f"USER#{owner}"
+
+
 def _item(values: dict[str, Any]) -> dict[str, Any]:
     ser = _codecs()[0]
     return {k: ser.serialize(v) for k, v in values.items() if v is not None}

@@ -6,15 +6,18 @@ these; they take the caller and typed input, and return typed bodies.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from retouch import apimodels as m
 from retouch import events, keys
 from retouch.adapters import webhooks
+from retouch.adapters.jobs import user_pk
 from retouch.adapters.quotas import Limits
-from retouch.errors import InvalidParameters, NotFound, ValidationError
+from retouch.errors import Conflict, InvalidParameters, NotFound, ValidationError
 from retouch.logic.deps import ApiDeps
 from retouch.models import (
     FORMAT_CHOICES,
@@ -71,6 +74,56 @@ def resolve_references(operations: tuple[OperationSpec, ...], images: list[Image
 
 
 # --- use cases ----------------------------------------------------------------------------
+IDEMPOTENCY_HOURS = 24
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+"""An ``Idempotency-Key``: 1 to 255 visible ASCII characters (a UUID, say)."""
+
+
+def create_job_once(owner: str, key: str | None, request: m.JobRequest, deps: ApiDeps, context: Any) -> m.JobCreated:
+    """:func:`create_job`, once per ``Idempotency-Key`` (if given) and user for 24 hours: a retry
+    with the same key and body answers the job the first request created (Powertools'
+    idempotency utility, records in the jobs table under the user's partition); the same key
+    with another body is a 409."""
+    if key is None:
+        return create_job(owner, request, deps)
+    if not IDEMPOTENCY_KEY.fullmatch(key):
+        raise ValidationError("the Idempotency-Key header must be 1 to 255 visible ASCII characters (a UUID, say)")
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
+    store = DynamoDBPersistenceLayer(
+        table_name=deps.settings.jobs_table,
+        key_attr="pk",
+        sort_key_attr="sk",
+        static_pk_value=user_pk(owner),
+        expiry_attr="expires_at",
+        boto3_client=deps.jobs.ddb,
+    )
+    config = IdempotencyConfig(
+        event_key_jmespath="key",
+        payload_validation_jmespath="body",
+        expires_after_seconds=IDEMPOTENCY_HOURS * 3600,
+        lambda_context=context,
+    )
+
+    @idempotent_function(data_keyword_argument="submission", persistence_store=store, config=config, key_prefix="POST /jobs")
+    def create(submission: dict[str, Any]) -> dict[str, Any]:
+        return create_job(owner, request, deps).model_dump(mode="json")
+
+    try:
+        return m.JobCreated(**create(submission={"key": key, "body": request.model_dump(mode="json")}))
+    except IdempotencyValidationError:
+        raise Conflict(
+            f"this Idempotency-Key was used for another request body in the last {IDEMPOTENCY_HOURS} hours; "
+            "use a new key for a new job"
+        ) from None
+    except IdempotencyAlreadyInProgressError:
+        raise Conflict("a request with this Idempotency-Key is still being answered; try again in a moment") from None
+
+
 def create_job(owner: str, request: m.JobRequest, deps: ApiDeps) -> m.JobCreated:
     s = deps.settings
     callback_url = check_callback(request.callback_url, s.allow_private_callbacks)
