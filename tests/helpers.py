@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 
@@ -30,6 +31,7 @@ def call_api(
     route: str | None = None,
     params: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, Any]]:
     from functions.upload_url import app
 
@@ -38,6 +40,7 @@ def call_api(
         method=method,
         route_path=route or path,
         path=path,
+        query=urlencode(query or {}),
         body=raw,
         path_params=params,
         sub=sub,

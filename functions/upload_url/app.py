@@ -51,9 +51,12 @@ def create_job(
     return Response(201, content_types.APPLICATION_JSON, job)
 
 
-@app.get("/jobs", responses={200: {"description": "the caller's recent jobs"}, 401: ERRORS[401]})
-def list_jobs() -> m.JobList:
-    return api.list_jobs(caller(app), api_deps())
+@app.get("/jobs", responses={200: {"description": "the caller's jobs, newest first, a page"}, 400: ERRORS[400], 401: ERRORS[401]})
+def list_jobs(
+    limit: Annotated[int, Query(), Ge(1), Le(100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")] = None,
+) -> m.JobList:
+    return api.list_jobs(caller(app), api_deps(), limit, cursor)
 
 
 @app.get("/jobs/<job_id>", responses={200: {"description": "status"}, 401: ERRORS[401], 404: ERRORS[404]})

@@ -38,3 +38,28 @@ def test_keys_are_per_user_and_optional(aws: Aws) -> None:
 def test_a_malformed_key_is_a_400(aws: Aws) -> None:
     status, reply = post(BODY, "x" * 256)
     assert status == 400 and "Idempotency-Key" in reply["error"]["message"]
+
+
+def test_jobs_are_paged_newest_first_each_exactly_once(aws: Aws) -> None:
+    created = [post(BODY, None)[1]["job_id"] for _ in range(7)]
+    post(BODY, None, sub="bob")
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        params = {"limit": "3", **({"cursor": cursor} if cursor else {})}
+        status, page = call_api("GET", "/jobs", query=params)
+        assert status == 200, page
+        seen += [j["job_id"] for j in page["jobs"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(created) and len(seen) == len(set(seen))
+    assert pages in (3, 4)  # 3 + 3 + 1 (a last empty page only if DynamoDB cannot tell it is the last)
+
+
+def test_a_cursor_that_was_not_given_out_is_a_400(aws: Aws) -> None:
+    for cursor in ("nonsense", "W10", "WyJ4IiwgIi4uLyJd"):
+        status, reply = call_api("GET", "/jobs", query={"cursor": cursor})
+        assert status == 400 and "cursor" in reply["error"]["message"], (cursor, reply)

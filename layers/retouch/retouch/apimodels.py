@@ -287,6 +287,9 @@ class JobSummary(BaseModel):
 
 class JobList(BaseModel):
     jobs: list[JobSummary]
+    """Newest first."""
+    next_cursor: str | None = None
+    """Pass as ``cursor`` for the next page; null on the last page."""
 
 
 class ParamOut(BaseModel):

@@ -106,6 +106,14 @@ owner's slot) stay within TransactWriteItems' 100 items."""
 
 
 @dataclass(frozen=True)
+class JobCursor:
+    """Where a page of a user's jobs ends: the last job's creation time and id."""
+
+    created_at: str
+    job_id: str
+
+
+@dataclass(frozen=True)
 class QueuedMark:
     """What :meth:`JobRepository.mark_queued` found: the image (``None``: no such image) and
     whether its request is this upload event's to send."""
@@ -234,18 +242,27 @@ class JobRepository:
             )
         return self._image(_plain(got["Item"])) if "Item" in got else None
 
-    def list_for_owner(self, owner: str, limit: int = 50) -> list[Job]:
-        with aws_errors("DynamoDB list jobs"):
-            got = self.ddb.query(
-                TableName=self.table,
-                IndexName="by-owner",
-                KeyConditionExpression="#o = :o",
-                ExpressionAttributeNames={"#o": "owner"},
-                ExpressionAttributeValues=_item({":o": owner}),
-                ScanIndexForward=False,
-                Limit=limit,
+    def list_for_owner(self, owner: str, limit: int = 50, after: JobCursor | None = None) -> tuple[list[Job], JobCursor | None]:
+        """The owner's jobs, newest first, ``limit`` at a time: the page after ``after`` and where
+        the next one starts (``None``: this was the last)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "by-owner",
+            "KeyConditionExpression": "#o = :o",
+            "ExpressionAttributeNames": {"#o": "owner"},
+            "ExpressionAttributeValues": _item({":o": owner}),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if after is not None:  # (the owner is the caller's: a cursor cannot reach another user's jobs)
+            kwargs["ExclusiveStartKey"] = _item(
+                {"owner": owner, "created_at": after.created_at, "pk": _pk(after.job_id), "sk": JOB_SK}
             )
-        return [self._job(_plain(i), []) for i in got.get("Items", [])]
+        with aws_errors("DynamoDB list jobs"):
+            got = self.ddb.query(**kwargs)
+        jobs = [self._job(_plain(i), []) for i in got.get("Items", [])]
+        last = got.get("LastEvaluatedKey")
+        return jobs, (JobCursor(jobs[-1].created_at, jobs[-1].job_id) if last and jobs else None)
 
     def _query(self, job_id: str) -> Iterator[dict[str, Any]]:
         kwargs: dict[str, Any] = {

@@ -6,6 +6,8 @@ these; they take the caller and typed input, and return typed bodies.
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import time
 import uuid
@@ -15,7 +17,7 @@ from typing import Any
 from retouch import apimodels as m
 from retouch import events, keys
 from retouch.adapters import webhooks
-from retouch.adapters.jobs import user_pk
+from retouch.adapters.jobs import JobCursor, user_pk
 from retouch.adapters.quotas import Limits
 from retouch.errors import Conflict, InvalidParameters, NotFound, ValidationError
 from retouch.logic.deps import ApiDeps
@@ -229,7 +231,9 @@ def job_status(owner: str, job_id: str, deps: ApiDeps) -> m.JobStatus:
     )
 
 
-def list_jobs(owner: str, deps: ApiDeps) -> m.JobList:
+def list_jobs(owner: str, deps: ApiDeps, limit: int = 50, cursor: str | None = None) -> m.JobList:
+    """The caller's jobs, newest first, a page at a time: ``next_cursor`` asks for the next page."""
+    jobs, after = deps.jobs.list_for_owner(owner, limit, decode_cursor(cursor) if cursor else None)
     return m.JobList(
         jobs=[
             m.JobSummary(
@@ -240,9 +244,25 @@ def list_jobs(owner: str, deps: ApiDeps) -> m.JobList:
                 succeeded=j.succeeded,
                 failed=j.failed,
             )
-            for j in deps.jobs.list_for_owner(owner)
-        ]
+            for j in jobs
+        ],
+        next_cursor=encode_cursor(after) if after else None,
     )
+
+
+def encode_cursor(after: JobCursor) -> str:
+    """Opaque to clients: where the next page of their jobs starts."""
+    return base64.urlsafe_b64encode(json.dumps([after.created_at, after.job_id]).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> JobCursor:
+    try:
+        created_at, job_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not (isinstance(created_at, str) and len(created_at) <= 40 and valid_job_id(job_id)):
+            raise ValueError(cursor)
+    except (ValueError, TypeError, UnicodeDecodeError):
+        raise ValidationError("cursor is not one this API gave out; use next_cursor as it came") from None
+    return JobCursor(created_at, job_id)
 
 
 def list_operations() -> m.OperationList:
