@@ -15,6 +15,7 @@ import moto.dynamodb.models
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto.core.serialize import SERIALIZERS, BaseJSONSerializer, JSONSerializer
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
@@ -34,6 +35,7 @@ def installed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Table, "query", Table.query)
     monkeypatch.setattr(Queue, "messages", Queue.messages)
     monkeypatch.setattr(moto.dynamodb.models, "copy", moto.dynamodb.models.copy)
+    monkeypatch.setattr(JSONSerializer, "_serialize_type_structure", JSONSerializer._serialize_type_structure)
     moto_main.install()
 
 
@@ -188,6 +190,54 @@ def test_a_query_on_the_key_reads_its_partition_only_and_answers_as_moto(ddb: An
     assert "all_items" not in vars(table())
 
 
+# --- answers written as moto writes them ----------------------------------------------------------
+EVERY_TYPE: dict[str, Any] = {
+    "s": {"S": "é"},
+    "empty": {"S": ""},
+    "n": {"N": "-1.50"},
+    "yes": {"BOOL": True},
+    "no": {"BOOL": False},
+    "null": {"NULL": True},
+    "ss": {"SS": ["a", "b"]},
+    "ns": {"NS": ["1", "2.5"]},
+    "b": {"B": b"\x00\xff"},
+    "bs": {"BS": [b"\x01"]},
+    "m": {"M": {"x": {"N": "1"}, "deep": {"M": {"l": {"L": [{"S": "y"}, {"B": b"z"}, {"M": {}}]}}}, "bin": {"B": b"q"}}},
+    "l": {"L": [{"N": "3"}, {"L": []}, {"SS": ["c"]}, {"NULL": True}]},
+}
+
+
+def test_answers_are_written_as_moto_writes_them(ddb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(3):
+        ddb.put_item(TableName=TABLE, Item={"pk": {"S": "P"}, "sk": {"S": f"{i}"}, **EVERY_TYPE})
+    key = {"pk": {"S": "P"}, "sk": {"S": "1"}}
+
+    def answers() -> list[Any]:
+        return [
+            ddb.get_item(TableName=TABLE, Key=key)["Item"],
+            ddb.query(TableName=TABLE, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "P"}})["Items"],
+            ddb.batch_get_item(RequestItems={TABLE: {"Keys": [key]}})["Responses"],
+            ddb.update_item(
+                TableName=TABLE,
+                Key=key,
+                UpdateExpression="SET n = n + :one",
+                ExpressionAttributeValues={":one": {"N": "0"}},
+                ReturnValues="ALL_NEW",
+            )["Attributes"],
+        ]
+
+    ours = answers()
+    monkeypatch.setattr(JSONSerializer, "_serialize_type_structure", moto_main._moto_serialize_structure)
+    assert answers() == ours
+    assert ours[0] == {"pk": {"S": "P"}, "sk": {"S": "1"}, **EVERY_TYPE}
+
+
+def test_only_plain_attribute_values_take_the_short_way() -> None:
+    assert moto_main._wire_attribute_value({"M": {"a": {"L": [{"N": "1"}]}}}) == {"M": {"a": {"L": [{"N": "1"}]}}}
+    for value in ({"B": "AA=="}, {"M": {"a": {"B": b"x"}}}, {"L": [DynamoType({"S": "x"})]}, {"S": "a", "N": "1"}, {"N": 1}, "S"):
+        assert moto_main._wire_attribute_value(value) is None
+
+
 # --- cost: bounded by what a transaction touches ----------------------------------------------------
 PEAK_BOUND = 2_000_000
 """Bytes one counting transaction may allocate at its peak. On a table of 5,000 items moto's
@@ -238,6 +288,17 @@ def test_the_moto_internals_the_patches_rely_on_are_still_there() -> None:
         "for item in self.all_items()\n                if isinstance(item, Item) and item.hash_key == hash_key"
         in inspect.getsource(moto_main._moto_query)
     )
+
+
+def test_the_serializer_internals_the_short_way_relies_on_are_still_there() -> None:
+    """moto writes DynamoDB's JSON answers with :class:`JSONSerializer`, whose structures go
+    through ``_serialize_type_structure(serialized, value, shape, key)`` and whose plain values
+    through ``_default_serialize``, as :func:`moto_main._serialize_structure` assumes."""
+    assert SERIALIZERS["json"] is JSONSerializer and issubclass(JSONSerializer, BaseJSONSerializer)
+    params = list(inspect.signature(moto_main._moto_serialize_structure).parameters)
+    assert params == ["self", "serialized", "value", "shape", "key"]
+    assert list(inspect.signature(BaseJSONSerializer._default_serialize).parameters) == params
+    assert "serialized[serialization_key] = value" in inspect.getsource(BaseJSONSerializer._default_serialize)
 
 
 def test_install_replaces_the_tables_rollback_copy_by_the_table(installed: None) -> None:
