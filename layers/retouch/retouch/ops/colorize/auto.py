@@ -15,8 +15,8 @@
 
 from __future__ import annotations
 
-import functools
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from retouch.errors import InvalidParameters
+from retouch.observability import logger
 from retouch.ops import colorize_library
 from retouch.ops.colorize.colour import ColorizeModelError, guided_upsample
 from retouch.ops.colorize.reference import SMOOTH_EPS, SMOOTH_RADIUS, WORK_SIDE, transfer_from_references
@@ -39,12 +40,33 @@ MODEL_SIDE = WORK_SIDE
 """Longest side of the grid on which a model's (coarse) output is smoothed along L* edges."""
 
 
-@functools.lru_cache(maxsize=2)
+MODEL_BROKEN = "colorize: the colorization model could not be loaded (the service's log has the details)"
+MODEL_MISSING = "colorize: the colorization model could not be read (the service's log has the details)"
+MODEL_FAILED = "colorize: the colorization model failed on this image (the service's log has the details)"
+MODEL_INTERFACE = "colorize: the colorization model gives an output of the wrong shape (the service's log has the details)"
+"""What a user is told (no local path, no OpenCV internals); the details go to the log."""
+
+_nets = threading.local()
+"""Each thread's own networks, ``{(path, mtime): net}``: a ``cv2.dnn`` network keeps its
+buffers in itself, so two threads running one network at once corrupt each other's work
+(``retouch apply`` renders images in threads). A network is small (1.3 M parameters)."""
+MODELS_PER_THREAD = 2
+
+
 def _load_model(path: str, mtime: float) -> Any:
-    try:
-        return cv2.dnn.readNetFromONNX(path)
-    except cv2.error as exc:
-        raise ColorizeModelError(f"colorize: cannot load the ONNX model {path}: {exc}") from exc
+    """This thread's network for the model at ``path`` (as modified at ``mtime``)."""
+    cache: dict[tuple[str, float], Any] = _nets.__dict__.setdefault("cache", {})
+    key = (path, mtime)
+    if key not in cache:
+        try:
+            net = cv2.dnn.readNetFromONNX(path)
+        except cv2.error as exc:
+            logger.warning("colorize: cannot load the ONNX model", extra={"path": path, "detail": str(exc)[:500]})
+            raise ColorizeModelError(MODEL_BROKEN) from exc
+        while len(cache) >= MODELS_PER_THREAD:
+            del cache[next(iter(cache))]
+        cache[key] = net
+    return cache[key]
 
 
 def predict_with_model(full_l: np.ndarray, path: str) -> np.ndarray:
@@ -67,15 +89,18 @@ def predict_with_model(full_l: np.ndarray, path: str) -> np.ndarray:
     try:
         net = _load_model(path, os.path.getmtime(path))
     except OSError as exc:
-        raise ColorizeModelError(f"colorize: COLORIZE_MODEL_PATH={path} cannot be read: {exc}") from exc
+        logger.warning("colorize: the model cannot be read", extra={"path": path, "detail": str(exc)[:500]})
+        raise ColorizeModelError(MODEL_MISSING) from exc
     small = cv2.resize(full_l, (MODEL_SIZE, MODEL_SIZE), interpolation=cv2.INTER_AREA)
     net.setInput((small - 50.0).astype(np.float32)[None, None])
     try:
         out = np.asarray(net.forward())
     except cv2.error as exc:
-        raise ColorizeModelError(f"colorize: the model {path} failed: {exc}") from exc
+        logger.warning("colorize: the model failed", extra={"path": path, "detail": str(exc)[:500]})
+        raise ColorizeModelError(MODEL_FAILED) from exc
     if out.ndim != 4 or out.shape[:2] != (1, 2):
-        raise ColorizeModelError(f"colorize: the model {path} must output 1x2xHxW a*b*, got shape {out.shape}")
+        logger.warning("colorize: the model must output 1x2xHxW a*b*", extra={"path": path, "shape": str(out.shape)})
+        raise ColorizeModelError(MODEL_INTERFACE)
     ab_low = np.ascontiguousarray(out[0].transpose(1, 2, 0), dtype=np.float32)
     work_l = colorize_library.fit_side(full_l, MODEL_SIDE)
     ab_work = cv2.resize(ab_low, (work_l.shape[1], work_l.shape[0]), interpolation=cv2.INTER_LINEAR)
