@@ -53,6 +53,9 @@ def _param_field(p: specs.Param) -> tuple[Any, Any]:
     elif p.kind == "numbers":
         kind = list[int | float]
         constraints.update(min_length=p.count, max_length=p.count)
+    elif p.kind == "points":
+        kind = list[Annotated[list[int | float], Field(min_length=2, max_length=3)]]
+        constraints.update(min_length=1, max_length=p.count)
     else:
         kind = _KIND_TYPES[p.kind]
         if p.kind in ("int", "float"):

@@ -27,6 +27,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from retouch.errors import InvalidParameters
 from retouch.ops.context import ChainContext, faces_in
 from retouch.ops.faces import Eye, Face
 from retouch.ops.registry import Image
@@ -89,6 +90,23 @@ TINY_EYE_SLACK = 2.0
 MIN_RED_EXCESS = 50
 """R - max(G, B) of a red-pupil pixel, at least (grey levels); natural irises stay below ~40."""
 
+PUPIL_GREY = 40.0
+"""Median grey level (of 255) a corrected red pupil is brought down to, at most (L* about 17):
+dark like a real pupil, with its texture (the G and B channels) kept relative to it."""
+CLEAR_REDNESS = 0.7
+"""Mean redness of a pupil kept whole where the eyelid fit would cut most of it away (on faces
+of 30-60 px the fit can be off by a few px; red pupils measure 0.6-0.85, lids and brows less),
+and of one found from the centre of the lids rather than the iris."""
+PUPIL_OVER_SKIN = 0.15
+"""A red pupil's mean redness is at least this much above the skin's around the eye."""
+SKIN_MARGIN = 0.12
+"""On a reddish face a pupil pixel must be this much redder than the skin around the eye."""
+PALE_REDNESS = 0.1
+"""Redness of the palest pupil pixels corrected (a pink halo around a catch-light, the mixed
+edge); they are corrected by their share of red, fully from 0.6 of ``threshold``."""
+PUPIL_DARKEN = 0.8
+"""A red pupil's grey level is at most this share of its own G and B mean (never lightened)."""
+
 
 def redness(rgb: np.ndarray) -> np.ndarray:
     """``(R - max(G, B)) / R`` in [0, 1] (0 where R is not the largest channel).
@@ -100,18 +118,39 @@ def redness(rgb: np.ndarray) -> np.ndarray:
     return np.clip((r - np.maximum(f[..., 1], f[..., 2])) / np.maximum(r, 1.0), 0.0, 1.0)
 
 
+def _growth_steps(radius: float) -> int:
+    """How far (px) a pupil found by its strongly red core may grow into paler red pixels: its
+    soft edge, about 6% of the iris radius, at least 1 px (never into the lids beyond)."""
+    return int(min(8, max(1, round(0.06 * radius))))
+
+
+def _grow(core: np.ndarray, allowed: np.ndarray, steps: int) -> np.ndarray:
+    """``core`` grown by up to ``steps`` px (8-connected) through ``allowed`` pixels only."""
+    grown = core.copy()
+    kernel = np.ones((3, 3), np.uint8)
+    for _ in range(steps):
+        grown = cv2.dilate(grown.astype(np.uint8), kernel).astype(bool) & allowed
+    return grown | core
+
+
 def red_pupil_mask(rgb: np.ndarray, center: tuple[float, float], radius: float, threshold: float) -> np.ndarray:
     """Mask (bool) of the red pupil in ``rgb`` (a window), or an all-false mask.
 
     ``center`` (window coordinates) and ``radius`` describe the iris. Colour: redness above
     ``threshold`` and R above max(G, B) by more than :data:`MIN_RED_EXCESS` levels (dark
-    iris and lash pixels can have a high ratio but never a large excess). Shape: the
-    connected component whose centroid is nearest the centre, within ``0.8 * radius + s`` of
-    it, inside the disc of ``1.3 * radius + s``, and roughly round (area at least 30% of its
-    enclosing circle, unless the iris radius is below 3 px); grown by hysteresis to pixels of
-    half the redness connected to it. The slack ``s`` is 1 px, and :data:`TINY_EYE_SLACK` px
-    for irises below 3 px (faces of ~25-50 px in group photos), whose centre the landmark
-    models place to within a pixel or two only.
+    iris and lash pixels can have a high ratio but never a large excess); where the skin
+    around the eye (the median in 1.3-1.6 radii) is reddish, above half the threshold,
+    the threshold rises to :data:`SKIN_MARGIN` above it (at most half-way to the reddest pupil
+    pixels). Shape: the reddest connected component (mean redness, less 0.1 per iris radius of
+    distance) redder than the skin by :data:`PUPIL_OVER_SKIN`, whose centroid lies within
+    ``0.8 * radius + s`` of the centre, inside the disc of
+    ``1.3 * radius + s``, and roughly round (area at least 30% of its enclosing circle, unless
+    the iris radius is below 3 px), with the other red pieces as red whose centroid is as near
+    to its own (a pupil split by a catch-light), cut to the iris (1.05 radii + s); grown into
+    pale red pixels (:data:`PALE_REDNESS`) connected to it, by at most :func:`_growth_steps` px
+    (the pupil's soft edge, not the eyelid's skin, reddish too). The slack ``s`` is 1 px, and
+    :data:`TINY_EYE_SLACK` px for irises below 3 px (faces of ~20-50 px in group photos), whose
+    centre the landmark models place to within a pixel or two only.
     """
     h, w = rgb.shape[:2]
     red = redness(rgb)
@@ -122,13 +161,20 @@ def red_pupil_mask(rgb: np.ndarray, center: tuple[float, float], radius: float, 
     tiny = radius < 3.0  # a pupil of a few pixels has no measurable shape
     slack = TINY_EYE_SLACK if tiny else 1.0
     disc = dist <= 1.3 * radius + slack
+    # on a red face (warm light, flushed skin) the pupil must be redder than the skin around it
+    ring = (dist > 1.3 * radius + slack) & (dist <= 1.6 * radius + slack + 2)
+    skin = float(np.median(red[ring])) if ring.any() else 0.0
+    if skin > 0.5 * threshold and disc.any():
+        threshold = max(threshold, min(skin + SKIN_MARGIN, 0.5 * (skin + float(np.percentile(red[disc], 95)))))
+    pale = max(PALE_REDNESS, skin + 0.05)
     strong = (red > threshold) & (excess > MIN_RED_EXCESS) & disc
     empty = np.zeros((h, w), bool)
     if not strong.any():
         return empty
     n, labels, stats, centroids = cv2.connectedComponentsWithStats(strong.astype(np.uint8), connectivity=8)
     min_area = 1.0 if tiny else max(2.0, 0.1 * np.pi * radius * radius)
-    best, best_d = 0, np.inf
+    best, best_score = 0, -np.inf
+    mean_red = np.zeros(n)
     for i in range(1, n):
         area = stats[i, cv2.CC_STAT_AREA]
         cx, cy = centroids[i] + 0.5
@@ -139,14 +185,27 @@ def red_pupil_mask(rgb: np.ndarray, center: tuple[float, float], radius: float, 
         extent = float(np.max(np.hypot(xs + 0.5 - cx, ys + 0.5 - cy))) + 0.5
         if not tiny and area < 0.3 * np.pi * extent * extent:
             continue
-        if d < best_d:
-            best, best_d = i, d
+        # the reddest candidate (a red pupil is redder than a reddish lid), nearer ones first
+        mean_red[i] = float(red[ys, xs].mean())
+        if mean_red[i] < skin + PUPIL_OVER_SKIN:
+            continue  # no redder than the skin around: a lid or a brow
+        score = mean_red[i] - 0.1 * d / max(radius, 1.0)
+        if score > best_score:
+            best, best_score = i, score
     if best == 0:
         return empty
-    weak = ((red > 0.5 * threshold) & (excess > MIN_RED_EXCESS // 2) & disc).astype(np.uint8)
-    _, weak_labels = cv2.connectedComponents(weak, connectivity=8)
-    keep = np.unique(weak_labels[labels == best])
-    return np.isin(weak_labels, keep[keep > 0])
+    # a pupil split by a catch-light or lashes: the other red pieces near its centre
+    bx, by = centroids[best] + 0.5
+    pieces = [
+        i
+        for i in range(1, n)
+        if float(np.hypot(centroids[i][0] + 0.5 - bx, centroids[i][1] + 0.5 - by)) <= 0.8 * radius + slack
+        and (i == best or float(red[labels == i].mean()) >= mean_red[best] - 0.15)
+    ]
+    # the pupil never reaches past the iris: red skin or lids joined to it are cut off there
+    iris = dist <= 1.05 * radius + slack
+    weak = (red > pale) & (excess > MIN_RED_EXCESS // 3) & iris
+    return _grow(np.isin(labels, pieces) & iris, weak, _growth_steps(radius))
 
 
 def bright_pupil_mask(rgb: np.ndarray, center: tuple[float, float], radius: float) -> np.ndarray:
@@ -165,8 +224,7 @@ def bright_pupil_mask(rgb: np.ndarray, center: tuple[float, float], radius: floa
     between the ring's luma and the floor (its soft edge).
     """
     h, w = rgb.shape[:2]
-    f = rgb.astype(np.float32)
-    luma = 0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]
+    luma = _luma(rgb)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     dist = np.hypot(xx + 0.5 - center[0], yy + 0.5 - center[1])
     tiny = radius < 3.0
@@ -196,11 +254,9 @@ def bright_pupil_mask(rgb: np.ndarray, center: tuple[float, float], radius: floa
             best, best_d = i, d
     if not best:
         return empty
-    # grown by hysteresis over the pupil's soft edge (half-way between the iris and the floor)
-    weak = ((luma > 0.5 * (floor + ring_luma)) & (dist <= radius + slack)).astype(np.uint8)
-    _, weak_labels = cv2.connectedComponents(weak, connectivity=8)
-    keep = np.unique(weak_labels[labels == best])
-    return np.isin(weak_labels, keep[keep > 0])
+    # grown over the pupil's soft edge (half-way between the iris and the floor)
+    weak = (luma > 0.5 * (floor + ring_luma)) & (dist <= radius + slack)
+    return _grow(labels == best, weak, _growth_steps(radius) + 1)
 
 
 CAT_EYE_MIN_LUMA = 150.0
@@ -209,14 +265,75 @@ CAT_EYE_MIN_AREA = 0.2
 CAT_EYE_TINY_MIN_AREA = 0.35
 """The same for irises below 3 px, where a catch-light blurs into a few pixels: 0.3-0.45
 found the same pupils on the development photos."""
+CAT_EYE_PUPIL_LUMA = 35.0
+"""Median grey level given to a corrected golden/white pupil."""
 
 
-def _fix_eye(source: Image, eye: Eye, strength: float, threshold: float, cat_eye: bool = False) -> Patch | None:
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    f = rgb.astype(np.float32)
+    return 0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]
+
+
+def _feather(hard: np.ndarray, radius: float, onto: np.ndarray) -> np.ndarray:
+    """``hard`` (float alpha in [0, 1]) with an outward edge of 1-2 px: a Gaussian of 0.5-1 px,
+    kept only on ``onto`` pixels (the pupil's tinted edge; never a catch-light or the iris)."""
+    sigma = float(np.clip(0.07 * radius, 0.5, 1.0))
+    soft = cv2.GaussianBlur(hard, (0, 0), sigma)
+    return np.maximum(hard, np.where(onto, soft, 0.0)).astype(np.float32)
+
+
+def red_pupil_correction(rgb: np.ndarray, mask: np.ndarray, radius: float, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """``target, alpha`` that turn the red pupil ``mask`` of ``rgb`` dark and neutral.
+
+    The target is grey (a* = b* = 0, no teal or purple cast), at the level of the pixel's own G
+    and B mean (which carry a red pupil's texture, and keep a pink catch-light halo light),
+    darkened so the pupil's median is at most :data:`PUPIL_GREY` (less for light pixels: none
+    above a G and B mean of 180, a catch-light's edge). The alpha is 1 where a
+    pixel is red (redness above 0.6 ``threshold``), falling to 0 at :data:`PALE_REDNESS`, so
+    a pixel mixed of red and iris at the pupil's edge is corrected by its red share only; outside the
+    mask it is 0 but for a 1-2 px feather onto tinted edge pixels (:func:`_feather`).
+    """
+    f = rgb.astype(np.float32)
+    grey = 0.5 * (f[..., 1] + f[..., 2])
+    level = float(np.median(grey[mask]))
+    k = min(PUPIL_DARKEN, PUPIL_GREY / max(level, 1.0))
+    # a catch-light's pink halo (G and B high) keeps its lightness: only the red goes
+    k_px = k + (1.0 - k) * _smoothstep(grey, 100.0, 180.0)
+    target = np.repeat((grey * k_px)[..., None], 3, axis=2)
+    red = redness(rgb)
+    share = _smoothstep(red, PALE_REDNESS, max(PALE_REDNESS + 0.05, 0.6 * threshold))
+    hard = (share * mask).astype(np.float32)
+    return target, _feather(hard, radius, red > 0.1)
+
+
+def bright_pupil_correction(rgb: np.ndarray, mask: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """``target, alpha`` for a golden, green or white pupil: grey, with the median at
+    :data:`CAT_EYE_PUPIL_LUMA` and the relative shading (so a brighter catch-light) kept."""
+    luma = _luma(rgb)
+    scale = CAT_EYE_PUPIL_LUMA / max(float(np.median(luma[mask])), 1.0)
+    target = np.repeat(np.minimum(luma * scale, 255.0)[..., None], 3, axis=2)
+    inside = mask.astype(np.float32)
+    near = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=2).astype(bool)
+    rim = near & ~mask
+    edge = near
+    if rim.any():  # the feather goes onto the pupil's bright edge only, not the iris
+        edge = near & (luma > 0.5 * (float(np.median(luma[mask])) + float(np.median(luma[rim]))))
+    return target, _feather(inside, radius, edge)
+
+
+def _fix_at(
+    source: Image,
+    centres: list[tuple[float, float]],
+    radius: float,
+    contour: np.ndarray | None,
+    strength: float,
+    threshold: float,
+    cat_eye: bool,
+) -> Patch | None:
+    """The correction of one eye whose iris (``radius``) is centred at one of ``centres``
+    (tried in turn), or None when its pupil is neither red nor, with ``cat_eye``, bright."""
     h, w = source.shape[:2]
-    r = max(eye.iris_radius, 1.0)
-    centres = [eye.center]
-    if eye.contour is not None:  # the iris fit can be thrown by the red pupil itself: retry
-        centres.append((float(eye.contour[:, 0].mean()), float(eye.contour[:, 1].mean())))
+    r = max(radius, 1.0)
     for centre in centres:
         x0, y0, x1, y1 = _window(centre, 1.6 * r + 3, w, h)
         if x1 - x0 < 2 or y1 - y0 < 2:
@@ -224,43 +341,190 @@ def _fix_eye(source: Image, eye: Eye, strength: float, threshold: float, cat_eye
         rgb = source[y0:y1, x0:x1, :3]
         local = (centre[0] - x0, centre[1] - y0)
         mask = red_pupil_mask(rgb, local, r, threshold)
+        if centre != centres[0] and mask.any() and float(redness(rgb)[mask].mean()) < CLEAR_REDNESS:
+            mask[:] = False  # from the lids' centre, only a clearly red pupil (not a reddish lid)
         bright = False
         if cat_eye and not mask.any():
             mask, bright = bright_pupil_mask(rgb, local, r), True
-        if eye.contour is not None:  # never outside the eyelids (a little slack for the fit)
-            lids = _polygon_mask(eye.contour, x0, y0, mask.shape)
+        if contour is not None and mask.any():  # never outside the eyelids (some slack for the fit)
+            lids = _polygon_mask(contour, x0, y0, mask.shape)
             lids = cv2.dilate(lids, np.ones((3, 3), np.uint8), iterations=max(1, round(0.5 * r)))
-            mask &= lids.astype(bool)
+            # clearly red pixels of the pupil stay even where the lids' fit is a pixel or two off
+            inside = mask & (lids.astype(bool) | (redness(rgb) >= CLEAR_REDNESS))
+            # unless the lids' fit is off (it can be by a few px on small faces) and would cut
+            # away most of a clearly red pupil the iris fit found
+            clear = not bright and centre == centres[0] and float(redness(rgb)[mask].mean()) >= CLEAR_REDNESS
+            if 2 * int(inside.sum()) >= int(mask.sum()) or not clear:
+                mask = inside
         if mask.any():
             break
     else:
         return None
-    sigma = max(0.5, 0.12 * r)
-    alpha = np.clip(2.0 * cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma), 0.0, 1.0) * strength
-    f = rgb.astype(np.float32)
     if bright:
-        # a dark, neutral pupil that keeps the relative shading (and so a brighter catch-light)
-        luma = 0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]
-        inside = luma[mask]
-        scale = CAT_EYE_PUPIL_LUMA / max(float(np.median(inside)), 1.0)
-        target = np.repeat(np.minimum(luma * scale, 255.0)[..., None], 3, axis=2)
-        return x0, y0, target, alpha
-    red = redness(rgb)
-    target = f.copy()
-    target[..., 0] = np.minimum(f[..., 0], 0.5 * (f[..., 1] + f[..., 2]))
-    # darken like a real pupil, in proportion to how red the pixel was (catch-lights are not red)
-    target *= (1.0 - 0.25 * np.clip(red / threshold, 0.0, 1.0))[..., None]
-    return x0, y0, target, alpha
+        target, alpha = bright_pupil_correction(rgb, mask, r)
+    else:
+        target, alpha = red_pupil_correction(rgb, mask, r, threshold)
+    return x0, y0, target, alpha * strength
 
 
-CAT_EYE_PUPIL_LUMA = 35.0
-"""Median grey level given to a corrected golden/white pupil."""
+def _fix_eye(source: Image, eye: Eye, strength: float, threshold: float, cat_eye: bool = False) -> Patch | None:
+    centres = [eye.center]
+    if eye.contour is not None:  # the iris fit can be thrown by the red pupil itself: retry
+        centres.append((float(eye.contour[:, 0].mean()), float(eye.contour[:, 1].mean())))
+    return _fix_at(source, centres, eye.iris_radius, eye.contour, strength, threshold, cat_eye)
+
+
+# --------------------------------------------------------------------------- eyes pointed at
+
+POINT_SEARCH = 24
+"""Half-size (px) of the first window searched around a point given without a radius; it
+doubles while the pupil found touches its border (a full-frame close-up), up to the image."""
+POINT_TOLERANCE = 3.0
+"""A pupil found from a point must contain it, or lie within this many px of it (or within a
+third of the given radius)."""
+SHINE_CONTRAST = 0.75
+"""Eye-shine is bright against its surroundings: the ring around it has at most this share of
+its median luma (a pale iris or a sclera under a point is not)."""
+SHINE_MAX_SEARCH = 256
+"""Half-size (px) of the largest window searched for eye-shine without a radius."""
+SHINE_MIN_LUMA = 90.0
+"""Median luma (3x3) at a point, at least, for its pupil to be taken for eye-shine (a normal
+pupil under a point is dark)."""
+
+
+def _component_at(mask: np.ndarray, point: tuple[float, float], tolerance: float) -> np.ndarray | None:
+    """The connected component of ``mask`` containing ``point`` (window coordinates), or the
+    one with a pixel nearest to it within ``tolerance`` px; None if there is none."""
+    if not mask.any():
+        return None
+    _, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    h, w = mask.shape
+    px, py = min(w - 1, max(0, int(point[0]))), min(h - 1, max(0, int(point[1])))
+    label = int(labels[py, px])
+    if label == 0:
+        ys, xs = np.nonzero(mask)
+        d = np.hypot(xs + 0.5 - point[0], ys + 0.5 - point[1])
+        nearest = int(np.argmin(d))
+        if d[nearest] > tolerance:
+            return None
+        label = int(labels[ys[nearest], xs[nearest]])
+    component: np.ndarray = labels == label
+    return component
+
+
+def _shine_at(rgb: np.ndarray, point: tuple[float, float]) -> np.ndarray | None:
+    """The bright blob under ``point`` (window coordinates): pixels above 70 % of the luma at
+    the point, connected to it; None when the point itself is dark (a normal pupil)."""
+    luma = _luma(rgb)
+    px, py = int(point[0]), int(point[1])
+    centre = float(np.median(luma[max(0, py - 1) : py + 2, max(0, px - 1) : px + 2]))
+    if centre < SHINE_MIN_LUMA:
+        return None
+    return _component_at(luma > 0.7 * centre, point, 1.0)
+
+
+def _round_pupil(component: np.ndarray) -> tuple[tuple[float, float], float] | None:
+    """Centre and radius of a roughly round, solid blob; None for other shapes (an iris ring
+    around a dark pupil, a stripe of lip or skin)."""
+    ys, xs = np.nonzero(component)
+    area = len(xs)
+    cx, cy = float(xs.mean()) + 0.5, float(ys.mean()) + 0.5
+    extent = float(np.max(np.hypot(xs + 0.5 - cx, ys + 0.5 - cy))) + 0.5
+    if area >= 12 and area < 0.3 * np.pi * extent * extent:
+        return None
+    if area >= 12:
+        filled = component.astype(np.uint8).copy()
+        contours, _ = cv2.findContours(filled, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(filled, contours, -1, 1, -1)
+        if area < 0.8 * int(filled.sum()):  # a ring, not a pupil
+            return None
+    return (cx, cy), max(0.7, float(np.sqrt(area / np.pi)))
+
+
+def _find_pupil(
+    source: Image, point: tuple[float, float], radius: float | None, threshold: float
+) -> tuple[tuple[float, float], float, bool] | None:
+    """Where the pupil under ``point`` is: its centre, an iris radius for it and whether it is
+    red (else eye-shine: golden, green or white, brighter than around it); None for an eye that
+    is neither (a normal dark pupil, an iris, skin)."""
+    h, w = source.shape[:2]
+    half = 1.6 * radius + 3 if radius else float(POINT_SEARCH)
+    tolerance = max(POINT_TOLERANCE, radius / 3 if radius else 0.0)
+    while True:
+        x0, y0, x1, y1 = _window(point, half, w, h)
+        rgb = source[y0:y1, x0:x1, :3]
+        local = (point[0] - x0, point[1] - y0)
+        f = rgb.astype(np.int16)
+        red = (redness(rgb) > threshold) & (f[..., 0] - np.maximum(f[..., 1], f[..., 2]) > MIN_RED_EXCESS)
+        component = _component_at(red, local, tolerance)
+        is_red = component is not None
+        if component is None:
+            component = _shine_at(rgb, local)
+            if component is None:
+                return None
+        touches = component[0].any() or component[-1].any() or component[:, 0].any() or component[:, -1].any()
+        whole = x0 == 0 and y0 == 0 and x1 == w and y1 == h
+        if radius or not touches or whole or (not is_red and half >= SHINE_MAX_SEARCH):
+            break
+        half *= 2
+    if touches and (not whole or not is_red):
+        return None  # larger than the radius given (or than any eye-shine): not a pupil
+    found = _round_pupil(component)
+    if found is None:
+        return None
+    (cx, cy), pupil = found
+    if not is_red:
+        ring = cv2.dilate(component.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=max(2, round(0.4 * pupil)))
+        around = ring.astype(bool) & ~component
+        luma = _luma(rgb)
+        if not around.any() or float(np.median(luma[around])) > SHINE_CONTRAST * float(np.median(luma[component])):
+            return None  # not much brighter than around it: a pale iris or sclera, not eye-shine
+        if radius and pupil < np.sqrt(CAT_EYE_MIN_AREA) * radius:
+            return None  # a catch-light, not a pupil
+    iris = radius if radius else pupil / 0.6
+    return (cx + x0, cy + y0), iris, is_red
+
+
+def _fix_point(
+    source: Image, point: tuple[float, float], radius: float | None, strength: float, threshold: float
+) -> Patch | None:
+    found = _find_pupil(source, point, radius, threshold)
+    if found is None:
+        return None
+    centre, iris, is_red = found
+    h, w = source.shape[:2]
+    r = max(iris, 1.0)
+    x0, y0, x1, y1 = _window(centre, 1.6 * r + 3, w, h)
+    rgb = source[y0:y1, x0:x1, :3]
+    local = (centre[0] - x0, centre[1] - y0)
+    if is_red:
+        mask = red_pupil_mask(rgb, local, r, threshold)
+        if not mask.any():
+            return None
+        target, alpha = red_pupil_correction(rgb, mask, r, threshold)
+    else:
+        core = _shine_at(rgb, local)
+        if core is None:
+            return None
+        luma = _luma(rgb)
+        mask = _grow(core, luma > 0.45 * float(np.median(luma[core])), _growth_steps(r) + 1)
+        target, alpha = bright_pupil_correction(rgb, mask, r)
+    return x0, y0, target, alpha * strength
+
+
+def _near(a: tuple[float, float], b: tuple[float, float], distance: float) -> bool:
+    return float(np.hypot(a[0] - b[0], a[1] - b[1])) <= distance
 
 
 def red_eye(
-    image: Image, strength: float = 1.0, threshold: float = 0.45, cat_eye: bool = False, context: ChainContext | None = None
+    image: Image,
+    strength: float = 1.0,
+    threshold: float = 0.45,
+    cat_eye: bool = False,
+    points: list[list[float]] | None = None,
+    context: ChainContext | None = None,
 ) -> Image:
-    """Remove red eye from every detected face.
+    """Remove red eye from every detected face, and from the eyes at ``points``.
 
     :param strength: how much of the correction to apply (0 = none, 1 = full).
     :param threshold: minimum redness ``(R - max(G, B)) / R`` of a red-pupil pixel; lower
@@ -268,12 +532,52 @@ def red_eye(
     :param cat_eye: also darken golden or white flash pupils (:func:`bright_pupil_mask`) in
         eyes without red pupils. Off by default: a pale iris or a sclera under a misplaced
         iris fit could be darkened.
+    :param points: eyes pointed at, ``[x, y]`` or ``[x, y, r]`` in image pixels (``r``: the
+        iris radius; found from the pupil when absent), for eyes no face was found for (a
+        close crop, a face turned away, a pet). A red pupil there is corrected as in a detected
+        eye, a golden, green or white eye-shine made a dark pupil; an eye that is neither is
+        left alone. A point on a detected eye is that eye (corrected once); points must lie
+        inside the image (:class:`InvalidParameters` otherwise).
     :param context: the chain's context: faces analysed once per image (see :mod:`.context`).
     """
+    pointed = _check_points(points or [], image.shape[1], image.shape[0])
     if strength <= 0:
         return image
-    patches = [_fix_eye(image, eye, strength, threshold, cat_eye) for face in faces_in(image, context) for eye in face.eyes]
-    return _apply_patches(image, [p for p in patches if p is not None])
+    patches: list[Patch] = []
+    for face in faces_in(image, context):
+        for eye in face.eyes:
+            patch = _fix_eye(image, eye, strength, threshold, cat_eye)
+            claimed = [p for p in pointed if _near(p[0], eye.center, max(1.5 * eye.iris_radius, POINT_TOLERANCE))]
+            for p in claimed:
+                pointed.remove(p)
+            if patch is not None:
+                patches.append(patch)
+            elif claimed:  # pointed at, not red: eye-shine may be there
+                (x, y), r = claimed[0]
+                patch = _fix_point(image, (x, y), r or eye.iris_radius, strength, threshold)
+                if patch is not None:
+                    patches.append(patch)
+    done: list[tuple[tuple[float, float], float]] = []
+    for (x, y), r in pointed:
+        if any(_near((x, y), c, max(rad, POINT_TOLERANCE)) for c, rad in done):
+            continue  # a second point on an eye already corrected
+        patch = _fix_point(image, (x, y), r, strength, threshold)
+        if patch is not None:
+            patches.append(patch)
+            target = patch[2]
+            done.append(((x, y), 0.5 * max(target.shape[:2])))
+    return _apply_patches(image, patches)
+
+
+def _check_points(points: list[list[float]], width: int, height: int) -> list[tuple[tuple[float, float], float | None]]:
+    """Points as ``((x, y), r or None)``, each checked to lie inside the image."""
+    out: list[tuple[tuple[float, float], float | None]] = []
+    for number, p in enumerate(points, start=1):
+        x, y = float(p[0]), float(p[1])
+        if not (0 <= x < width and 0 <= y < height):
+            raise InvalidParameters(f"red_eye: point {number} ({x:g},{y:g}) lies outside the {width}x{height} image")
+        out.append(((x, y), float(p[2]) if len(p) > 2 else None))
+    return out
 
 
 # --------------------------------------------------------------------------- teeth

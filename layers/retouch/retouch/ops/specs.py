@@ -53,7 +53,8 @@ class Param:
     """One parameter of an operation.
 
     ``kind`` is one of ``int``, ``float``, ``choice``, ``bool``, ``numbers`` (a list of
-    ``count`` numbers, also accepted as a comma-separated string) or ``aspect`` (``W:H``).
+    ``count`` numbers, also accepted as a comma-separated string) or ``aspect`` (``W:H``);
+    :class:`TextParam` is ``string`` and :class:`PointsParam` ``points``.
     ``only_with`` restricts a parameter to some values of another parameter, e.g.
     ``{"method": ("linear",)}``.
     """
@@ -180,6 +181,51 @@ class TextParam(Param):
         out.pop("maximum", None)
         if self.maximum is not None:
             out["max_length"] = int(self.maximum)
+        return out
+
+
+MAX_POINTS = 32
+"""Points per ``points`` parameter (eyes pointed at in one photo)."""
+MAX_POINT_RADIUS = 10000
+
+
+@dataclass(frozen=True)
+class PointsParam(Param):
+    """Points in image pixels (``kind="points"``), each ``[x, y]`` or ``[x, y, r]`` (``r`` a
+    radius), at most ``count`` of them: a JSON list of such lists, or ``"x,y[,r];x,y[,r]"`` on
+    the command line. Normalised to the list. Whether they lie inside the image is checked
+    when the image is known (by the operation)."""
+
+    def parse(self, op: str, raw: Any) -> Any:
+        where = f"{op}: parameter {self.name!r}"
+        if isinstance(raw, str):
+            if len(raw) > MAX_NUMBER_TEXT * self.count:
+                raise InvalidParameters(f"{where} must be at most {self.count} points x,y[,r] separated by ';'")
+            items: Any = [item.split(",") for item in raw.split(";") if item.strip()]
+        else:
+            items = raw
+        if not isinstance(items, (list, tuple)) or not items:
+            raise InvalidParameters(
+                f'{where} must be points "x,y[,r];x,y[,r]" or a list of [x, y] or [x, y, r], got {_short(raw)}'
+            )
+        if len(items) > self.count:
+            raise InvalidParameters(f"{where} takes at most {self.count} points, got {len(items)}")
+        points = []
+        for number, item in enumerate(items, start=1):
+            at = f"{where}, point {number}"
+            if not isinstance(item, (list, tuple)) or len(item) not in (2, 3):
+                raise InvalidParameters(f"{at} must be x,y or x,y,r (pixels), got {_short(item)}")
+            values = [_number(at, v, integer=False, keep_int=True) for v in item]
+            if values[0] < 0 or values[1] < 0:
+                raise InvalidParameters(f"{at} must not be negative, got {values[0]},{values[1]}")
+            if len(values) == 3 and not 0 < values[2] <= MAX_POINT_RADIUS:
+                raise InvalidParameters(f"{at}: the radius must be above 0 and at most {MAX_POINT_RADIUS}, got {values[2]}")
+            points.append(values)
+        return points
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        out["max_items"] = self.count
         return out
 
 
@@ -491,6 +537,14 @@ OPERATIONS: tuple[Operation, ...] = (
                 "bool",
                 "also darken golden or white flash pupils (cat's eye); may darken pale irises",
                 default=False,
+            ),
+            PointsParam(
+                "points",
+                "points",
+                "eyes to fix by pointing at them, for eyes no face was found for (a close crop, a pet): "
+                '"x,y;x,y" or "x,y,r" with r the iris radius, in pixels (a JSON list of [x, y] or [x, y, r]); '
+                "a red pupil is neutralised, a golden, green or white eye-shine darkened, other eyes left alone",
+                count=MAX_POINTS,
             ),
         ),
         uses_context=True,

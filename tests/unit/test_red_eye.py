@@ -1,0 +1,188 @@
+"""red_eye changes the pupil and nothing else; eyes can be fixed by pointing at them.
+
+Synthetic eyes with known answers: an iris with radial texture under an upper lid, a sclera and
+skin, and a red pupil with a catch-light, rendered at a close-up (iris radius 40 px) and at the
+scale of a 20 px face (iris radius about 1 px). Measured as :mod:`bench.eval_red_eye` measures
+real photos: CIEDE2000 of the change within 2.2 iris radii outside the pupil (+2 px), the
+pupil's redness and colour cast.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage import color, data
+
+from bench.eval_portrait import paint_red_eyes
+from bench.eval_red_eye import MEAN_BOUND, P95_BOUND, measure
+from retouch.errors import InvalidParameters
+from retouch.ops import get, parse_cli_operation, portrait
+from retouch.ops.faces import detect_faces
+
+SKIN = (205, 150, 125)
+SCLERA = (232, 228, 220)
+IRIS = (70, 105, 120)  # blue-grey
+RED = (195, 30, 35)
+
+
+def render_eye(
+    iris_r: float, pupil_r: float, pupil: tuple[int, int, int] = RED, scale: int = 8
+) -> tuple[np.ndarray, tuple[float, float]]:
+    """An eye (iris radius ``iris_r`` px) in skin, drawn at ``scale`` x and area-averaged down
+    (soft, anti-aliased edges as a camera gives): lids as an almond, the upper lid over the top
+    of the iris, a textured iris, a pupil of ``pupil`` colour with a catch-light."""
+    size = int(np.ceil(iris_r * 7 + 8))
+    h, w = size, int(size * 1.4)
+    cx, cy = w / 2, h / 2
+    yy, xx = (np.mgrid[0 : h * scale, 0 : w * scale].astype(np.float32) + 0.5) / scale
+    dx, dy = xx - cx, yy - cy
+    d = np.hypot(dx, dy)
+    img = np.empty((h * scale, w * scale, 3), np.float32)
+    img[:] = SKIN
+    almond = (dx / (2.6 * iris_r)) ** 2 + (dy / (1.2 * iris_r)) ** 2 <= 1.0
+    img[almond] = SCLERA
+    angle = np.arctan2(dy, dx)
+    texture = 1.0 + 0.12 * np.sin(9 * angle) * np.clip(d / iris_r, 0, 1)
+    iris = almond & (d <= iris_r)
+    img[iris] = np.array(IRIS, np.float32) * texture[iris][:, None]
+    img[iris & (d <= pupil_r)] = pupil
+    glint = np.hypot(dx - 0.35 * pupil_r, dy + 0.35 * pupil_r) <= max(0.25 * pupil_r, 0.3)
+    img[iris & glint] = (250, 250, 245)
+    lid = almond & (dy < -0.75 * iris_r)  # the upper lid covers the top of the iris
+    img[lid] = SKIN
+    img[almond & (np.abs(dy + 0.75 * iris_r) < 0.12 * iris_r + 0.3 / scale)] = (40, 30, 28)  # lashes
+    small = img.reshape(h, scale, w, scale, 3).mean(axis=(1, 3))
+    return np.clip(np.round(small), 0, 255).astype(np.uint8), (cx, cy)
+
+
+def cast(image: np.ndarray, centre: tuple[float, float], r: float) -> tuple[float, float]:
+    """Mean a*, b* of the pupil's core (its catch-light left out)."""
+    h, w = image.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    core = np.hypot(xx + 0.5 - centre[0], yy + 0.5 - centre[1]) <= 0.7 * r
+    lab = color.rgb2lab(image)
+    core &= lab[..., 0] < 60
+    return float(lab[..., 1][core].mean()), float(lab[..., 2][core].mean())
+
+
+# --------------------------------------------------------------------------- the pupil only
+
+
+@pytest.mark.parametrize("radius", [None, 40])
+def test_close_up_pupil_turns_dark_and_neutral_and_nothing_around_it_changes(radius: int | None) -> None:
+    img, (cx, cy) = render_eye(40, 18)
+    point = [cx, cy] if radius is None else [cx, cy, radius]
+    fixed = portrait.red_eye(img, points=[point])
+    result = measure(img, fixed, (cx, cy, 18), 40)
+    assert result.fixed
+    assert result.mean <= MEAN_BOUND and result.p95 <= P95_BOUND, result
+    assert abs(result.a) < 2 and abs(result.b) < 2, result  # no teal, green, blue or purple
+    a, b = cast(fixed, (cx, cy), 18)
+    assert abs(a) < 2 and abs(b) < 2
+    luma = fixed[..., :3].astype(float) @ [0.299, 0.587, 0.114]
+    h, w = img.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    d = np.hypot(xx + 0.5 - cx, yy + 0.5 - cy)
+    assert np.median(luma[(d < 12) & (luma < 200)]) < 45  # dark like a pupil
+    glint = (round(cy - 0.35 * 18), round(cx + 0.35 * 18))
+    assert luma[glint] > 230  # the catch-light is kept
+    # feathered: the correction fades over a pixel or two at the pupil's edge, no further
+    changed = np.any(fixed != img, axis=2)
+    assert not changed[d > 18 + 3].any()
+
+
+def test_twenty_px_face_scale_pupil_fixed_at_a_point_and_surroundings_kept() -> None:
+    img, (cx, cy) = render_eye(1.1, 0.8, scale=16)
+    fixed = portrait.red_eye(img, points=[[cx, cy]])
+    assert portrait.redness(fixed).max() < 0.3
+    h, w = img.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    outside = np.hypot(xx + 0.5 - cx, yy + 0.5 - cy) > 0.8 + 2
+    de = color.deltaE_ciede2000(color.rgb2lab(img), color.rgb2lab(fixed))[outside]
+    assert de.mean() <= MEAN_BOUND and np.percentile(de, 95) <= P95_BOUND
+
+
+def test_detected_close_up_pupils_change_nothing_outside_and_come_out_neutral() -> None:
+    import cv2
+
+    close_up = cv2.resize(data.astronaut()[20:320, 120:370], (1000, 1200), interpolation=cv2.INTER_CUBIC)
+    faces = detect_faces(close_up)
+    assert len(faces) == 1
+    painted, discs = paint_red_eyes(close_up, faces)
+    fixed = portrait.red_eye(painted)
+    for (x, y, r), eye in zip(discs, faces[0].eyes, strict=True):
+        result = measure(painted, fixed, (x, y, r), eye.iris_radius)
+        assert result.fixed and result.within, result
+        assert abs(result.a) < 3 and abs(result.b) < 3, result
+
+
+def test_red_pixels_outside_the_pupil_are_not_touched() -> None:
+    """A red lid (a scratch, a red-lit face) joined to the pupil stays as it was."""
+    img, (cx, cy) = render_eye(30, 12)
+    r = 30
+    img[int(cy - 1.9 * r) : int(cy - 1.2 * r), int(cx - 10) : int(cx + 10)] = RED  # red mark on the lid
+    fixed = portrait.red_eye(img, points=[[cx, cy]])
+    assert np.array_equal(fixed[: int(cy - 1.2 * r)], img[: int(cy - 1.2 * r)])
+    assert measure(img, fixed, (cx, cy, 12), r).fixed
+
+
+# --------------------------------------------------------------------------- points
+
+
+def test_a_point_on_an_eye_that_is_not_red_changes_nothing() -> None:
+    for iris_r, pupil_r in ((40, 18), (1.1, 0.8)):
+        img, (cx, cy) = render_eye(iris_r, pupil_r, pupil=(22, 20, 24))
+        assert np.array_equal(portrait.red_eye(img, points=[[cx, cy]]), img)
+    astronaut = data.astronaut()
+    eyes = [e.center for f in detect_faces(astronaut) for e in f.eyes]
+    assert np.array_equal(portrait.red_eye(astronaut, points=[list(e) for e in eyes]), astronaut)
+
+
+def test_pet_eye_shine_at_a_point_becomes_a_dark_pupil() -> None:
+    for shine in ((225, 185, 80), (60, 215, 140), (235, 232, 222)):  # golden, green, white
+        img, (cx, cy) = render_eye(30, 16, pupil=shine)
+        assert np.array_equal(portrait.red_eye(img), img)  # nothing without a point
+        fixed = portrait.red_eye(img, points=[[cx, cy]])
+        result = measure(img, fixed, (cx, cy, 16), 30)
+        luma = fixed[..., :3].astype(float) @ [0.299, 0.587, 0.114]
+        assert luma[round(cy + 0.3 * 16), round(cx - 0.3 * 16)] < 60, shine
+        assert result.within, (shine, result)
+        assert abs(result.a) < 2 and abs(result.b) < 2
+
+
+def test_points_merge_with_detected_eyes() -> None:
+    astronaut = data.astronaut()
+    faces = detect_faces(astronaut)
+    painted, _ = paint_red_eyes(astronaut, faces)
+    detected = portrait.red_eye(painted)
+    assert not np.array_equal(detected, painted)
+    eyes = [list(e.center) for f in faces for e in f.eyes]
+    # the same eyes pointed at (twice) are corrected once: the result is the same
+    assert np.array_equal(portrait.red_eye(painted, points=eyes + [[x + 1, y] for x, y in eyes]), detected)
+
+
+def test_points_outside_the_image_are_refused() -> None:
+    img, (cx, cy) = render_eye(10, 5)
+    w = img.shape[1]
+    with pytest.raises(InvalidParameters, match=r"red_eye: point 2 \(.*\) lies outside the"):
+        portrait.red_eye(img, points=[[cx, cy], [w + 5, 3]])
+
+
+def test_points_parameter_parses_cli_text_and_json_lists_the_same() -> None:
+    op = get("red_eye")
+    from_cli = op.validate(parse_cli_operation("red_eye:points=120,80;300.5,82,14")["params"])
+    from_json = op.validate({"points": [[120, 80], [300.5, 82, 14]]})
+    assert from_cli["points"] == from_json["points"] == [[120, 80], [300.5, 82, 14]]
+    assert op.validate(from_json) == from_json  # a fixed point
+    described = {p["name"]: p for p in op.describe()["params"]}["points"]
+    assert described["type"] == "points" and described["max_items"] == 32
+    for bad, message in (
+        ("1,2,3,4", "x,y or x,y,r"),
+        ([[1, -2]], "must not be negative"),
+        ([[1, 2, 0]], "radius must be above 0"),
+        ([[1, 2]] * 33, "at most 32 points"),
+        ("", "must be points"),
+        ([["a", 2]], "must be a number"),
+    ):
+        with pytest.raises(InvalidParameters, match=message):
+            op.validate({"points": bad})
