@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import requests
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -68,7 +69,25 @@ def test_websocket_delivers_every_event_in_order_and_resumes_after_a_drop(stack:
     assert sorted(e["name"] for e in events[:20]) == sorted(p.name for p in photos)
     assert all(e["status"] == "succeeded" and e["width"] == 48 and e["job_id"] == job["job_id"] for e in events[:20])
     assert events[-1]["status"] == "complete" and (events[-1]["succeeded"], events[-1]["failed"]) == (20, 0)
-    assert client.events(job["job_id"]) == events  # the same events, from the store
+    unlinked = lambda found: [{k: v for k, v in e.items() if not k.startswith("download_url")} for e in found]  # noqa: E731
+    assert unlinked(client.events(job["job_id"])) == unlinked(events)  # the same events, from the store (fresh links)
+    assert all(e["download_url"] and e["output_name"] == e["name"].rsplit(".", 1)[0] + ".jpg" for e in events[:20])
+
+
+def test_an_image_events_link_downloads_the_output_under_its_announced_name(stack: EmbeddedStack, photos: list[Path]) -> None:
+    client = RetouchClient(stack.api_url, stack.token)
+    job = submit(client, photos[:1])
+    url = f"{job['websocket_url']}?token={stack.token}"
+    with connect(url, open_timeout=60) as ws:
+        ws.send(json.dumps({"action": "subscribe", "job_id": job["job_id"], "after": 0}))
+        event = json.loads(ws.recv(timeout=300))
+    assert event["type"] == "image" and event["status"] == "succeeded", event
+    assert event["output_name"] == photos[0].stem + ".jpg" and event["download_url_expires_in"] == 900
+    got = requests.get(event["download_url"], timeout=60)
+    assert got.status_code == 200 and got.content[:3] == b"\xff\xd8\xff"
+    assert f'filename="{event["output_name"]}"' in got.headers["Content-Disposition"]
+    [image] = client.job(job["job_id"])["images"]
+    assert image["output_name"] == event["output_name"]
 
 
 def test_websocket_refuses_a_wrong_token_and_hides_other_users_jobs(stack: EmbeddedStack, photos: list[Path]) -> None:

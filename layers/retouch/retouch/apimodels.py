@@ -260,6 +260,9 @@ class ImageOut(Sparse):
     duration_ms: int | None = None
     error: str | None = None
     download_url: str | None = None
+    """Short-lived (``download_urls_expire_in``); the download is named ``output_name``."""
+    output_name: str | None = None
+    """The output's file name: the input's name with the output format's extension."""
     format: str | None = None
 
 

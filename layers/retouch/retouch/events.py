@@ -6,7 +6,9 @@ result (:meth:`retouch.adapters.jobs.JobRepository.count_results`), so duplicate
 crashed workers cannot skip or repeat a number. Events are stored with the job (same TTL).
 
 * ``{"type": "image", "job_id", "seq", "image_id", "name", "status", "error", "width",
-  "height", "bytes", "duration_ms", "at"}``
+  "height", "bytes", "duration_ms", "output_name", "at"}`` - ``output_name``: the file name the
+  output is downloaded under; as they are sent (WebSocket, webhooks, ``GET .../events``), a
+  succeeded image's event also carries a short-lived ``download_url`` (:mod:`retouch.logic.links`)
 * ``{"type": "job", "job_id", "seq", "status": "complete", "total", "succeeded", "failed", "at"}``
 """
 
@@ -20,7 +22,7 @@ EVENT_TYPES = ("image", "job")
 """What a webhook may ask for (``callback_events``)."""
 DEFAULT_CALLBACK_EVENTS: tuple[str, ...] = ("job",)
 
-ImageFields = ("image_id", "name", "status", "error", "width", "height", "bytes", "duration_ms")
+ImageFields = ("image_id", "name", "status", "error", "width", "height", "bytes", "duration_ms", "output_name")
 JobFields = ("status", "total", "succeeded", "failed")
 
 

@@ -11,6 +11,7 @@ positional image id only, so ``../``, unicode, ``+`` and spaces in file names ar
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
@@ -50,3 +51,26 @@ def parse_upload_key(key: str, uploads_prefix: str) -> UploadRef | None:
     if len(parts) != 3 or not valid_job_id(parts[1]) or not valid_image_id(parts[2]):
         return None
     return UploadRef(job_id=parts[1], image_id=parts[2])
+
+
+# --- the name an output is downloaded under ---------------------------------------------------
+_RESERVED_NAMES = {"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(1, 10)), *(f"LPT{n}" for n in range(1, 10))}
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
+MAX_DOWNLOAD_NAME_BYTES = 200
+"""Well under every file system's 255 bytes, leaving room for a browser's " (1)" or ".part"."""
+
+
+def download_name(input_name: str, extension: str) -> str:
+    """The file name an output is announced and downloaded under: the input's name without its
+    folders and extension, plus the output format's extension; safe on every operating system
+    (no separators, ``..``, drive prefixes, reserved device names or characters, trailing dots
+    or spaces) and at most :data:`MAX_DOWNLOAD_NAME_BYTES` bytes."""
+    base = input_name.replace("\\", "/").rsplit("/", 1)[-1]
+    stem = base.rsplit(".", 1)[0] if "." in base.strip(".") else base
+    stem = _UNSAFE.sub("_", stem).strip(" .")
+    if stem.split(".", 1)[0].upper() in _RESERVED_NAMES:
+        stem = "_" + stem
+    room = MAX_DOWNLOAD_NAME_BYTES - len(extension) - 1
+    while len(stem.encode()) > room:
+        stem = stem[:-1]
+    return f"{stem.rstrip(' .') or 'image'}.{extension}"

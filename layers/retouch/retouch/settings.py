@@ -155,6 +155,9 @@ class PushSettings(_EnvSettings):
     """The WebSocket routes and the fan-out of events to connections."""
 
     jobs_table: str
+    bucket_name: str
+    download_url_ttl_seconds: int = 900
+    """Image events carry a download link valid this long (made as they are sent)."""
     events_queue_url: str
     websocket_management_url: str
     """The management API endpoint that posts to connections (API Gateway's, or the embedded
@@ -185,6 +188,9 @@ class WebhookSettings(_EnvSettings):
     """Webhook deliveries."""
 
     jobs_table: str
+    bucket_name: str
+    download_url_ttl_seconds: int = 900
+    """Image events carry a download link valid this long (made as they are sent)."""
     webhook_queue_url: str
     allow_private_callbacks: bool = False
     retry_hours: float = 24.0

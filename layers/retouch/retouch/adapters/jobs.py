@@ -37,6 +37,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from retouch import events
 from retouch.adapters.aws import aws_errors, error_code
 from retouch.errors import TransientError
+from retouch.keys import download_name
 from retouch.models import (
     ImageRecord,
     ImageStatus,
@@ -581,7 +582,16 @@ class JobRepository:
         present = {k: v for k, v in fields.items() if v is not None}
         image_events.append(
             events.image_event(
-                result.job_id, seq, now, image_id=result.image_id, name=image.get("name"), status=result.status.value, **present
+                result.job_id,
+                seq,
+                now,
+                image_id=result.image_id,
+                name=image.get("name"),
+                status=result.status.value,
+                output_name=download_name(str(image.get("name", "")), result.output_key.rsplit(".", 1)[-1])
+                if result.output_key
+                else None,
+                **present,
             )
         )
         # every field goes through a name placeholder: several (error, bytes) are reserved words

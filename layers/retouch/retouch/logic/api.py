@@ -21,6 +21,7 @@ from retouch.adapters.jobs import JobCursor, user_pk
 from retouch.adapters.quotas import Limits
 from retouch.errors import Conflict, InvalidParameters, NotFound, ValidationError
 from retouch.logic.deps import ApiDeps
+from retouch.logic.links import with_download_links
 from retouch.models import (
     FORMAT_CHOICES,
     OUTPUT_FORMATS,
@@ -211,7 +212,9 @@ def job_status(owner: str, job_id: str, deps: ApiDeps) -> m.JobStatus:
             if getattr(img, field) is not None:
                 entry[field] = getattr(img, field)
         if img.output_key:
-            entry["download_url"] = deps.store.presigned_get(img.output_key, ttl)
+            extension = img.output_key.rsplit(".", 1)[-1]
+            entry["output_name"] = keys.download_name(img.name, extension)
+            entry["download_url"] = deps.store.presigned_get(img.output_key, ttl, download_name=str(entry["output_name"]))
             entry["format"] = format_of_key(img.output_key)
         images.append(m.ImageOut.model_validate(entry))
     return m.JobStatus(
@@ -286,7 +289,9 @@ MAX_EVENTS_PAGE = 1000
 def job_events(owner: str, job_id: str, after: int, deps: ApiDeps) -> m.EventList:
     """The job's events with ``seq > after``, in order (at most 1000; ask again after the last)."""
     _own_job(owner, job_id, deps)
-    return m.EventList.model_validate({"events": deps.jobs.events_after(job_id, after, MAX_EVENTS_PAGE)})
+    found = deps.jobs.events_after(job_id, after, MAX_EVENTS_PAGE)
+    ttl = deps.settings.download_url_ttl_seconds
+    return m.EventList.model_validate({"events": with_download_links(job_id, found, deps.jobs, deps.store, ttl)})
 
 
 def job_deliveries(owner: str, job_id: str, deps: ApiDeps) -> m.DeliveryList:

@@ -22,6 +22,7 @@ from retouch.adapters.webhooks import signature_header
 from retouch.events import Delivery
 from retouch.logic.batch import leased_batch
 from retouch.logic.deps import WebhookDeps
+from retouch.logic.links import with_download_links
 from retouch.observability import logger, metrics
 
 FIRST_RETRY_SECONDS = 10.0
@@ -53,6 +54,7 @@ def deliver(body: str, deps: WebhookDeps, now: float | None = None) -> bool:
     event = deps.jobs.event(d.job_id, d.seq)
     if event is None:
         return False
+    [event] = with_download_links(d.job_id, [event], deps.jobs, deps.store, deps.settings.download_url_ttl_seconds)
     payload = events.encode(event).encode()
     stamp = int(now)
     headers = {

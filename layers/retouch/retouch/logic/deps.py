@@ -76,6 +76,8 @@ class PushDeps:
     connections: ConnectionRepository
     sender: ConnectionSender
     events: MessageQueue
+    store: ObjectStore
+    """Presigns the download links of image events."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,8 @@ class WebhookDeps:
     deliveries: DeliveryLog
     queue: MessageQueue
     sender: WebhookSender
+    store: ObjectStore
+    """Presigns the download links of image events."""
 
 
 def _publisher(s: cfg.PushQueues) -> EventPublisher:
@@ -179,6 +183,7 @@ def push_deps() -> PushDeps:
         ConnectionRepository(ddb, s.jobs_table),
         ConnectionSender(management),
         MessageQueue(client("sqs"), s.events_queue_url),
+        ObjectStore(client("s3"), s.bucket_name),
     )
 
 
@@ -204,6 +209,7 @@ def webhook_deps() -> WebhookDeps:
         DeliveryLog(ddb, s.jobs_table),
         MessageQueue(client("sqs"), s.webhook_queue_url),
         WebhookSender(allow_private=s.allow_private_callbacks),
+        ObjectStore(client("s3"), s.bucket_name),
     )
 
 

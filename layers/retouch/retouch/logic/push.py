@@ -32,6 +32,7 @@ from retouch.adapters.connections import ConnectionGone
 from retouch.events import EventSignal
 from retouch.logic.batch import leased_batch
 from retouch.logic.deps import AuthorizerDeps, PushDeps
+from retouch.logic.links import with_download_links
 from retouch.models import valid_job_id
 from retouch.observability import logger, metrics
 
@@ -133,6 +134,7 @@ def fan_out(record: SQSRecord, deps: PushDeps) -> int:
     if not subs:
         return 0
     pending = deps.jobs.events_after(signal.job_id, min(s.last_sent for s in subs))
+    pending = with_download_links(signal.job_id, pending, deps.jobs, deps.store, deps.settings.download_url_ttl_seconds)
     sent = 0
     for sub in subs:
         todo = [e for e in pending if e["seq"] > sub.last_sent]
