@@ -112,8 +112,8 @@ def test_run_interrupted_midway_saves_what_is_done_and_resumes_to_every_output_o
     assert (m["state"], m["succeeded"], m["pending"]) == ("complete", 30, 0)
     assert outputs(out) == sorted(p.stem for p in photos)
     assert m["jobs"][0] == first["jobs"][0]  # the job is followed again, not submitted twice
-    if proc.returncode == 4:
-        assert "following job" in again.stderr
+    if proc.returncode == 4:  # the job is followed again (or, if it finished meanwhile, its outputs fetched)
+        assert "following job" in again.stderr or "is finished: fetching" in again.stderr
 
 
 def test_run_resumed_without_the_old_stack_resubmits_what_it_lost(photos: list[Path], tmp_path: Path) -> None:
@@ -141,6 +141,8 @@ def test_jobs_lists_and_download_fetches_a_finished_job(stack: EmbeddedStack, ph
     fetched = tmp_path / "fetched"
     got = run("download", job_id, "--out", str(fetched), *api(stack))
     assert got.returncode == 0, got.stderr[-3000:]
+    assert "unfinished" not in got.stderr and "still processing" not in got.stderr  # the job is finished
+    assert f"job {job_id} is finished: fetching its 3 outputs" in got.stderr
     assert outputs(fetched) == sorted(p.stem for p in photos[:3])
     for e in manifest(out)["images"]:
         assert (fetched / Path(e["output"]).name).read_bytes() == Path(e["output"]).read_bytes()

@@ -10,12 +10,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from retouch.cli.files import PART_SUFFIX
+
 
 class ApiError(RuntimeError):
-    def __init__(self, status: int, message: str) -> None:
+    """An HTTP error. ``envelope``: the answer was the service's own error (its JSON envelope),
+    not the gateway's (an unknown route, a refused token) or another server's; ``request``:
+    ``METHOD URL`` of the call."""
+
+    def __init__(self, status: int, message: str, *, envelope: bool = False, request: str = "") -> None:
         super().__init__(f"HTTP {status}: {message}")
         self.status = status
         self.message = message
+        self.envelope = envelope
+        self.request = request
 
 
 class RetouchClient:
@@ -38,12 +46,17 @@ class RetouchClient:
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.session.request(method, self.api_url + path, timeout=self.timeout, **kwargs)
         if response.status_code >= 400:
+            envelope = False
             try:
                 body = response.json()
-                message = body.get("error", {}).get("message") or body.get("message") or response.text
+                error = body.get("error") if isinstance(body, dict) else None
+                if isinstance(error, dict) and error.get("message"):
+                    envelope, message = True, error["message"]
+                else:
+                    message = (body.get("message") if isinstance(body, dict) else None) or response.reason or response.text[:300]
             except ValueError:
-                message = response.text
-            raise ApiError(response.status_code, message)
+                message = response.reason or response.text[:300]
+            raise ApiError(response.status_code, str(message), envelope=envelope, request=f"{method} {self.api_url}{path}")
         return response.json()
 
     def operations(self) -> dict[str, Any]:
@@ -130,7 +143,7 @@ class RetouchClient:
         with self.plain.get(url, stream=True, timeout=self.timeout * 5) as response:
             if response.status_code >= 300:
                 raise ApiError(response.status_code, f"download failed: {response.text[:300]}")
-            tmp = dest.with_name(dest.name + ".part")
+            tmp = dest.with_name(dest.name + PART_SUFFIX)
             size = 0
             with tmp.open("wb") as fh:
                 for chunk in response.iter_content(1 << 20):

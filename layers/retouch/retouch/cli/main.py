@@ -21,9 +21,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from retouch import ops
-from retouch.cli import runner
+from retouch.cli import hints, runner
 from retouch.cli.client import ApiError, RetouchClient
-from retouch.cli.files import collect_inputs, expand_inputs, unique_names
+from retouch.cli.files import collect_inputs, unique_names
 from retouch.errors import InvalidParameters, RetouchError
 from retouch.models import AUTO, FORMAT_CHOICES, OUTPUT_FORMATS, OutputSpec
 
@@ -50,25 +50,54 @@ def parse_ops(values: Sequence[str]) -> list[dict[str, Any]]:
 
 
 # --- retouch ops ------------------------------------------------------------------------------
+OPS_USAGE = "Use: --op NAME[:key=value,...], e.g. --op thumbnail:width=512,fit=cover --op contrast:method=clahe"
+
+
+def operations_document() -> dict[str, Any]:
+    """What ``GET /operations`` answers (the same function builds both)."""
+    from retouch.logic.api import list_operations
+
+    return list_operations().model_dump(mode="json")
+
+
+def _param_range(p: dict[str, Any]) -> str:
+    if p.get("choices"):
+        return ", ".join(map(str, p["choices"]))
+    low, high = p.get("minimum"), p.get("maximum")
+    if low is not None or high is not None:
+        return f"{'' if low is None else low}..{'' if high is None else high}"
+    return ""
+
+
 def cmd_ops(args: argparse.Namespace) -> int:
-    described = ops.describe_all()
+    document = operations_document()
     if args.json:
-        sys.stdout.write(json.dumps({"operations": described}, indent=2) + "\n")
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
         return 0
-    for op in described:
+    out = Console(soft_wrap=True)
+    if not out.is_terminal:  # piped: plain lines, every value whole
+        for op in document["operations"]:
+            sys.stdout.write(f"{op['name']} - {op['summary']}\n")
+            for p in op["params"]:
+                facts = [p["type"]]
+                if p.get("default") is not None:
+                    facts.append(f"default {p['default']}")
+                if _param_range(p):
+                    facts.append(_param_range(p))
+                sys.stdout.write(f"  {p['name']} ({'; '.join(facts)}): {p['help']}\n")
+            sys.stdout.write("\n")
+        sys.stdout.write(OPS_USAGE + "\n")
+        return 0
+    for op in document["operations"]:
         table = Table(title=f"[bold]{op['name']}[/] - {op['summary']}", title_justify="left", show_edge=False)
         for col in ("parameter", "type", "default", "range / choices", "meaning"):
-            table.add_column(col)
+            table.add_column(col, overflow="fold")  # a narrow terminal folds a cell, never cuts it
         for p in op["params"]:
-            rng = (
-                ", ".join(p["choices"])
-                if "choices" in p
-                else (f"{p.get('minimum', '')}..{p.get('maximum', '')}" if "minimum" in p or "maximum" in p else "")
-            )
-            table.add_row(p["name"], p["type"], str(p.get("default", "")), rng, p["help"])
-        Console().print(table)
-        Console().print()
-    Console().print("Use: --op NAME[:key=value,...], e.g. --op thumbnail:width=512,fit=cover --op contrast:method=clahe")
+            default = "" if p.get("default") is None else str(p["default"])
+            table.add_row(p["name"], p["type"], default, _param_range(p), p["help"])
+        out.print(table)
+        out.print()
+    out.print(OPS_USAGE, highlight=False, markup=False)
     return 0
 
 
@@ -157,8 +186,17 @@ def check_api_url(api: str) -> str:
     return api.rstrip("/")
 
 
-def connect(args: argparse.Namespace, stack: ExitStack) -> RetouchClient:
-    """A client for ``--api`` (with its token), or for an embedded stack started here."""
+def connect(args: argparse.Namespace, stack: ExitStack, *, embedded: bool = True) -> RetouchClient:
+    """A client for ``--api`` (with its token), or for an embedded stack started here (unless
+    ``embedded`` is false: a command that reads what earlier runs left, which a stack started
+    now cannot have)."""
+    if not args.api and not embedded:
+        raise runner.RunError(
+            f"retouch {args.command} needs the --api URL of a running service (and --token, RETOUCH_TOKEN or a "
+            "retouch login sign-in): a stack started just for this command would be empty. Start one with retouch local "
+            "(it prints its API URL and token) and give retouch run the same --api and --token",
+            EXIT_USAGE,
+        )
     if args.api:
         api = check_api_url(args.api)
         token = args.token or os.environ.get("RETOUCH_TOKEN") or signed_in_token(api)
@@ -221,11 +259,63 @@ def cmd_logout(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def parse_ops_or_refuse(values: Sequence[str]) -> list[dict[str, Any]]:
+    try:
+        return parse_ops(values)
+    except InvalidParameters as exc:
+        raise runner.RunError(exc.message, EXIT_USAGE) from exc
+
+
+def describe_run(manifest: runner.Manifest) -> str:
+    """A run in a few words: its operations, its output settings and how it ended."""
+    ops_text = " ".join(
+        o["op"] + (":" + ",".join(f"{k}={v}" for k, v in o.get("params", {}).items()) if o.get("params") else "")
+        for o in manifest.operations
+    )
+    c = manifest.counts()
+    return (
+        f"--op {ops_text or '?'}, --format {manifest.output.get('format')}, --quality {manifest.output.get('quality')}; "
+        f"{c[runner.SUCCEEDED]} succeeded, {c[runner.FAILED]} failed, {c[runner.PENDING] + c[runner.SUBMITTED]} pending"
+    )
+
+
+def print_skipped(skipped: list[dict[str, str]], where: str = "") -> None:
+    """What a folder held that is not taken (``run`` and ``apply`` alike)."""
+    if not skipped:
+        return
+    console.print(f"Skipped {len(skipped)} entries that are not images to process{where}:", highlight=False)
+    for item in skipped[:10]:
+        console.print(f"  {item['path']}: {item['reason']}", highlight=False, markup=False)
+    if len(skipped) > 10:
+        console.print(f"  ... and {len(skipped) - 10} more", highlight=False)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     out_dir = Path(args.resume or args.out or "")
     if not (args.resume or args.out):
         raise runner.RunError("--out is required (the folder for the outputs and job.json)", EXIT_USAGE)
+    if args.resume and args.restart:
+        raise runner.RunError("--resume finishes the run in a folder and --restart starts it over: give one", EXIT_USAGE)
     check_out_dir(out_dir)
+    if args.restart and not (args.paths and args.op):
+        raise runner.RunError("give the photos (files or folders) and at least one --op", EXIT_USAGE)
+    if args.restart:  # a typo must not cost the previous run: the command is checked first
+        parse_ops_or_refuse(args.op)
+        try:
+            OutputSpec(format=args.format, quality=args.quality)
+            if not collect_inputs((Path(p) for p in args.paths), recursive=args.recursive)[0]:
+                raise runner.RunError("no images found in the given paths", EXIT_USAGE)
+        except FileNotFoundError as exc:
+            raise runner.RunError(str(exc), EXIT_USAGE) from exc
+        except RetouchError as exc:
+            raise runner.RunError(exc.message, EXIT_USAGE) from exc
+        removed = runner.clear_run(out_dir)
+        if removed:
+            outputs = sum(p.name != runner.MANIFEST for p in removed)
+            console.print(
+                f"Starting over in {out_dir}: removed the previous run's {runner.MANIFEST} and its {outputs} outputs",
+                highlight=False,
+            )
     existing = runner.Manifest.load(out_dir / runner.MANIFEST)
     skipped: list[dict[str, str]] = []
     if args.resume:
@@ -236,15 +326,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         if not args.paths or not args.op:
             raise runner.RunError("give the photos (files or folders) and at least one --op", EXIT_USAGE)
-        try:
-            operations = parse_ops(args.op)
-        except InvalidParameters as exc:
-            raise runner.RunError(exc.message, EXIT_USAGE) from exc
+        operations = parse_ops_or_refuse(args.op)
         output = {"format": args.format, "quality": args.quality}
         if existing is not None and (existing.operations, existing.output) != (operations, output):
+            path = out_dir / runner.MANIFEST
             raise runner.RunError(
-                f"{out_dir / runner.MANIFEST} is a run with other operations or output settings; "
-                "use another --out, or --resume to finish that run",
+                f"{out_dir} holds another run ({describe_run(existing)}), recorded in {path}. To start over there with "
+                f"these operations, add --restart (it removes {path} and that run's outputs), or remove {path} yourself; "
+                f"or use another --out; or finish that run with retouch run --resume {out_dir}",
                 EXIT_USAGE,
             )
         try:
@@ -253,12 +342,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise runner.RunError(str(exc), EXIT_USAGE) from exc
         if not inputs:
             raise runner.RunError("no images found in the given paths", EXIT_USAGE)
-        if skipped:
-            console.print(f"Skipped {len(skipped)} files that are not images (listed in job.json):", highlight=False)
-            for item in skipped[:5]:
-                console.print(f"  {item['path']}: {item['reason']}", highlight=False, markup=False)
-            if len(skipped) > 5:
-                console.print(f"  ... and {len(skipped) - 5} more")
+        print_skipped(skipped, f" (listed in {runner.MANIFEST})")
     try:
         spec = OutputSpec(**output)
     except RetouchError as exc:
@@ -280,6 +364,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     if not runner.has_work(manifest):
         console.print("Nothing left to do: every input is finished")
+        failed = manifest.counts()[runner.FAILED]
+        if failed:
+            console.print(
+                f"{failed} images failed on the service, which a resumed run does not try again; to run them again "
+                f"(with the operations corrected), give the command with --restart: it starts over in {out_dir}",
+                highlight=False,
+            )
         return report(manifest, out_dir, args)
     with ExitStack() as stack:
         client = connect(args, stack)
@@ -293,7 +384,22 @@ def cmd_run(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             progress=CliProgress(),
         )
-        return finish(run, out_dir, args)
+        try:
+            return finish(run, out_dir, args)
+        except ApiError as exc:
+            if exc.status not in (400, 413, 422) or not exc.envelope:
+                raise
+            if existing is None and not manifest.jobs:  # nothing got in: nothing to resume either
+                (out_dir / runner.MANIFEST).unlink(missing_ok=True)
+                raise runner.RunError(
+                    f"the service refused the job: {exc.message} (nothing was submitted; correct the command and run it again)",
+                    EXIT_USAGE,
+                ) from exc
+            raise runner.RunError(
+                f"the service refused a job: {exc.message}. Correct the command and give it again with --restart "
+                f"(it starts over in {out_dir}: {out_dir / runner.MANIFEST} and that run's outputs are removed)",
+                EXIT_USAGE,
+            ) from exc
 
 
 def finish(run: runner.Run, out_dir: Path, args: argparse.Namespace) -> int:
@@ -332,6 +438,11 @@ def report(manifest: runner.Manifest, out_dir: Path, args: argparse.Namespace, *
             console.print(f"  ... and {len(failed) - 20} more (see job.json)")
         if pending:
             console.print(f"Not finished: run the same command again (or retouch run --resume {out_dir}) to go on")
+        elif failed and getattr(args, "command", "") == "run":
+            console.print(
+                f"To run the failed images again with other operations in {out_dir}, give the corrected command with --restart",
+                highlight=False,
+            )
         console.print(f"Outputs in {out_dir}, report in {out_dir / runner.MANIFEST}", highlight=False)
     code = EXIT_INCOMPLETE if pending else (EXIT_FAILED_IMAGES if failed else EXIT_OK)
     if getattr(args, "json", False):
@@ -353,7 +464,7 @@ def report(manifest: runner.Manifest, out_dir: Path, args: argparse.Namespace, *
 
 def cmd_jobs(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
-        client = connect(args, stack)
+        client = connect(args, stack, embedded=False)
         jobs = client.jobs()
     if args.json:
         sys.stdout.write(json.dumps({"jobs": jobs}, indent=2) + "\n")
@@ -369,9 +480,9 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 def cmd_download(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
-    check_out_dir(out_dir)
     with ExitStack() as stack:
-        client = connect(args, stack)
+        client = connect(args, stack, embedded=False)
+        check_out_dir(out_dir)
         job = client.job(args.job_id)
         existing = runner.Manifest.load(out_dir / runner.MANIFEST)
         if existing is not None and existing.jobs != [args.job_id]:
@@ -433,15 +544,24 @@ def cmd_apply(args: argparse.Namespace) -> int:
     try:
         specs = tuple(OperationSpec.from_dict(o) for o in parse_ops(args.op))
         output = OutputSpec(format=args.format, quality=args.quality)
-        inputs = expand_inputs(Path(p) for p in args.inputs)
-    except (RetouchError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/] {exc}")
-        return 2
+        found, skipped = collect_inputs((Path(p) for p in args.inputs), recursive=args.recursive)
+    except RetouchError as exc:
+        raise runner.RunError(exc.message, EXIT_USAGE) from exc
+    except FileNotFoundError as exc:
+        raise runner.RunError(str(exc), EXIT_USAGE) from exc
+    print_skipped(skipped)
+    if not found:
+        raise runner.RunError("no images found in the given paths", EXIT_USAGE)
+    inputs = [path for path, _ in found]
     defaults = ProcessSettings(bucket_name="-", response_queue_url="-", request_queue_url="-", jobs_table="-")
     configured = OperationSettings.from_env()  # COLORIZE_MODEL_PATH / COLORIZE_LIBRARY_PATH, as the functions read them
     out_dir = Path(args.output)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    wanted = [f"{p.stem or 'image'}.{extension_for(p, output)}" for p in inputs]
+    check_out_dir(out_dir)
+    if not args.debug:  # the operations' log (a model's failure in detail) only with --debug
+        from retouch.observability import logger
+
+        logger.setLevel("ERROR")
+    wanted = [str(Path(rel).with_name(f"{Path(rel).stem or 'image'}.{extension_for(p, output)}")) for p, rel in found]
 
     def render(path: Path, name: str) -> pipeline.Rendered | RetouchError:
         try:
@@ -457,7 +577,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
             )
         except RetouchError as exc:
             return exc
-        (out_dir / name).write_bytes(rendered.body)
+        dest = out_dir / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(rendered.body)
         return rendered
 
     failures = 0
@@ -467,10 +589,14 @@ def cmd_apply(args: argparse.Namespace) -> int:
         for path, name, outcome in zip(inputs, names, pool.map(render, inputs, names), strict=True):
             if isinstance(outcome, RetouchError):
                 failures += 1
-                console.print(f"[red]failed[/] {path}: {outcome.message}")
+                console.print(f"failed {path}: {outcome.message}", highlight=False, markup=False)
             else:
-                console.print(f"{path} -> {out_dir / name} ({outcome.width}x{outcome.height}, {outcome.seconds * 1000:.0f} ms)")
-    console.print(f"{len(inputs) - failures}/{len(inputs)} written to {out_dir}")
+                console.print(
+                    f"{path} -> {out_dir / name} ({outcome.width}x{outcome.height}, {outcome.seconds * 1000:.0f} ms)",
+                    highlight=False,
+                    markup=False,
+                )
+    console.print(f"{len(inputs) - failures}/{len(inputs)} written to {out_dir}", highlight=False)
     return 0 if failures == 0 else 1
 
 
@@ -522,10 +648,39 @@ def cmd_local(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_api_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--api", help="API base URL (default: start the embedded local stack)")
+def add_api_arguments(p: argparse.ArgumentParser, *, embedded: bool = True) -> None:
+    p.add_argument(
+        "--api",
+        help="API base URL, e.g. https://ID.execute-api.REGION.amazonaws.com (the stack's ApiUrl output) or the URL "
+        "retouch local prints"
+        + (" (default: start the embedded local stack for this run)" if embedded else " (required: the running service)"),
+    )
     p.add_argument("--token", help="bearer token for --api (default: RETOUCH_TOKEN, then the sign-in of retouch login)")
-    p.add_argument("--workers", type=int, default=None, help="embedded stack: most worker processes per function")
+    if embedded:
+        p.add_argument("--workers", type=int, default=None, help="embedded stack: most worker processes per function")
+
+
+OP_HELP = (
+    "an operation, NAME or NAME:key=value,...; repeat to chain them (applied in order). "
+    "retouch ops lists the operations and their parameters"
+)
+QUALITY_HELP = "output quality, 1-100, for JPEG, WebP and AVIF (default 88; PNG is lossless)"
+RUN_EXAMPLES = """examples:
+  retouch run photos/ --op thumbnail:width=1024 --out small
+  retouch run a.jpg b.png --op crop:aspect=1:1 --op contrast:method=auto --format webp --out square
+  retouch run scans/ --recursive --op colorize --out coloured --api https://ID.execute-api.REGION.amazonaws.com
+  retouch run grey.jpg ref.jpg --op colorize:mode=reference,reference=ref.jpg --out coloured
+  retouch run --resume small                       finish an interrupted run (or give the same command again)
+  retouch run photos/ --op thumbnail:width=512 --out small --restart
+                                                   start over in small/ (its job.json and outputs are removed)
+
+operations: retouch ops (or retouch ops --json). Outputs and job.json go to --out."""
+APPLY_EXAMPLES = """examples:
+  retouch apply photo.jpg --op red_eye --op teeth_whitening -o out
+  retouch apply photos/ --op colorize --format png -o coloured
+  retouch apply photos/ --recursive --op thumbnail:width=256,height=256,fit=cover -o thumbs
+
+operations: retouch ops. Runs here, in this process, with the service's code; no service needed."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -533,13 +688,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks (for bug reports)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("run", help="process photos through the service (embedded stack unless --api)")
-    p.add_argument("paths", nargs="*", help="image files, or folders of images")
-    p.add_argument("--op", action="append", metavar="NAME[:key=value,...]", help="an operation; repeat to chain")
+    p = sub.add_parser(
+        "run",
+        help="process photos through the service (embedded stack unless --api)",
+        description="Process photos through the service: the embedded stack, started for the run, unless --api names "
+        "a running one.",
+        epilog=RUN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "paths",
+        nargs="*",
+        help="image files, or folders of images (hidden files, subfolders without --recursive and files "
+        "that are not images by name are skipped and listed)",
+    )
+    p.add_argument("--op", action="append", metavar="NAME[:key=value,...]", help=OP_HELP)
     p.add_argument("--format", choices=list(FORMAT_CHOICES), default=AUTO, help="output format (auto: keep the source's)")
-    p.add_argument("--quality", type=int, default=88)
+    p.add_argument("--quality", type=int, default=88, help=QUALITY_HELP)
     p.add_argument("--out", help="folder for the outputs and job.json (rerunning the same command resumes)")
     p.add_argument("--resume", metavar="OUT", help="finish the run whose job.json is in OUT (inputs and operations from it)")
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="start over in --out: the previous run's job.json and outputs there are removed (other files are kept)",
+    )
     p.add_argument("--recursive", action="store_true", help="look for images in subfolders too (keeping the structure)")
     add_api_arguments(p)
     p.add_argument("--timeout", type=float, default=3600, help="seconds to wait for processing before stopping (resumable)")
@@ -548,15 +720,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("jobs", help="list your jobs on the service")
-    add_api_arguments(p)
+    p = sub.add_parser("jobs", help="list your jobs on a running service (--api)")
+    add_api_arguments(p, embedded=False)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_jobs)
 
-    p = sub.add_parser("download", help="download the outputs of a job (waits for it to finish)")
-    p.add_argument("job_id")
+    p = sub.add_parser("download", help="download the outputs of a job on a running service (--api; waits for it to finish)")
+    p.add_argument("job_id", help="the job's id (retouch jobs lists them; a run's job.json has its jobs)")
     p.add_argument("--out", required=True, help="folder for the outputs and job.json")
-    add_api_arguments(p)
+    add_api_arguments(p, embedded=False)
     p.add_argument("--timeout", type=float, default=3600)
     p.add_argument("--parallel", type=int, default=8)
     p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
@@ -578,14 +750,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_logout)
 
     p = sub.add_parser("ops", help="list operations and their parameters")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print them as GET /operations answers (JSON)")
     p.set_defaults(func=cmd_ops)
 
-    p = sub.add_parser("apply", help="apply operations in-process (the process function's code), no service")
-    p.add_argument("inputs", nargs="+")
-    p.add_argument("--op", action="append", required=True, metavar="NAME[:key=value,...]")
+    p = sub.add_parser(
+        "apply",
+        help="apply operations in-process (the process function's code), no service",
+        description="Apply operations here, in this process, with the process function's code (no service).",
+        epilog=APPLY_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="image files, or folders of images (taken as retouch run takes them: hidden files, subfolders without "
+        "--recursive and files that are not images by name are skipped and listed)",
+    )
+    p.add_argument("--op", action="append", required=True, metavar="NAME[:key=value,...]", help=OP_HELP)
     p.add_argument("--format", choices=list(FORMAT_CHOICES), default=AUTO, help="output format (auto: keep the source's)")
-    p.add_argument("--quality", type=int, default=88)
+    p.add_argument("--quality", type=int, default=88, help=QUALITY_HELP)
+    p.add_argument("--recursive", action="store_true", help="look for images in subfolders too (keeping the structure)")
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument(
         "--jobs",
@@ -636,13 +821,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ApiError as exc:
         if args.debug:
             raise
-        console.print(f"error: the service answered {exc.status}: {exc.message}", highlight=False, markup=False)
+        console.print(f"error: {hints.api_error(exc, getattr(args, 'api', None))}", highlight=False, markup=False)
         return EXIT_USAGE if exc.status in (400, 401, 403, 404, 409, 413, 422) else EXIT_SERVICE
     except _request_error() as exc:
         if args.debug:
             raise
-        where = getattr(args, "api", None) or "the service"
-        console.print(f"error: cannot reach {where}: {_reason(exc)}", highlight=False, markup=False)
+        message = hints.connection_error(exc, getattr(args, "api", None), _reason(exc))
+        console.print(f"error: {message}", highlight=False, markup=False)
         return EXIT_SERVICE
     except KeyboardInterrupt:
         console.print("Interrupted")

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from retouch.cli.client import ApiError, RetouchClient
-from retouch.cli.files import content_type, unique_names
+from retouch.cli.files import PART_SUFFIX, content_type, name_fits, unique_names
 from retouch.models import OUTPUT_FORMATS
 
 MANIFEST = "job.json"
@@ -134,9 +134,14 @@ class Manifest:
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
-            raise RunError(f"{path} is not a readable run manifest ({exc}); choose another --out", 2) from exc
+            raise RunError(
+                f"{path} is not a readable run manifest ({exc}); choose another --out, or add --restart to start over there", 2
+            ) from exc
         if not isinstance(raw, dict) or raw.get("version") != MANIFEST_VERSION:
-            raise RunError(f"{path} was written by another version of retouch; choose another --out", 2)
+            raise RunError(
+                f"{path} was written by another version of retouch; choose another --out, or add --restart to start over there",
+                2,
+            )
         return cls(
             api=raw["api"],
             operations=raw["operations"],
@@ -203,6 +208,9 @@ class Run:
         manifest is saved) or timed out (``state`` is then ``incomplete``)."""
         m = self.manifest
         for e in m.entries:
+            if e.status != SUCCEEDED and not name_fits(e.output_name):  # named by an older retouch
+                taken = [other.output_name for other in m.entries if other is not e]
+                e.output_name = unique_names([e.output_name], taken)[0]
             if e.status == FAILED and e.retry:
                 e.status, e.error, e.retry = PENDING, None, False
             if e.status == SUCCEEDED and not (e.output and Path(e.output).is_file()):
@@ -260,7 +268,12 @@ class Run:
                     e.status, e.job_id, e.image_id = PENDING, None, None
             follow = {e.image_id: e for e in entries if e.status == SUBMITTED and e.image_id}
             if follow:
-                self.progress.note(f"following job {job_id} ({len(follow)} unfinished images)")
+                done = {i["image_id"] for i in status["images"] if i["status"] in (SUCCEEDED, FAILED)}
+                ready, running = sum(i in done for i in follow), sum(i not in done for i in follow)
+                if running:
+                    self.progress.note(f"following job {job_id}: {running} images still processing, {ready} finished to fetch")
+                else:
+                    self.progress.note(f"job {job_id} is finished: fetching its {ready} outputs")
                 with self._lock:
                     self._active[job_id] = follow
                 self._watch(job_id, status.get("websocket_url"))
@@ -490,3 +503,31 @@ def plan(inputs: list[tuple[Path, str]], extension: Callable[[Path], str], exist
     entries += [Entry(input=str(p), output_name=n) for (p, _), n in zip(new, names, strict=True)]
     order = {str(p): n for n, (p, _) in enumerate(inputs)}
     return sorted(entries, key=lambda e: order.get(e.input, len(order)))
+
+
+def clear_run(out_dir: Path) -> list[Path]:
+    """Forget the run in ``out_dir`` (``--restart``): its outputs (those its manifest lists inside
+    ``out_dir``, never one of its inputs), their partial downloads and the manifest. Other files
+    are left alone. Returns what was removed."""
+    path = out_dir / MANIFEST
+    try:
+        old = Manifest.load(path)
+    except RunError:
+        old = None  # unreadable: only the manifest goes
+    removed: list[Path] = []
+    folder = out_dir.resolve()
+    if old is not None:
+        inputs = {Path(e.input).resolve() for e in old.entries}
+        for e in old.entries:
+            for candidate in {e.output, str(out_dir / e.output_name)} - {None}:
+                target = Path(str(candidate))
+                for f in (target, target.with_name(target.name + PART_SUFFIX)):
+                    resolved = f.resolve()
+                    if resolved.is_relative_to(folder) and resolved not in inputs and f.is_file():
+                        f.unlink()
+                        removed.append(f)
+    for f in (path, out_dir / f".{MANIFEST}.tmp"):
+        if f.exists():
+            f.unlink()
+            removed.append(f)
+    return removed
