@@ -64,6 +64,17 @@ def get_job(job_id: str) -> m.JobStatus:
     return api.job_status(caller(app), job_id, api_deps())
 
 
+@app.post("/jobs/<job_id>/cancel", responses={200: {"description": "the job, complete"}, 401: ERRORS[401], 404: ERRORS[404]})
+def cancel_job(job_id: str) -> m.JobStatus:
+    return api.cancel_job(caller(app), job_id, api_deps())
+
+
+@app.delete("/jobs/<job_id>", responses={204: {"description": "deleted for good"}, 401: ERRORS[401], 404: ERRORS[404]})
+def delete_job(job_id: str) -> Response[None]:
+    api.delete_job(caller(app), job_id, api_deps())
+    return Response(204)
+
+
 @app.get(
     "/jobs/<job_id>/events",
     responses={200: {"description": "events after N"}, 400: ERRORS[400], 401: ERRORS[401], 404: ERRORS[404]},

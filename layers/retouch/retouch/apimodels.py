@@ -280,6 +280,8 @@ class JobStatus(BaseModel):
     images: list[ImageOut]
     download_urls_expire_in: int
     websocket_url: str | None = None
+    cancelled_at: str | None = None
+    """When its owner cancelled it (its unprocessed images failed as cancelled)."""
 
 
 class JobSummary(BaseModel):

@@ -9,7 +9,8 @@ crashed workers cannot skip or repeat a number. Events are stored with the job (
   "height", "bytes", "duration_ms", "output_name", "at"}`` - ``output_name``: the file name the
   output is downloaded under; as they are sent (WebSocket, webhooks, ``GET .../events``), a
   succeeded image's event also carries a short-lived ``download_url`` (:mod:`retouch.logic.links`)
-* ``{"type": "job", "job_id", "seq", "status": "complete", "total", "succeeded", "failed", "at"}``
+* ``{"type": "job", "job_id", "seq", "status": "complete", "total", "succeeded", "failed", "at"}``,
+  with ``"cancelled": true`` when the owner cancelled the job
 """
 
 from __future__ import annotations
@@ -30,7 +31,11 @@ def image_event(job_id: str, seq: int, at: str, **fields: Any) -> dict[str, Any]
     return {"type": "image", "job_id": job_id, "seq": seq, **{k: fields.get(k) for k in ImageFields}, "at": at}
 
 
-def job_event(job_id: str, seq: int, at: str, *, total: int, succeeded: int, failed: int) -> dict[str, Any]:
+def job_event(
+    job_id: str, seq: int, at: str, *, total: int, succeeded: int, failed: int, cancelled: bool = False
+) -> dict[str, Any]:
+    """The job's completion; ``"cancelled": true`` when its owner cancelled it (its unprocessed
+    images are among the failed, each saying so)."""
     return {
         "type": "job",
         "job_id": job_id,
@@ -39,6 +44,7 @@ def job_event(job_id: str, seq: int, at: str, *, total: int, succeeded: int, fai
         "total": total,
         "succeeded": succeeded,
         "failed": failed,
+        **({"cancelled": True} if cancelled else {}),
         "at": at,
     }
 

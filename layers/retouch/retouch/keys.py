@@ -22,8 +22,13 @@ def owner_prefix(owner: str) -> str:
     return "u" + hashlib.sha256(owner.encode()).hexdigest()[:20]
 
 
+def job_prefix(owner: str, job_id: str) -> str:
+    """A job's folder under the uploads or the outputs prefix (its originals, its outputs)."""
+    return f"{owner_prefix(owner)}/{job_id}/"
+
+
 def upload_key(uploads_prefix: str, owner: str, job_id: str, image_id: str) -> str:
-    return f"{uploads_prefix}{owner_prefix(owner)}/{job_id}/{image_id}"
+    return f"{uploads_prefix}{job_prefix(owner, job_id)}{image_id}"
 
 
 def output_key_for(upload: str, uploads_prefix: str, outputs_prefix: str, extension: str) -> str:

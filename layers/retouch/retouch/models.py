@@ -212,6 +212,15 @@ class ProcessResult:
         it, whoever gives up (process on its last attempt, or the dead-letter sweeper)."""
         return cls.failed(job_id, image_id, f"gave up after {attempts} attempts: {reason}", gave_up=True)
 
+    @classmethod
+    def cancelled(cls, job_id: str, image_id: str) -> ProcessResult:
+        """The image was not processed: its owner cancelled the job (counted with the failed)."""
+        return cls.failed(job_id, image_id, CANCELLED)
+
+
+CANCELLED = "Cancelled before it was processed."
+"""The error of an image its owner cancelled (:meth:`ProcessResult.cancelled`)."""
+
 
 @dataclass(frozen=True)
 class UploadDeadline:
@@ -306,6 +315,8 @@ class Job:
     """Which events the webhook receives: ``job`` (completion), ``image`` (each result)."""
     seq: int = 0
     """The job's last event number (see :mod:`retouch.events`)."""
+    cancelled_at: str | None = None
+    """When its owner cancelled it: the images not processed by then failed as cancelled."""
 
     @property
     def remaining(self) -> int:

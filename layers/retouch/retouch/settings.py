@@ -59,7 +59,15 @@ class StorageSettings(_EnvSettings):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ApiSettings(StorageSettings):
+class PushQueues(_EnvSettings):
+    events_queue_url: str
+    """The FIFO queue of the WebSocket fan-out."""
+    webhook_queue_url: str
+    """The webhook delivery queue."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiSettings(StorageSettings, PushQueues):
     jobs_table: str
     max_images_per_job: int = 1000
     max_upload_bytes: int = 50 * 1024 * 1024
@@ -80,14 +88,6 @@ class ApiSettings(StorageSettings):
     or abandoned uploads would keep jobs running forever."""
     upload_grace_seconds: int = 300
     """After the upload URLs expire, how long uploads that started in time may still land."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class PushQueues(_EnvSettings):
-    events_queue_url: str
-    """The FIFO queue of the WebSocket fan-out."""
-    webhook_queue_url: str
-    """The webhook delivery queue."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -162,23 +162,23 @@ class JobRepository:
     ddb: DynamoDBClient
     table: str
 
+    def _write_all(self, requests: Sequence[WriteRequestTypeDef | WriteRequestOutputTypeDef]) -> None:
+        """One BatchWriteItem of at most 25 requests, its unprocessed items written again."""
+        for attempt in range(8):
+            response = self.ddb.batch_write_item(RequestItems={self.table: requests})
+            requests = response.get("UnprocessedItems", {}).get(self.table, [])
+            if not requests:
+                return
+            time.sleep(0.05 * 2**attempt)
+        raise TransientError("DynamoDB did not accept every write of a batch")
+
     # --- creating -------------------------------------------------------------------------
     def create(self, job: Job) -> None:
         """Write the images, then the job item (so a half-written job is never visible)."""
         images = [self._image_item(job.job_id, img) for img in job.images]
         with aws_errors("DynamoDB create job"):
             for start in range(0, len(images), 25):
-                requests: Sequence[WriteRequestTypeDef | WriteRequestOutputTypeDef] = [
-                    {"PutRequest": {"Item": item}} for item in images[start : start + 25]
-                ]
-                for attempt in range(8):
-                    response = self.ddb.batch_write_item(RequestItems={self.table: requests})
-                    requests = response.get("UnprocessedItems", {}).get(self.table, [])
-                    if not requests:
-                        break
-                    time.sleep(0.05 * 2**attempt)
-                if requests:
-                    raise TransientError("DynamoDB did not accept all image records")
+                self._write_all([{"PutRequest": {"Item": item}} for item in images[start : start + 25]])
             self.ddb.put_item(
                 TableName=self.table,
                 Item=self._job_item(job),
@@ -297,6 +297,7 @@ class JobRepository:
             callback_url=item.get("callback_url"),
             callback_events=tuple(item.get("callback_events") or ("job",)),
             seq=int(item.get("seq", 0)),
+            cancelled_at=item.get("cancelled_at"),
         )
 
     @staticmethod
@@ -360,6 +361,49 @@ class JobRepository:
             with aws_errors("DynamoDB mark queued"):
                 raise
         return QueuedMark(self._image(_plain(got["Attributes"])), True)
+
+    # --- cancelling and deleting --------------------------------------------------------------
+    def mark_cancelled(self, job_id: str) -> None:
+        """Note that the owner cancelled the running job (its completion then says so)."""
+        try:
+            self.ddb.update_item(
+                TableName=self.table,
+                Key=_item({"pk": _pk(job_id), "sk": JOB_SK}),
+                UpdateExpression="SET cancelled_at = if_not_exists(cancelled_at, :now)",
+                ConditionExpression="#s = :running",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=_item({":now": now_iso(), ":running": JobStatus.RUNNING.value}),
+            )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":  # (complete already: nothing to cancel)
+                with aws_errors("DynamoDB cancel job"):
+                    raise
+
+    def delete_job(self, job_id: str) -> int:
+        """Remove every item of the job for good - the job, its images, events, webhook delivery
+        log and WebSocket subscriptions; returns how many. A result that arrives later finds no
+        job and counts nothing."""
+        deleted = 0
+        for pk in (_pk(job_id), _events_pk(job_id), f"DLV#{job_id}", f"SUBS#{job_id}"):
+            kwargs: dict[str, Any] = {
+                "TableName": self.table,
+                "KeyConditionExpression": "pk = :pk",
+                "ExpressionAttributeValues": _item({":pk": pk}),
+                "ProjectionExpression": "pk, sk",
+            }
+            while True:
+                with aws_errors("DynamoDB delete job"):
+                    got = self.ddb.query(**kwargs)
+                    keys: list[WriteRequestTypeDef] = [
+                        {"DeleteRequest": {"Key": {"pk": i["pk"], "sk": i["sk"]}}} for i in got.get("Items", [])
+                    ]
+                    for start in range(0, len(keys), 25):
+                        self._write_all(keys[start : start + 25])
+                deleted += len(keys)
+                if "LastEvaluatedKey" not in got:
+                    break
+                kwargs["ExclusiveStartKey"] = got["LastEvaluatedKey"]
+        return deleted
 
     # --- crash marks (a redelivered process batch renders one image at a time, marked) ----------
     def unfinished_renders(self, job_id: str, image_id: str) -> int:
@@ -497,7 +541,13 @@ class JobRepository:
         if completes:
             stored.append(
                 events.job_event(
-                    job_id, prev + len(stored) + 1, now, total=int(head["total"]), succeeded=succeeded, failed=failed
+                    job_id,
+                    prev + len(stored) + 1,
+                    now,
+                    total=int(head["total"]),
+                    succeeded=succeeded,
+                    failed=failed,
+                    cancelled=bool(head.get("cancelled_at")),
                 )
             )
         seq = prev + len(stored)

@@ -83,3 +83,14 @@ class ObjectStore:
     def write(self, key: str, body: bytes, content_type: str, metadata: dict[str, str] | None = None) -> None:
         with aws_errors("S3 put"):
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, Metadata=metadata or {})
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under ``prefix`` (a job's uploads or outputs), for good; returns how many."""
+        deleted = 0
+        with aws_errors("S3 delete"):
+            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                objects = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+                if objects:
+                    self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})  # type: ignore[typeddict-item]
+                    deleted += len(objects)
+        return deleted

@@ -22,13 +22,16 @@ from retouch.adapters.quotas import Limits
 from retouch.errors import Conflict, InvalidParameters, NotFound, ValidationError
 from retouch.logic.deps import ApiDeps
 from retouch.logic.links import with_download_links
+from retouch.logic.results import record_job
 from retouch.models import (
     FORMAT_CHOICES,
     OUTPUT_FORMATS,
     ImageRecord,
     ImageUpload,
     Job,
+    JobStatus,
     OperationSpec,
+    ProcessResult,
     UploadDeadline,
     image_id_for,
     now_iso,
@@ -231,6 +234,7 @@ def job_status(owner: str, job_id: str, deps: ApiDeps) -> m.JobStatus:
         images=images,
         download_urls_expire_in=ttl,
         websocket_url=deps.settings.websocket_url or None,
+        cancelled_at=job.cancelled_at,
     )
 
 
@@ -266,6 +270,36 @@ def decode_cursor(cursor: str) -> JobCursor:
     except (ValueError, TypeError, UnicodeDecodeError):
         raise ValidationError("cursor is not one this API gave out; use next_cursor as it came") from None
     return JobCursor(created_at, job_id)
+
+
+def cancel_job(owner: str, job_id: str, deps: ApiDeps) -> m.JobStatus:
+    """Stop work on the job: every image not rendered yet fails as cancelled (its request, when
+    it comes up, is dropped: process renders no image of a cancelled job), which completes the
+    job with the usual events, its completion saying ``"cancelled": true``. Nothing more is
+    rendered or counted. Cancelling a complete job changes nothing."""
+    job = _own_job(owner, job_id, deps)
+    if job.status is JobStatus.RUNNING:
+        deps.jobs.mark_cancelled(job_id)
+        full = deps.jobs.get(job_id)
+        todo = [ProcessResult.cancelled(job_id, i.image_id) for i in (full.images if full else []) if not i.status.terminal]
+        record_job(job_id, todo, deps.jobs, deps.publisher)
+        logger.info("job cancelled", extra={"job_id": job_id, "images_cancelled": len(todo)})
+        metrics.add_metric(name="JobsCancelled", unit="Count", value=1)
+    return job_status(owner, job_id, deps)
+
+
+def delete_job(owner: str, job_id: str, deps: ApiDeps) -> None:
+    """Remove the job for good: it is cancelled first (so nothing is rendered or recorded after),
+    then its originals and outputs, and every item of it (images, events, deliveries)."""
+    job = _own_job(owner, job_id, deps)
+    if job.status is JobStatus.RUNNING:
+        cancel_job(owner, job_id, deps)
+    s = deps.settings
+    prefix = keys.job_prefix(owner, job_id)
+    objects = deps.store.delete_prefix(s.uploads_prefix + prefix) + deps.store.delete_prefix(s.outputs_prefix + prefix)
+    items = deps.jobs.delete_job(job_id)
+    logger.info("job deleted", extra={"job_id": job_id, "objects": objects, "items": items})
+    metrics.add_metric(name="JobsDeleted", unit="Count", value=1)
 
 
 def list_operations() -> m.OperationList:

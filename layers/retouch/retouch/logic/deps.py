@@ -32,6 +32,8 @@ class ApiDeps:
     secrets: WebhookSecrets
     deliveries: DeliveryLog
     quotas: QuotaRepository
+    publisher: EventPublisher
+    """Pushes the events of a cancelled job's completion."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,7 @@ def api_deps() -> ApiDeps:
         WebhookSecrets(ddb, s.jobs_table),
         DeliveryLog(ddb, s.jobs_table),
         QuotaRepository(ddb, s.jobs_table),
+        _publisher(s),
     )
 
 

@@ -26,7 +26,7 @@ from retouch.errors import PermanentError, RetouchError, TransientError
 from retouch.logic import crashes
 from retouch.logic.batch import leased_batch
 from retouch.logic.deps import ProcessDeps
-from retouch.models import AUTO, ImageStatus, ProcessRequest, ProcessResult, valid_image_id
+from retouch.models import AUTO, CANCELLED, ImageStatus, ProcessRequest, ProcessResult, valid_image_id
 from retouch.observability import logger, metrics
 
 
@@ -142,6 +142,11 @@ def process_request(request: ProcessRequest, deps: ProcessDeps, *, first_deliver
             duration_ms=int(meta.get("duration-ms", 0)),
         )
 
+    image = deps.jobs.get_image(request.job_id, request.image_id)
+    if image is None or image.error == CANCELLED:  # its job was deleted or cancelled: never rendered
+        logger.info("image not rendered: its job was cancelled or deleted", extra=log)
+        metrics.add_metric(name="ImagesSkipped", unit="Count", value=1)
+        return ProcessResult.cancelled(request.job_id, request.image_id)
     try:
         if data is None:
             data = deps.store.read(request.key)
