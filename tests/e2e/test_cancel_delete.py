@@ -74,3 +74,23 @@ def test_cancel_midway_renders_nothing_after_it_and_delete_leaves_nothing(tmp_pa
         items = [i for page in ddb.get_paginator("scan").paginate(TableName=table) for i in page["Items"]]
         assert [i for i in items if job_id in json.dumps(i)] == []
         assert requests.get(f"{stack.api_url}/jobs/{job_id}", headers=headers, timeout=60).status_code == 404
+
+
+def test_the_cli_cancels_and_deletes_a_job(tmp_path: Path) -> None:
+    from tests.helpers import run_cli
+
+    with EmbeddedStack(workdir=tmp_path / "stack") as stack:
+        client = RetouchClient(stack.api_url, stack.token)
+        job = client.create_job([{"name": f"p{n}.jpg", "content_type": "image/jpeg", "size": 1000} for n in range(3)], OPS, {})
+        api = ["--api", stack.api_url, "--token", stack.token]
+        cancelled = run_cli("cancel", job["job_id"], *api)
+        assert cancelled.returncode == 0, cancelled.stderr
+        assert "3 photos will not be processed" in cancelled.stderr  # (messages go to stderr, data to stdout)
+        again = run_cli("cancel", job["job_id"], *api)  # (idempotent: the same answer)
+        assert again.returncode == 0 and "3 photos will not be processed" in again.stderr
+        refused = run_cli("delete", job["job_id"], *api)
+        assert refused.returncode == 2 and "--yes" in refused.stderr
+        deleted = run_cli("delete", job["job_id"], "--yes", *api)
+        assert deleted.returncode == 0 and "gone from the service" in deleted.stderr, deleted.stderr
+        listed = run_cli("jobs", "--json", *api)
+        assert job["job_id"] not in listed.stdout and json.loads(listed.stdout) == {"jobs": []}

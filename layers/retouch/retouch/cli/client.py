@@ -57,7 +57,7 @@ class RetouchClient:
             except ValueError:
                 message = response.reason or response.text[:300]
             raise ApiError(response.status_code, str(message), envelope=envelope, request=f"{method} {self.api_url}{path}")
-        return response.json()
+        return response.json() if response.content else None
 
     def operations(self) -> dict[str, Any]:
         return self._call("GET", "/operations")  # type: ignore[no-any-return]
@@ -70,8 +70,23 @@ class RetouchClient:
         return self._call("POST", "/jobs", json=body)  # type: ignore[no-any-return]
 
     def jobs(self) -> list[dict[str, Any]]:
-        """The caller's recent jobs, newest first (``GET /jobs``)."""
-        return self._call("GET", "/jobs")["jobs"]  # type: ignore[no-any-return]
+        """All the caller's jobs, newest first (``GET /jobs``, every page)."""
+        jobs: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            page = self._call("GET", "/jobs", params={"limit": 100, **({"cursor": cursor} if cursor else {})})
+            jobs += page["jobs"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return jobs
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        """``POST /jobs/{id}/cancel``: the job as it ended."""
+        return self._call("POST", f"/jobs/{job_id}/cancel")  # type: ignore[no-any-return]
+
+    def delete(self, job_id: str) -> None:
+        """``DELETE /jobs/{id}``: its photos, outputs and records, for good."""
+        self._call("DELETE", f"/jobs/{job_id}")
 
     def job(self, job_id: str) -> dict[str, Any]:
         return self._call("GET", f"/jobs/{job_id}")  # type: ignore[no-any-return]

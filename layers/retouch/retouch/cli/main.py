@@ -25,7 +25,7 @@ from retouch.cli import hints, runner
 from retouch.cli.client import ApiError, RetouchClient
 from retouch.cli.files import collect_inputs, unique_names
 from retouch.errors import InvalidParameters, RetouchError
-from retouch.models import AUTO, FORMAT_CHOICES, OUTPUT_FORMATS, OutputSpec
+from retouch.models import AUTO, CANCELLED, FORMAT_CHOICES, OUTPUT_FORMATS, OutputSpec
 
 console = Console(stderr=True, soft_wrap=True)  # never wrap a file name mid-name
 MAX_IMAGES_PER_REQUEST = 1000
@@ -478,6 +478,34 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_cancel(args: argparse.Namespace) -> int:
+    with ExitStack() as stack:
+        client = connect(args, stack, embedded=False)
+        job = client.cancel(args.job_id)
+    if job.get("cancelled_at"):
+        dropped = sum(1 for i in job["images"] if i.get("error") == CANCELLED)
+        console.print(
+            f"Cancelled job {job['job_id']}: {dropped} photos will not be processed; {job['succeeded']} were done already."
+        )
+    else:
+        console.print(f"Job {job['job_id']} had already finished: nothing to cancel.")
+    return EXIT_OK
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    if not args.yes:
+        console.print(
+            f"[red]error:[/] this removes job {args.job_id}'s photos, outputs and records from the service for good; "
+            "add --yes to do it"
+        )
+        return EXIT_USAGE
+    with ExitStack() as stack:
+        client = connect(args, stack, embedded=False)
+        client.delete(args.job_id)
+    console.print(f"Deleted job {args.job_id}: its photos, outputs and records are gone from the service.")
+    return EXIT_OK
+
+
 def cmd_download(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     with ExitStack() as stack:
@@ -724,6 +752,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_api_arguments(p, embedded=False)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_jobs)
+
+    p = sub.add_parser("cancel", help="stop a job on a running service (--api): photos not processed yet are dropped")
+    p.add_argument("job_id", help="the job's id (retouch jobs lists them)")
+    add_api_arguments(p, embedded=False)
+    p.set_defaults(func=cmd_cancel)
+
+    p = sub.add_parser("delete", help="remove a job's photos, outputs and records from a running service (--api), for good")
+    p.add_argument("job_id", help="the job's id (retouch jobs lists them)")
+    p.add_argument("--yes", action="store_true", help="really delete (nothing can bring it back)")
+    add_api_arguments(p, embedded=False)
+    p.set_defaults(func=cmd_delete)
 
     p = sub.add_parser("download", help="download the outputs of a job on a running service (--api; waits for it to finish)")
     p.add_argument("job_id", help="the job's id (retouch jobs lists them; a run's job.json has its jobs)")
