@@ -98,7 +98,10 @@ CLEAR_REDNESS = 0.7
 of 30-60 px the fit can be off by a few px; red pupils measure 0.6-0.85, lids and brows less),
 and of one found from the centre of the lids rather than the iris."""
 PUPIL_OVER_SKIN = 0.15
-"""A red pupil's mean redness is at least this much above the skin's around the eye."""
+"""A red pupil's mean redness is at least this much above the skin's around the eye..."""
+PUPIL_OVER_SKIN_CENTRED = 0.08
+"""... or this much when it lies at the iris centre (within half a radius + 1 px), inside the
+eyelid opening (when known), and is vividly red (R above max(G, B) by 70 levels on average)."""
 SKIN_MARGIN = 0.12
 """On a reddish face a pupil pixel must be this much redder than the skin around the eye."""
 PALE_REDNESS = 0.1
@@ -133,21 +136,27 @@ def _grow(core: np.ndarray, allowed: np.ndarray, steps: int) -> np.ndarray:
     return grown | core
 
 
-def red_pupil_mask(rgb: np.ndarray, center: tuple[float, float], radius: float, threshold: float) -> np.ndarray:
+def red_pupil_mask(
+    rgb: np.ndarray, center: tuple[float, float], radius: float, threshold: float, opening: np.ndarray | None = None
+) -> np.ndarray:
     """Mask (bool) of the red pupil in ``rgb`` (a window), or an all-false mask.
 
-    ``center`` (window coordinates) and ``radius`` describe the iris. Colour: redness above
+    ``center`` (window coordinates) and ``radius`` describe the iris, ``opening`` (bool, if
+    known) the eyelid opening. Colour: redness above
     ``threshold`` and R above max(G, B) by more than :data:`MIN_RED_EXCESS` levels (dark
     iris and lash pixels can have a high ratio but never a large excess); where the skin
     around the eye (the median in 1.3-1.6 radii) is reddish, above half the threshold,
     the threshold rises to :data:`SKIN_MARGIN` above it (at most half-way to the reddest pupil
     pixels). Shape: the reddest connected component (mean redness, less 0.1 per iris radius of
-    distance) redder than the skin by :data:`PUPIL_OVER_SKIN`, whose centroid lies within
+    distance) redder than the skin by :data:`PUPIL_OVER_SKIN` (:data:`PUPIL_OVER_SKIN_CENTRED`
+    at the centre), whose centroid lies within
     ``0.8 * radius + s`` of the centre, inside the disc of
     ``1.3 * radius + s``, and roughly round (area at least 30% of its enclosing circle, unless
-    the iris radius is below 3 px), with the other red pieces as red whose centroid is as near
-    to its own (a pupil split by a catch-light), cut to the iris (1.05 radii + s); grown into
-    pale red pixels (:data:`PALE_REDNESS`) connected to it, by at most :func:`_growth_steps` px
+    the iris radius is below 3 px), with the other red pieces as red whose centroid lies within
+    ``0.8 * radius + s`` of its own (a pupil split by a catch-light), cut to the iris (1.05
+    radii + s); grown into
+    pale red pixels (above :data:`PALE_REDNESS`, the skin's redness + 0.05 and 40 % of the
+    pupil's) connected to it, by at most :func:`_growth_steps` px
     (the pupil's soft edge, not the eyelid's skin, reddish too). The slack ``s`` is 1 px, and
     :data:`TINY_EYE_SLACK` px for irises below 3 px (faces of ~20-50 px in group photos), whose
     centre the landmark models place to within a pixel or two only.
@@ -187,14 +196,20 @@ def red_pupil_mask(rgb: np.ndarray, center: tuple[float, float], radius: float, 
             continue
         # the reddest candidate (a red pupil is redder than a reddish lid), nearer ones first
         mean_red[i] = float(red[ys, xs].mean())
-        if mean_red[i] < skin + PUPIL_OVER_SKIN:
+        centred = (
+            d <= 0.5 * radius + 1.0
+            and float(excess[ys, xs].mean()) >= 1.4 * MIN_RED_EXCESS  # vividly red, not a dark lid line
+            and (opening is None or bool(opening[min(h - 1, int(cy)), min(w - 1, int(cx))]))
+        )
+        margin = PUPIL_OVER_SKIN_CENTRED if centred else PUPIL_OVER_SKIN
+        if mean_red[i] < skin + margin:
             continue  # no redder than the skin around: a lid or a brow
         score = mean_red[i] - 0.1 * d / max(radius, 1.0)
         if score > best_score:
             best, best_score = i, score
     if best == 0:
         return empty
-    # a pupil split by a catch-light or lashes: the other red pieces near its centre
+    # a pupil split by a catch-light or lashes: the other red pieces as red near its centre
     bx, by = centroids[best] + 0.5
     pieces = [
         i
@@ -202,10 +217,22 @@ def red_pupil_mask(rgb: np.ndarray, center: tuple[float, float], radius: float, 
         if float(np.hypot(centroids[i][0] + 0.5 - bx, centroids[i][1] + 0.5 - by)) <= 0.8 * radius + slack
         and (i == best or float(red[labels == i].mean()) >= mean_red[best] - 0.15)
     ]
+    pupil = np.isin(labels, pieces)
     # the pupil never reaches past the iris: red skin or lids joined to it are cut off there
     iris = dist <= 1.05 * radius + slack
-    weak = (red > pale) & (excess > MIN_RED_EXCESS // 3) & iris
-    return _grow(np.isin(labels, pieces) & iris, weak, _growth_steps(radius))
+    # its pale edge: pixels at least ~40 % red (mixed with the iris or a catch-light), not skin
+    weak = (red > max(pale, 0.4 * mean_red[best])) & (excess > MIN_RED_EXCESS // 3) & iris
+    grown = _grow(pupil & iris, weak, _growth_steps(radius))
+    # and the pink halo of a catch-light in it (a near-white spot inside the iris, next to the
+    # pupil): pixels between the two, corrected by their share of red (the white spot's is nil)
+    kernel = np.ones((3, 3), np.uint8)
+    closed = cv2.morphologyEx(grown.astype(np.uint8), cv2.MORPH_CLOSE, kernel)
+    contours, _ = cv2.findContours(closed, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    filled = cv2.drawContours(np.zeros_like(closed), contours, -1, 1, -1).astype(bool)
+    near_pupil = cv2.dilate(grown.astype(np.uint8), kernel).astype(bool)
+    glint = (rgb.min(axis=2) > 190) & iris & cv2.dilate(grown.astype(np.uint8), kernel, iterations=2).astype(bool)
+    halo = near_pupil & cv2.dilate(glint.astype(np.uint8), kernel).astype(bool)
+    return grown | ((filled | halo) & (red > PALE_REDNESS) & iris)
 
 
 def bright_pupil_mask(rgb: np.ndarray, center: tuple[float, float], radius: float) -> np.ndarray:
@@ -302,8 +329,12 @@ def red_pupil_correction(rgb: np.ndarray, mask: np.ndarray, radius: float, thres
     target = np.repeat((grey * k_px)[..., None], 3, axis=2)
     red = redness(rgb)
     share = _smoothstep(red, PALE_REDNESS, max(PALE_REDNESS + 0.05, 0.6 * threshold))
+    # a light pixel of the pupil (a catch-light's pink edge) loses its tint entirely: its grey
+    # keeps its lightness, so nothing darkens
+    share = np.where(mask & (grey > 150.0) & (red > PALE_REDNESS), 1.0, share)
     hard = (share * mask).astype(np.float32)
-    return target, _feather(hard, radius, red > 0.1)
+    # the feather falls on the pupil's own tinted edge, never on skin or iris next to it
+    return target, _feather(hard, radius, red > max(PALE_REDNESS, 0.5 * float(np.median(red[mask]))))
 
 
 def bright_pupil_correction(rgb: np.ndarray, mask: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
@@ -340,7 +371,8 @@ def _fix_at(
             return None
         rgb = source[y0:y1, x0:x1, :3]
         local = (centre[0] - x0, centre[1] - y0)
-        mask = red_pupil_mask(rgb, local, r, threshold)
+        opening = None if contour is None else _polygon_mask(contour, x0, y0, rgb.shape[:2]).astype(bool)
+        mask = red_pupil_mask(rgb, local, r, threshold, opening)
         if centre != centres[0] and mask.any() and float(redness(rgb)[mask].mean()) < CLEAR_REDNESS:
             mask[:] = False  # from the lids' centre, only a clearly red pupil (not a reddish lid)
         bright = False
