@@ -27,7 +27,7 @@ help:
 	@echo "make bench  - image operation benchmark"
 	@echo "make chaos  - 500 images with workers killed at random and every message delivered twice"
 
-setup: $(VENV)/.installed $(TOOLS)/.installed $(CHECKOV)/.installed /usr/bin/chromium
+setup: $(VENV)/.installed $(TOOLS)/.installed $(CHECKOV)/.installed /usr/bin/chromium /usr/bin/jq
 
 # The web page's browser test drives Debian's Chromium through Playwright (installed with the dev
 # extras); Playwright's own browser download does not work on these machines, so never run
@@ -35,6 +35,11 @@ setup: $(VENV)/.installed $(TOOLS)/.installed $(CHECKOV)/.installed /usr/bin/chr
 /usr/bin/chromium:
 	@echo "==> installing chromium (apt-get) for the web page's browser test"
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+# jq: the README's curl walkthrough reads the API's answers with it, and a test runs that walkthrough
+/usr/bin/jq:
+	@echo "==> installing jq (apt-get) for the README's curl walkthrough test"
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq
 
 # the layers' pinned requirements constrain the venv, so tests run the versions that ship
 LAYER_PINS := layers/opencv/requirements.txt layers/retouch/requirements.txt layers/pydantic/requirements.txt

@@ -32,6 +32,7 @@ def call_api(
     params: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
     query: dict[str, str] | None = None,
+    auth: str = "user",
 ) -> tuple[int, dict[str, Any]]:
     from functions.upload_url import app
 
@@ -44,6 +45,7 @@ def call_api(
         body=raw,
         path_params=params,
         sub=sub,
+        auth=auth,
         headers={"content-type": "application/json", **(headers or {})},
     )
     response = app.lambda_handler(event, context("api"))

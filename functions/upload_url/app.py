@@ -17,7 +17,7 @@ from retouch import apimodels as m
 from retouch.errors import RetouchError
 from retouch.logic import api
 from retouch.logic.deps import api_deps
-from retouch.logic.http import bounded_body, caller, docs_security_headers, error_response, validation_message
+from retouch.logic.http import bounded_body, caller, docs_security_headers, error_response, only_query, validation_message
 from retouch.observability import logger, metrics, tracer
 
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -36,13 +36,17 @@ ERRORS: dict[int | str, Any] = {
     for code, what in (
         (400, "invalid request"),
         (401, "no or invalid token"),
+        (403, "an API key may not manage API keys"),
         (404, "no such job (or not yours)"),
         (409, "the Idempotency-Key was used with another body"),
+        (429, "a per-user limit is reached (Retry-After says when to try again)"),
     )
 }
 
 
-@app.post("/jobs", responses={201: {"description": "created"}, 400: ERRORS[400], 401: ERRORS[401], 409: ERRORS[409]})
+@app.post(
+    "/jobs", responses={201: {"description": "created"}, 400: ERRORS[400], 401: ERRORS[401], 409: ERRORS[409], 429: ERRORS[429]}
+)
 def create_job(
     request: Annotated[m.JobRequest, Body()],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", description=IDEMPOTENCY_HELP)] = None,
@@ -56,6 +60,7 @@ def list_jobs(
     limit: Annotated[int, Query(), Ge(1), Le(100)] = 50,
     cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")] = None,
 ) -> m.JobList:
+    only_query(app, "limit", "cursor")
     return api.list_jobs(caller(app), api_deps(), limit, cursor)
 
 
@@ -96,6 +101,34 @@ def get_webhook_secret() -> m.WebhookSecret:
 @app.post("/webhook-secret", responses={200: {"description": "a new secret"}, 401: ERRORS[401]})
 def rotate_webhook_secret() -> m.WebhookSecret:
     return api.webhook_secret(caller(app), api_deps(), rotate=True)
+
+
+@app.post(
+    "/api-keys",
+    responses={
+        201: {"description": "the key, shown once"},
+        400: ERRORS[400],
+        401: ERRORS[401],
+        403: ERRORS[403],
+        429: ERRORS[429],
+    },
+)
+def create_api_key(request: Annotated[m.ApiKeyRequest, Body()]) -> Response[m.ApiKeyCreated]:
+    key = api.create_api_key(caller(app, signed_in=True), request, api_deps())
+    return Response(201, content_types.APPLICATION_JSON, key)
+
+
+@app.get("/api-keys", responses={200: {"description": "the caller's keys (never the keys themselves)"}, 401: ERRORS[401]})
+def list_api_keys() -> m.ApiKeyList:
+    return api.list_api_keys(caller(app), api_deps())
+
+
+@app.delete(
+    "/api-keys/<key_id>", responses={204: {"description": "revoked"}, 401: ERRORS[401], 403: ERRORS[403], 404: ERRORS[404]}
+)
+def revoke_api_key(key_id: str) -> Response[None]:
+    api.revoke_api_key(caller(app, signed_in=True), key_id, api_deps())
+    return Response(204)
 
 
 @app.get("/operations", responses={200: {"description": "the operations"}, 401: ERRORS[401]})

@@ -29,7 +29,9 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
+)  # a fixed seed: CI reproducible
 def test_api_conforms_to_its_openapi_document(case: schemathesis.Case, stack: EmbeddedStack) -> None:
     # Every check runs but "schema-valid data is accepted": the document cannot express the
     # registry's cross-parameter rules (a parameter that only applies to one method, box *or*

@@ -20,7 +20,8 @@ from tests.helpers import call_api, create_job, job_status, post_upload, run_con
 def test_pipeline_over_http_presign_to_download(aws_server: Aws) -> None:
     photos = [photo_bytes(n) for n in ("astronaut", "coffee", "chelsea")]
     images = [{"name": f"{n}.jpg", "content_type": "image/jpeg", "size": len(d)} for n, d in enumerate(photos)]
-    images.append({"name": "notes.jpg", "content_type": "image/jpeg", "size": 20})
+    notes = b"just some text, no image"
+    images.append({"name": "notes.jpg", "content_type": "image/jpeg", "size": len(notes)})
     ops = [
         {"op": "contrast", "params": {"method": "clahe"}},
         {"op": "thumbnail", "params": {"width": 200, "height": 200, "fit": "cover"}},
@@ -28,7 +29,7 @@ def test_pipeline_over_http_presign_to_download(aws_server: Aws) -> None:
     job = create_job(images, ops, output={"format": "webp", "quality": 80})
     assert job["uploads"][0]["url"].startswith(aws_server.endpoint)
 
-    for upload, data in zip(job["uploads"], [*photos, b"just some text, no image"], strict=True):
+    for upload, data in zip(job["uploads"], [*photos, notes], strict=True):
         assert post_upload(upload, data).status_code in (200, 201, 204)
 
     # moto delivers one S3 notification per upload to the queue the template names

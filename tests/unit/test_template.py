@@ -97,6 +97,7 @@ def test_template_functions_point_at_handlers_that_exist() -> None:
         "DeadLetterSweeperFunction",
         "WebSocketFunction",
         "WebSocketAuthorizerFunction",
+        "AuthorizerFunction",
         "PushFunction",
         "WebhookFunction",
         "SiteFunction",
@@ -104,7 +105,7 @@ def test_template_functions_point_at_handlers_that_exist() -> None:
     }
     for fn in model.functions.values():
         assert fn.module_path.is_file(), fn.logical_id
-        assert fn.handler_name in ("lambda_handler", "sweep_handler", "websocket_handler", "authorizer_handler")
+        assert fn.handler_name in ("lambda_handler", "sweep_handler", "websocket_handler", "http_handler")
     for name, q in model.queues.items():
         if not name.endswith("DLQ"):
             assert q.dead_letter and q.max_receive_count, f"{name} has no dead-letter queue"
@@ -176,6 +177,7 @@ def test_every_function_gets_the_settings_it_requires_from_the_template() -> Non
         "WebSocketFunction": cfg.PushSettings,
         "PushFunction": cfg.PushSettings,
         "WebSocketAuthorizerFunction": cfg.AuthorizerSettings,
+        "AuthorizerFunction": cfg.AuthorizerSettings,
         "WebhookFunction": cfg.WebhookSettings,
         "SignUpFunction": SignUpSettings,
     }
@@ -190,4 +192,6 @@ def test_a_missing_required_setting_fails_loudly_naming_it() -> None:
     from retouch import settings as cfg
 
     with pytest.raises(cfg.SettingsError, match="missing environment variables: RESPONSE_QUEUE_URL"):
-        cfg.ApiSettings.from_env({"BUCKET_NAME": "b", "JOBS_TABLE": "t", "WEBSOCKET_URL": "wss://x"})
+        cfg.ApiSettings.from_env(
+            {"BUCKET_NAME": "b", "JOBS_TABLE": "t", "WEBSOCKET_URL": "wss://x", "EVENTS_QUEUE_URL": "e", "WEBHOOK_QUEUE_URL": "w"}
+        )

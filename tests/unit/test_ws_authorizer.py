@@ -1,6 +1,6 @@
-"""The WebSocket ``$connect`` authorizer accepts what the HTTP API's JWT authorizer accepts: an
-access token of this stack's user pool, from one of its app clients - not a valid token of
-another pool in the same region, an ID token, or a token of another client."""
+"""The authorizers (the WebSocket's ``$connect`` and the HTTP API's) accept an access token of
+this stack's user pool, from one of its app clients - not a valid token of another pool in the
+same region, an ID token, or a token of another client."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from functions.push import app
+from functions.authorizer import app
 from retouch.adapters.aws import client
 from retouch.logic import deps
 from tests.helpers import context
@@ -56,6 +56,13 @@ def pools(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Pool, Pool]]:
         monkeypatch.setenv("USER_POOL_ID", ours.id)
         monkeypatch.setenv("USER_POOL_CLIENT_IDS", f"{ours.client_id}, other-client")
         monkeypatch.setenv("AWS_REGION", REGION)
+        monkeypatch.setenv("JOBS_TABLE", "jobs")
+        client("dynamodb").create_table(
+            TableName="jobs",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
         deps.reset()
         yield ours, theirs
     deps.reset()
@@ -69,7 +76,7 @@ def connect(token: str | None) -> dict[str, Any]:
         "queryStringParameters": {"token": token} if token is not None else {},
         "requestContext": {"routeKey": "$connect", "eventType": "CONNECT", "connectionId": "c1"},
     }
-    return app.authorizer_handler(event, context("authorizer"))
+    return app.websocket_handler(event, context("authorizer"))
 
 
 def effect(response: dict[str, Any]) -> str:
@@ -105,3 +112,26 @@ def test_an_id_token_or_a_token_of_another_client_is_refused(pools: tuple[Pool, 
 @pytest.mark.parametrize("token", [None, "", "not-a-jwt", "a.b.c", "x." + "e30" + ".y"])
 def test_no_token_or_garbage_is_refused(pools: tuple[Pool, Pool], token: str | None) -> None:
     assert effect(connect(token)) == "Deny"
+
+
+def http_call(token: str | None) -> dict[str, Any]:
+    event = {
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeArn": "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/$default/GET/jobs",
+        "identitySource": [f"Bearer {token}"] if token else [],
+        "routeKey": "GET /jobs",
+        "rawPath": "/jobs",
+        "rawQueryString": "",
+        "headers": {"authorization": f"Bearer {token}"} if token else {},
+        "requestContext": {"http": {"method": "GET", "path": "/jobs"}},
+    }
+    return app.http_handler(event, context("authorizer"))
+
+
+def test_the_http_authorizer_passes_this_pools_user_on_and_refuses_another_pools(pools: tuple[Pool, Pool]) -> None:
+    ours, theirs = pools
+    allowed = http_call(ours.tokens()["AccessToken"])
+    assert allowed["isAuthorized"] is True and allowed["context"]["auth"] == "user" and allowed["context"]["sub"]
+    for token in (theirs.tokens()["AccessToken"], ours.tokens()["IdToken"], "rk_0123456789abcdef_" + "x" * 43, None):
+        assert http_call(token)["isAuthorized"] is False, token

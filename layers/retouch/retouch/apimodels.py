@@ -353,3 +353,28 @@ class WebhookSecret(Sparse):
     """Signs every webhook of the user's jobs (``Retouch-Signature``)."""
     previous_valid_until: str | None = None
     """After a rotation, the old secret also signs until then."""
+
+
+class ApiKeyRequest(BaseModel):
+    """``POST /api-keys``: a name to tell the key apart (where it is used)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+class ApiKeyOut(BaseModel):
+    key_id: str
+    name: str
+    created_at: str
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str
+    """``Authorization: Bearer <key>`` on every route and ``?token=<key>`` on the WebSocket. Shown
+    this once: only a hash of it is kept."""
+
+
+class ApiKeyList(BaseModel):
+    keys: list[ApiKeyOut]
+

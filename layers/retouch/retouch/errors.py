@@ -81,6 +81,12 @@ class Unauthorized(RetouchError):
     http_status = 401
 
 
+class Forbidden(RetouchError):
+    """The caller is known but may not do this."""
+
+    http_status = 403
+
+
 class TooManyRequests(RetouchError):
     """A per-user limit is reached; ``retry_after`` says when trying again makes sense (s)."""
 

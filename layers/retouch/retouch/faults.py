@@ -30,7 +30,7 @@ POINTS: dict[str, str] = {
     "record.after_publish": "a result's events handed to the push paths, the message not yet deleted",
     "process.after_output": "process wrote the output object, no result sent yet",
     "process.after_result": "process sent the result message",
-    "process.before_render": "process is about to render an image (scope: <job id>.<image id>)",
+    "process.before_render": "process is about to render an image (scope: the job id, or <job id>.<image id>)",
     "enqueue.before_delete": "enqueue returned; its upload events are not deleted yet",
     "process.before_delete": "process returned; its requests are not deleted yet",
     "notify.before_delete": "notify returned; its results are not deleted yet",

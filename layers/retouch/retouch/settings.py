@@ -169,6 +169,8 @@ class PushSettings(_EnvSettings):
 class AuthorizerSettings(_EnvSettings):
     """The WebSocket ``$connect`` authorizer: which tokens are this stack's."""
 
+    jobs_table: str
+    """Where API keys are looked up."""
     user_pool_id: str
     user_pool_client_ids: str
     """Comma-separated: the app clients whose access tokens are accepted (the HTTP API's audience)."""

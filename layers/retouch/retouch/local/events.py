@@ -41,8 +41,10 @@ def http_api_event(
     path_params: Mapping[str, str] | None = None,
     sub: str | None = None,
     source_ip: str = "127.0.0.1",
+    auth: str = "user",
 ) -> dict[str, Any]:
-    """An HTTP API (payload format 2.0) event; ``sub`` is the JWT authorizer's verified claim."""
+    """An HTTP API (payload format 2.0) event; ``sub`` and ``auth`` (``user`` or ``key``) are what
+    the Lambda authorizer verified (:func:`retouch.logic.auth.http_authorize`)."""
     now = datetime.now(UTC)
     lowered = {k.lower(): v for k, v in (headers or {}).items()}
     if isinstance(body, bytes):
@@ -76,7 +78,7 @@ def http_api_event(
                 "sourceIp": source_ip,
                 "userAgent": lowered.get("user-agent", ""),
             },
-            "authorizer": {"jwt": {"claims": {"sub": sub}, "scopes": None}} if sub else None,
+            "authorizer": {"lambda": {"sub": sub, "auth": auth}} if sub else None,
         },
         "body": body or None,
         "isBase64Encoded": False,

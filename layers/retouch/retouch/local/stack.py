@@ -35,12 +35,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from retouch.adapters.apikeys import ApiKeyRepository, looks_like_key
 from retouch.local import lambda_runtime as rt
 from retouch.local.events import http_api_event
 from retouch.local.processes import SERVER_POLL_SECONDS, die_with_parent_at_once
 from retouch.local.resources import create_resources
 from retouch.local.template import StackModel, build_model, find_template
 from retouch.local.websocket import WebSocketGateway
+from retouch.logic.auth import bearer
 from retouch.observability import logger
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
@@ -279,6 +281,17 @@ class EmbeddedStack:
     def token(self) -> str:
         return next(iter(self.tokens))
 
+    def authenticate(self, token: str) -> tuple[str, str] | None:
+        """The authorizers' stand-in: ``(sub, "user")`` for one of the stack's bearer tokens (it
+        has no Cognito), ``(sub, "key")`` for an API key of a user, as on AWS."""
+        if token in self.tokens:
+            return self.tokens[token], "user"
+        if looks_like_key(token) and self.model is not None:
+            table = next(iter(self.model.tables.values()))["TableName"]
+            owner = ApiKeyRepository(self.client("dynamodb"), table).owner_of(token)
+            return (owner, "key") if owner else None
+        return None
+
     def client(self, service: str) -> Any:
         import boto3  # imported while the emulator starts (0.5 s), not with this module
 
@@ -511,8 +524,12 @@ class EmbeddedStack:
         function = self.model.websocket_function
         if function is None or function not in self.model.functions:
             return
-        self._websocket = WebSocketGateway(lambda: self.runtime(function), self.tokens.get, self._mp)
+        self._websocket = WebSocketGateway(lambda: self.runtime(function), self._websocket_user, self._mp)
         self._websocket.start()
+
+    def _websocket_user(self, token: str) -> str | None:
+        caller = self.authenticate(token)
+        return caller[0] if caller else None
 
     @property
     def websocket_url(self) -> str | None:
@@ -664,9 +681,8 @@ class EmbeddedStack:
         if route is None:
             self._refuse(req, 404, "Not Found", cors, unread=length)
             return
-        auth = req.headers.get("Authorization", "")
-        token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
-        sub = self.tokens.get(token)
+        caller = self.authenticate(bearer(req.headers.get("Authorization")))
+        sub, kind = caller if caller else (None, "user")
         if sub is None and route.authorized:  # the token is checked before the body is read
             self._refuse(req, 401, "Unauthorized", cors, unread=length)
             return
@@ -684,6 +700,7 @@ class EmbeddedStack:
             path_params=params or {},
             sub=sub,
             source_ip=req.client_address[0],
+            auth=kind,
         )
         content_type = req.headers.get("Content-Type", "").lower()
         if body and content_type and not content_type.startswith(TEXT_BODY_TYPES):

@@ -302,6 +302,22 @@ def delete_job(owner: str, job_id: str, deps: ApiDeps) -> None:
     metrics.add_metric(name="JobsDeleted", unit="Count", value=1)
 
 
+def create_api_key(owner: str, request: m.ApiKeyRequest, deps: ApiDeps) -> m.ApiKeyCreated:
+    key, token = deps.keys.create(owner, request.name)
+    logger.info("API key created", extra={"key_id": key.key_id})
+    return m.ApiKeyCreated(key_id=key.key_id, name=key.name, created_at=key.created_at, key=token)
+
+
+def list_api_keys(owner: str, deps: ApiDeps) -> m.ApiKeyList:
+    return m.ApiKeyList(keys=[m.ApiKeyOut(key_id=k.key_id, name=k.name, created_at=k.created_at) for k in deps.keys.list(owner)])
+
+
+def revoke_api_key(owner: str, key_id: str, deps: ApiDeps) -> None:
+    if not deps.keys.revoke(owner, key_id):
+        raise NotFound(f"API key {key_id} not found")
+    logger.info("API key revoked", extra={"key_id": key_id})
+
+
 def list_operations() -> m.OperationList:
     return m.OperationList.model_validate({"operations": specs.describe_all(), "output_formats": list(FORMAT_CHOICES)})
 

@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from retouch import settings as cfg
+from retouch.adapters.apikeys import ApiKeyRepository
 from retouch.adapters.aws import client, reset_clients
 from retouch.adapters.connections import ConnectionRepository, ConnectionSender
 from retouch.adapters.jobs import JobRepository
@@ -32,6 +33,7 @@ class ApiDeps:
     secrets: WebhookSecrets
     deliveries: DeliveryLog
     quotas: QuotaRepository
+    keys: ApiKeyRepository
     publisher: EventPublisher
     """Pushes the events of a cancelled job's completion."""
 
@@ -85,6 +87,7 @@ class PushDeps:
 @dataclass(frozen=True)
 class AuthorizerDeps:
     settings: cfg.AuthorizerSettings
+    keys: ApiKeyRepository
     cognito: Any
     """A Cognito identity provider client (``GetUser``)."""
 
@@ -125,6 +128,7 @@ def api_deps() -> ApiDeps:
         WebhookSecrets(ddb, s.jobs_table),
         DeliveryLog(ddb, s.jobs_table),
         QuotaRepository(ddb, s.jobs_table),
+        ApiKeyRepository(ddb, s.jobs_table),
         _publisher(s),
     )
 
@@ -192,7 +196,8 @@ def push_deps() -> PushDeps:
 
 @lru_cache(maxsize=1)
 def authorizer_deps() -> AuthorizerDeps:
-    return AuthorizerDeps(cfg.AuthorizerSettings.from_env(), client("cognito-idp"))
+    s = cfg.AuthorizerSettings.from_env()
+    return AuthorizerDeps(s, ApiKeyRepository(client("dynamodb"), s.jobs_table), client("cognito-idp"))
 
 
 @lru_cache(maxsize=1)

@@ -15,19 +15,30 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
 
-from retouch.errors import RetouchError, TooManyRequests, Unauthorized, ValidationError
+from retouch.errors import Forbidden, RetouchError, TooManyRequests, Unauthorized, ValidationError
 from retouch.logic.deps import api_deps
 from retouch.observability import logger
 
 
-def caller(app: APIGatewayHttpResolver) -> str:
-    """The authenticated user: the ``sub`` claim the JWT authorizer verified."""
+def caller(app: APIGatewayHttpResolver, *, signed_in: bool = False) -> str:
+    """The authenticated user: the ``sub`` the authorizer verified (:mod:`retouch.logic.auth`).
+    ``signed_in``: the route needs the user's own sign-in, not an API key (managing keys)."""
     authorizer = app.current_event.request_context.authorizer
-    claims = authorizer.jwt_claim if authorizer is not None else None
-    sub = (claims or {}).get("sub")
+    context = authorizer.get_lambda if authorizer is not None else None
+    sub = (context or {}).get("sub")
     if not sub:
         raise Unauthorized("a valid bearer token is required")
+    if signed_in and (context or {}).get("auth") != "user":
+        raise Forbidden("API keys are managed with your own sign-in, not with an API key")
     return str(sub)
+
+
+def only_query(app: APIGatewayHttpResolver, *names: str) -> None:
+    """Refuse query parameters the route does not take (a typo is told, not silently ignored)."""
+    unknown = sorted(set(app.current_event.query_string_parameters or {}) - set(names))
+    if unknown:
+        allowed = ", ".join(names) if names else "none"
+        raise ValidationError(f"unknown query parameter {unknown[0]!r} (this route takes: {allowed})")
 
 
 def envelope(status: int, kind: str, message: str) -> dict[str, Any]:

@@ -152,7 +152,7 @@ def process_request(request: ProcessRequest, deps: ProcessDeps, *, first_deliver
             data = deps.store.read(request.key)
         if data is None:
             raise PermanentError("the upload no longer exists")
-        faults.point("process.before_render", f"{request.job_id}.{request.image_id}")
+        faults.point("process.before_render", f"{request.job_id}.{request.image_id}", request.job_id)
         rendered = pipeline.render(
             data,
             request.operations,

@@ -15,15 +15,10 @@ ignore a ``seq`` they have already seen.
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
-    APIGatewayAuthorizerRequestEvent,
-    APIGatewayAuthorizerResponseWebSocket,
-)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -31,7 +26,7 @@ from retouch import events
 from retouch.adapters.connections import ConnectionGone
 from retouch.events import EventSignal
 from retouch.logic.batch import leased_batch
-from retouch.logic.deps import AuthorizerDeps, PushDeps
+from retouch.logic.deps import PushDeps
 from retouch.logic.links import with_download_links
 from retouch.models import valid_job_id
 from retouch.observability import logger, metrics
@@ -152,43 +147,3 @@ def fan_out(record: SQSRecord, deps: PushDeps) -> int:
         deps.connections.sent(signal.job_id, sub.connection_id, todo[-1]["seq"])
     metrics.add_metric(name="WebSocketMessages", unit="Count", value=sent)
     return sent
-
-
-def authorize(event: dict[str, Any], deps: AuthorizerDeps) -> dict[str, Any]:
-    """The ``$connect`` authorizer (a REQUEST authorizer on ``route.request.querystring.token``):
-    what the HTTP API's JWT authorizer accepts, nothing more. The token must name this stack's
-    user pool as its issuer, be an access token, and come from one of the stack's app clients;
-    then Cognito itself checks it (``GetUser`` accepts only a valid, unexpired, unrevoked access
-    token, verifying the signature of the pool its issuer names), so no signing key is handled
-    here. Deny is the default."""
-    request = APIGatewayAuthorizerRequestEvent(event)
-    token = str((request.query_string_parameters or {}).get("token") or "")
-    principal = None
-    if token:
-        claims = unverified_claims(token)
-        s = deps.settings
-        if claims.get("iss") != s.issuer or claims.get("token_use") != "access" or claims.get("client_id") not in s.client_ids:
-            logger.info("websocket connect refused: a token of another user pool, client or kind")
-        else:
-            try:
-                user = deps.cognito.get_user(AccessToken=token)
-                attributes = {a["Name"]: a["Value"] for a in user.get("UserAttributes", [])}
-                principal = attributes.get("sub") or user["Username"]
-            except Exception:  # noqa: BLE001 - any failure to verify is a refusal
-                logger.info("websocket connect refused: token not accepted")
-    response = APIGatewayAuthorizerResponseWebSocket.from_route_arn(request.method_arn, principal or "anonymous")
-    if principal:
-        response.allow_all_routes()
-    else:
-        response.deny_all_routes()
-    return response.asdict()
-
-
-def unverified_claims(token: str) -> dict[str, Any]:
-    """The claims of a JWT, not verified (only to route it: Cognito verifies it after)."""
-    try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError, UnicodeDecodeError):
-        return {}
-    return claims if isinstance(claims, dict) else {}
