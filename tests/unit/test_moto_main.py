@@ -19,7 +19,7 @@ from moto.core.serialize import SERIALIZERS, BaseJSONSerializer, JSONSerializer
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
-from moto.sqs.models import Queue
+from moto.sqs.models import Message, Queue, SQSBackend, sqs_backends
 
 from retouch.local import moto_main
 
@@ -36,6 +36,11 @@ def installed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Queue, "messages", Queue.messages)
     monkeypatch.setattr(moto.dynamodb.models, "copy", moto.dynamodb.models.copy)
     monkeypatch.setattr(JSONSerializer, "_serialize_type_structure", JSONSerializer._serialize_type_structure)
+    monkeypatch.setattr(Item, "__new__", Item.__new__)
+    for name in ("is_message_valid_based_on_retention_period",):
+        monkeypatch.setattr(SQSBackend, name, getattr(SQSBackend, name))
+    monkeypatch.setattr(Message, "visible", Message.visible)
+    monkeypatch.setattr(Message, "delayed", Message.delayed)
     moto_main.install()
 
 
@@ -265,6 +270,43 @@ def test_a_counting_transactions_cost_does_not_grow_with_the_table(ddb: Any) -> 
     assert get(ddb, "JOB#1", "JOB")["remaining"] == {"N": "997"}  # type: ignore[index]
 
 
+def test_answered_items_are_not_kept(ddb: Any) -> None:
+    """moto tracked every Item it made, and a Query deep-copies what it answers: each read of a
+    job stayed in memory for good."""
+    fill(1, 300)
+    query = {"TableName": TABLE, "KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": "JOB#0"}}}
+    ddb.query(**query)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(20):
+            assert ddb.query(**query)["Count"] >= 301  # the job, its images and the events stored
+            ddb.transact_write_items(TransactItems=counting("JOB#0", f"IMG#{i:04d}", i))
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 1_000_000, f"20 reads of 301 items kept {kept / 1e6:.1f} MB"  # without the patch: 6 MB
+
+
+# --- SQS ----------------------------------------------------------------------------------------------
+def test_receives_keep_visibility_delay_and_retention(installed: None) -> None:
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+        url = sqs.create_queue(QueueName="q", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+        for i in range(3):
+            sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
+        sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=60)
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2, VisibilityTimeout=60)["Messages"]
+        assert [m["Body"] for m in got] == ["m0", "m1"]
+        assert [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]] == ["m2"]
+        assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+        sqs.send_message(QueueUrl=url, MessageBody="old")
+        queue = sqs_backends[ACCOUNT][REGION].queues["q"]
+        old = next(m for m in queue._messages if m.body == "old")
+        old.sent_timestamp -= 61_000  # type: ignore[operator,assignment]  # past the retention period
+        assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+
+
 # --- the moto internals the patches rely on ---------------------------------------------------------
 def test_the_moto_internals_the_patches_rely_on_are_still_there() -> None:
     """If this fails, moto changed under :mod:`retouch.local.moto_main`: check its
@@ -299,6 +341,21 @@ def test_the_serializer_internals_the_short_way_relies_on_are_still_there() -> N
     assert params == ["self", "serialized", "value", "shape", "key"]
     assert list(inspect.signature(BaseJSONSerializer._default_serialize).parameters) == params
     assert "serialized[serialization_key] = value" in inspect.getsource(BaseJSONSerializer._default_serialize)
+
+
+def test_the_tracking_and_sqs_internals_the_patches_rely_on_are_still_there() -> None:
+    """``BaseModel.__new__`` appends to ``instances_tracked`` (which :func:`moto_main._untracked_new`
+    skips for items); SQS's retention check computes the queue's attributes and reads
+    ``MessageRetentionPeriod`` (an attribute of the queue), and a message's visibility compares
+    moto's millisecond clock with ``visible_at`` / ``delayed_until``."""
+    from moto.core.common_models import BaseModel
+
+    assert issubclass(Item, BaseModel) and "instances_tracked.append(instance)" in inspect.getsource(BaseModel.__new__)
+    retention = inspect.getsource(moto_main.SQSBackend.is_message_valid_based_on_retention_period)
+    assert '["MessageRetentionPeriod"]' in retention and "message.sent_timestamp / 1000" in retention
+    assert "MessageRetentionPeriod" in Queue.BASE_ATTRIBUTES
+    assert "current_time > self.visible_at" in inspect.getsource(Message.visible.fget)  # type: ignore[attr-defined]
+    assert "current_time < self.delayed_until" in inspect.getsource(Message.delayed.fget)  # type: ignore[attr-defined]
 
 
 def test_install_replaces_the_tables_rollback_copy_by_the_table(installed: None) -> None:

@@ -22,6 +22,17 @@ Two of moto's DynamoDB costs grow with the table, and :func:`install` bounds bot
 * A ``Query`` on the table's key went through a sorted list of every item in the table, to keep
   those of one partition. It now reads that partition only (:func:`query`).
 
+One grows with everything the server ever answered: moto keeps every model instance it
+creates in a class-level list (``instances_tracked``, for its reset and its data page), Items
+included, and a Query deep-copies the items it answers, so every answer stayed in memory
+(a 1,000-image job's status: about 1 MB per read; and each transaction's whole-table copy
+before). DynamoDB items are no longer tracked (:func:`_untracked_new`).
+
+On the S3 + SQS side, a receive checked each message's retention by computing all the queue's
+attributes (three scans of every message in the queue, each through a ``datetime`` clock), so
+a receive cost grew with the queue's depth: about 4 s with 3,000 messages waiting. The check
+now reads the queue's retention period, and a message's visibility reads ``time.time()``.
+
 And one cost grows with the answer: moto's response serializer walks every attribute value
 through the service model (each of the ten members of ``AttributeValue`` looked up by name),
 about 2 ms per item of 13 attributes: 2 s for the 1,000 images of a job. Values that are
@@ -42,6 +53,7 @@ import copy
 import functools
 import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -51,7 +63,7 @@ from moto.core.serialize import BaseJSONSerializer, JSONSerializer
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
-from moto.sqs.models import Message, Queue
+from moto.sqs.models import Message, Queue, SQSBackend
 
 _LOCK = threading.RLock()
 SERIALISED = ("put_item", "get_item", "query", "scan", "update_item", "delete_item", "transact_write_items")
@@ -222,6 +234,28 @@ def _serialize_structure(self: BaseJSONSerializer, serialized: Any, value: Any, 
     _moto_serialize_structure(self, serialized, value, shape, key)
 
 
+def _untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+    """``Item.__new__`` without moto's ``BaseModel`` tracking: the item is kept by its table and
+    freed with it, not also by a list of every item moto ever made."""
+    return object.__new__(cls)
+
+
+# --- SQS: costs bounded by the messages a receive returns -----------------------------------------
+def _retained(self: SQSBackend, queue_name: str, message: Message) -> bool:
+    """moto's retention check (``is_message_valid_based_on_retention_period``), reading the
+    queue's period instead of computing all its attributes for every message received."""
+    period = float(getattr(self.get_queue(queue_name), "message_retention_period"))  # noqa: B009 - untyped in moto
+    return period + message.sent_timestamp / 1000 > time.time()  # type: ignore[operator]
+
+
+def _visible(self: Message) -> bool:
+    return time.time() * 1000 > self.visible_at
+
+
+def _delayed(self: Message) -> bool:
+    return time.time() * 1000 < self.delayed_until
+
+
 def install() -> None:
     """Serialise DynamoDB, bound its transactions and queries (above), make queues fair. Once."""
     if DynamoDBBackend.transact_write_items is not _moto_transact_write_items:
@@ -230,6 +264,10 @@ def install() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
     JSONSerializer._serialize_type_structure = _serialize_structure  # type: ignore[method-assign,assignment]
+    Item.__new__ = staticmethod(_untracked_new)  # type: ignore[method-assign,assignment]
+    SQSBackend.is_message_valid_based_on_retention_period = _retained  # type: ignore[method-assign]
+    Message.visible = property(_visible)  # type: ignore[method-assign,assignment]
+    Message.delayed = property(_delayed)  # type: ignore[method-assign,assignment]
     for name in SERIALISED:
         setattr(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
     Queue.messages = property(_fair_messages)  # type: ignore[method-assign,assignment]
