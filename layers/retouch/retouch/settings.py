@@ -69,6 +69,8 @@ class PushQueues(_EnvSettings):
 @dataclass(frozen=True, kw_only=True)
 class ApiSettings(StorageSettings, PushQueues):
     jobs_table: str
+    job_retention_days: int = 30
+    """A job's records expire with its outputs (``OutputRetentionDays``); 0 keeps them."""
     max_images_per_job: int = 1000
     max_upload_bytes: int = 50 * 1024 * 1024
     upload_url_ttl_seconds: int = 900
@@ -190,6 +192,8 @@ class WebhookSettings(_EnvSettings):
     """Webhook deliveries."""
 
     jobs_table: str
+    job_retention_days: int = 30
+    """The delivery log is kept as long as its job (0: until the job is deleted)."""
     bucket_name: str
     download_url_ttl_seconds: int = 900
     """Image events carry a download link valid this long (made as they are sent)."""

@@ -1,6 +1,7 @@
 """The jobs table (DynamoDB): how a job, its images, its events and its users' settings are stored.
 
-One table; a job's items share its TTL (``expires_at``):
+One table; a job's items share its TTL (``expires_at``, ``JOB_RETENTION_DAYS`` after it is
+created, none when that is 0):
 
 * ``pk=JOB#<id>, sk=JOB`` - the job: owner, operations, output, counters
   (``total``, ``succeeded``, ``failed``, ``remaining``), status, timestamps, callback, and
@@ -66,6 +67,12 @@ def _codecs() -> tuple[Any, Any]:
 JOB_SK = "JOB"
 IMAGE_PREFIX = "IMG#"
 JOB_TTL_DAYS = 30
+"""The default of ``JOB_RETENTION_DAYS`` (the template sets it to ``OutputRetentionDays``)."""
+
+
+def expiry(retention_days: int) -> int | None:
+    """The ``expires_at`` (DynamoDB TTL) of a job's items made now; None keeps them (0 days)."""
+    return int(time.time()) + retention_days * 86400 if retention_days > 0 else None
 
 
 def _pk(job_id: str) -> str:
@@ -161,6 +168,9 @@ class JobRepository:
 
     ddb: DynamoDBClient
     table: str
+    retention_days: int = JOB_TTL_DAYS
+    """A job's records expire this long after it is created, with its outputs; 0 keeps them
+    until the owner deletes the job."""
 
     def _write_all(self, requests: Sequence[WriteRequestTypeDef | WriteRequestOutputTypeDef]) -> None:
         """One BatchWriteItem of at most 25 requests, its unprocessed items written again."""
@@ -201,7 +211,7 @@ class JobRepository:
                 "remaining": job.total,
                 "status": JobStatus.RUNNING.value,
                 "created_at": job.created_at,
-                "expires_at": int(time.time()) + JOB_TTL_DAYS * 86400,
+                "expires_at": expiry(self.retention_days),
                 "callback_url": job.callback_url,
                 "callback_events": list(job.callback_events) if job.callback_url else None,
                 "seq": 0,
@@ -219,7 +229,7 @@ class JobRepository:
                 "content_type": img.content_type,
                 "size": img.size,
                 "status": img.status.value,
-                "expires_at": int(time.time()) + JOB_TTL_DAYS * 86400,
+                "expires_at": expiry(self.retention_days),
             }
         )
 

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from retouch import events
-from retouch.adapters.jobs import JOB_TTL_DAYS
+from retouch.adapters.jobs import expiry
 from retouch.adapters.webhooks import signature_header
 from retouch.events import Delivery
 from retouch.logic.batch import leased_batch
@@ -64,7 +64,7 @@ def deliver(body: str, deps: WebhookDeps, now: float | None = None) -> bool:
         "Retouch-Delivery": d.delivery_id,
     }
     attempt = deps.sender.deliver(job.callback_url, payload, headers)
-    deps.deliveries.add(d.job_id, d.seq, d.attempt, attempt, int(now) + JOB_TTL_DAYS * 86400)
+    deps.deliveries.add(d.job_id, d.seq, d.attempt, attempt, expiry(deps.settings.job_retention_days))
     log = {"job_id": d.job_id, "seq": d.seq, "attempt": d.attempt, "status": attempt.status, "error": attempt.error}
     if attempt.delivered:
         logger.info("webhook delivered", extra=log)

@@ -123,7 +123,7 @@ def api_deps() -> ApiDeps:
     return ApiDeps(
         s,
         ObjectStore(client("s3"), s.bucket_name),
-        JobRepository(ddb, s.jobs_table),
+        JobRepository(ddb, s.jobs_table, s.job_retention_days),
         MessageQueue(client("sqs"), s.response_queue_url),
         WebhookSecrets(ddb, s.jobs_table),
         DeliveryLog(ddb, s.jobs_table),
