@@ -220,3 +220,33 @@ def test_api_docs_render_under_their_security_headers(stack: EmbeddedStack, brow
     page.locator(".opblock-summary-path", has_text="/jobs").first.wait_for(state="visible", timeout=60_000)
     assert refused == []
     page.close()
+
+
+def test_the_page_stops_and_deletes_a_job(stack: EmbeddedStack, browser: Any) -> None:
+    from retouch.cli.client import ApiError, RetouchClient
+
+    client = RetouchClient(stack.api_url, stack.token)
+    job = client.create_job(
+        [{"name": "never-uploaded.jpg", "content_type": "image/jpeg", "size": 1000}], [{"op": "contrast"}], {}
+    )
+    page = browser.new_page()
+    page.set_default_timeout(UI)
+    page.on("dialog", lambda dialog: dialog.accept())  # "Delete the job of …? … for good"
+    try:
+        page.goto(f"{stack.api_url}/?token={stack.token}")
+        expect(page.locator("body")).to_have_attribute("data-ready", "true")
+        page.get_by_role("button", name="Show recent jobs").click()
+        recent = page.get_by_role("list", name="Recent jobs").get_by_role("listitem")
+        row = recent.filter(has_text="1 photo, 0 done")
+        expect(row).to_contain_text("still running")
+        row.get_by_role("button", name="Stop the job").click()
+        expect(page.get_by_role("alert")).to_contain_text("Stopped")
+        assert client.job(job["job_id"])["cancelled_at"]
+        row = recent.filter(has_text="1 photo, 0 done, 1 failed (finished)")
+        row.get_by_role("button", name="Delete the job").click()
+        expect(page.get_by_role("alert")).to_contain_text("gone from the service")
+        with pytest.raises(ApiError) as gone:
+            client.job(job["job_id"])
+        assert gone.value.status == 404
+    finally:
+        page.close()

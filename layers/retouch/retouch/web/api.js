@@ -185,6 +185,16 @@ export class Api {
     return (await this.request("GET", "/jobs")).json();
   }
 
+  /** Stop a job: photos not processed yet are dropped (`POST /jobs/{id}/cancel`). */
+  async cancel(jobId) {
+    return (await this.request("POST", `/jobs/${encodeURIComponent(jobId)}/cancel`)).json();
+  }
+
+  /** Remove a job's photos, outputs and records from the service for good (`DELETE /jobs/{id}`). */
+  async deleteJob(jobId) {
+    await this.request("DELETE", `/jobs/${encodeURIComponent(jobId)}`);
+  }
+
   /** The operations on one small image (`POST /preview`): the rendered image as a Blob. */
   async preview(image, operations, output, signal) {
     const query = new URLSearchParams({

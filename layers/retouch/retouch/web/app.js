@@ -802,17 +802,47 @@ async function showRecentJobs() {
     if (!jobs.length) list.append(el("li", { text: "No jobs yet." }));
     for (const job of jobs) {
       const when = new Date(job.created_at).toLocaleString();
+      const photos = `${job.total} photo${job.total === 1 ? "" : "s"}`;
+      const state_ = job.status === "running" ? "still running" : "finished";
       list.append(
         el(
           "li",
           {},
-          el("span", { text: `${when}: ${job.total} photo${job.total === 1 ? "" : "s"}, ${job.succeeded} done, ${job.failed} failed (${job.status})` }),
+          el("span", { text: `${when}: ${photos}, ${job.succeeded} done, ${job.failed} failed (${state_})` }),
           el("button", { type: "button", class: "secondary", "aria-label": `Open the job of ${when}`, onclick: () => reopen(job.job_id) }, "Open"),
+          job.status === "running"
+            ? el("button", { type: "button", class: "secondary", "aria-label": `Stop the job of ${when}`, onclick: () => stopJob(job.job_id) }, "Stop")
+            : "",
+          el("button", { type: "button", class: "secondary", "aria-label": `Delete the job of ${when}`, onclick: () => deleteJob(job.job_id, when) }, "Delete"),
         ),
       );
     }
   } catch (error) {
     showAlert(`Recent jobs could not be loaded: ${error.message}`);
+  }
+}
+
+async function stopJob(jobId) {
+  try {
+    const job = await state.api.cancel(jobId);
+    showAlert(`Stopped: the photos not processed yet will not be (${job.succeeded} were already done).`);
+    await showRecentJobs();
+  } catch (error) {
+    showAlert(`The job could not be stopped: ${error.message}`);
+  }
+}
+
+async function deleteJob(jobId, when) {
+  if (!window.confirm(`Delete the job of ${when}? Its photos and results are removed from the service for good.`)) return;
+  try {
+    await state.api.deleteJob(jobId);
+    for (const item of state.items.filter((i) => i.jobId === jobId)) item.node?.remove();
+    state.items = state.items.filter((item) => item.jobId !== jobId);
+    updateSummary();
+    showAlert("Deleted: the job's photos and results are gone from the service.");
+    await showRecentJobs();
+  } catch (error) {
+    showAlert(`The job could not be deleted: ${error.message}`);
   }
 }
 
