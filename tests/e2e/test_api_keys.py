@@ -41,3 +41,17 @@ def test_an_api_key_does_a_whole_job_and_stops_working_when_revoked(tmp_path: Pa
         with pytest.raises(InvalidStatus) as closed:
             connect(f"{stack.websocket_url}?token={created['key']}", open_timeout=60)
         assert closed.value.response.status_code == 401
+
+
+def test_the_same_idempotency_key_gives_one_job_and_another_body_a_409(tmp_path: Path) -> None:
+    with EmbeddedStack(workdir=tmp_path / "stack") as stack:
+        headers = {"Authorization": f"Bearer {stack.token}", "Idempotency-Key": "mobile-retry-7f3a"}
+        body = {"images": [{"name": "a.jpg", "content_type": "image/jpeg", "size": 1000}], "operations": OPS}
+        first = requests.post(f"{stack.api_url}/jobs", json=body, headers=headers, timeout=60)
+        again = requests.post(f"{stack.api_url}/jobs", json=body, headers=headers, timeout=60)
+        assert first.status_code == again.status_code == 201
+        assert first.json()["job_id"] == again.json()["job_id"]
+        assert len(RetouchClient(stack.api_url, stack.token).jobs()) == 1
+        changed = {**body, "operations": [{"op": "contrast"}]}
+        other = requests.post(f"{stack.api_url}/jobs", json=changed, headers=headers, timeout=60)
+        assert other.status_code == 409 and "another request body" in other.json()["error"]["message"]

@@ -377,4 +377,3 @@ class ApiKeyCreated(ApiKeyOut):
 
 class ApiKeyList(BaseModel):
     keys: list[ApiKeyOut]
-
