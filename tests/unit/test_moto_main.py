@@ -41,6 +41,7 @@ def installed(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(SQSBackend, name, getattr(SQSBackend, name))
     monkeypatch.setattr(Message, "visible", Message.visible)
     monkeypatch.setattr(Message, "delayed", Message.delayed)
+    monkeypatch.setattr(Queue, "delete_message", Queue.delete_message)
     moto_main.install()
 
 
@@ -307,6 +308,35 @@ def test_receives_keep_visibility_delay_and_retention(installed: None) -> None:
         assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
 
 
+class _LockWatchingList(list[Any]):
+    """A queue's list of messages that records, at each iteration, whether its lock is held."""
+
+    def __init__(self, items: list[Any], lock: Any, seen: list[bool]) -> None:
+        super().__init__(items)
+        self.lock, self.seen = lock, seen
+
+    def __iter__(self) -> Any:
+        self.seen.append(self.lock._is_owned())
+        return super().__iter__()
+
+
+def test_a_delete_rebuilds_the_messages_under_the_lock_sends_append_under(installed: None) -> None:
+    """Otherwise a message sent by another thread while a delete rebuilds the list is lost."""
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        for i in range(3):
+            sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
+        queue = sqs_backends[ACCOUNT][REGION].queues["q"]
+        seen: list[bool] = []
+        queue._messages = _LockWatchingList(queue._messages, queue._messages_lock, seen)
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"][0]
+        seen.clear()
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=got["ReceiptHandle"])
+        assert seen and all(seen)
+        assert len(queue._messages) == 2
+
+
 # --- the moto internals the patches rely on ---------------------------------------------------------
 def test_the_moto_internals_the_patches_rely_on_are_still_there() -> None:
     """If this fails, moto changed under :mod:`retouch.local.moto_main`: check its
@@ -356,6 +386,9 @@ def test_the_tracking_and_sqs_internals_the_patches_rely_on_are_still_there() ->
     assert "MessageRetentionPeriod" in Queue.BASE_ATTRIBUTES
     assert "current_time > self.visible_at" in inspect.getsource(Message.visible.fget)  # type: ignore[attr-defined]
     assert "current_time < self.delayed_until" in inspect.getsource(Message.delayed.fget)  # type: ignore[attr-defined]
+    add, delete = inspect.getsource(Queue.add_message), inspect.getsource(moto_main._moto_delete_message)
+    assert "with self._messages_lock:\n            self._messages.append(message)" in add
+    assert "self._messages = new_messages" in delete and "_messages_lock" not in delete
 
 
 def test_install_replaces_the_tables_rollback_copy_by_the_table(installed: None) -> None:
