@@ -43,7 +43,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,18 +118,25 @@ def _children_cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def run_all(commands: Sequence[list[str]], env: dict[str, str] | None = None) -> list[Timed]:
-    """Run ``commands`` at the same time; each stderr line is timestamped as it arrives."""
+def run_all(
+    commands: Sequence[list[str]], env: dict[str, str] | None = None, on_line: Callable[[int, str], None] | None = None
+) -> list[Timed]:
+    """Run ``commands`` at the same time; each stderr line is timestamped as it arrives (and
+    passed to ``on_line`` with its command's index, if given)."""
     cpu0, t0 = _children_cpu(), time.monotonic()
     results = [Timed(list(c)) for c in commands]
     procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT) for c in commands]
 
-    def pump(proc: subprocess.Popen[str], result: Timed) -> None:
+    def pump(index: int, proc: subprocess.Popen[str], result: Timed) -> None:
         assert proc.stderr is not None
         for line in proc.stderr:
             result.lines.append((time.monotonic() - t0, line.rstrip("\n")))
+            if on_line is not None:
+                on_line(index, line.rstrip("\n"))
 
-    threads = [threading.Thread(target=pump, args=(p, r), daemon=True) for p, r in zip(procs, results, strict=True)]
+    threads = [
+        threading.Thread(target=pump, args=(i, p, r), daemon=True) for i, (p, r) in enumerate(zip(procs, results, strict=True))
+    ]
     for t in threads:
         t.start()
     for proc, result in zip(procs, results, strict=True):
