@@ -430,7 +430,7 @@ def test_presigned_get_valid_url_downloads_as_attachment(stack: Stack, small_jpe
     resp = requests.get(stack.store().presigned_get(key, 300, download_name='my "photo".jpg'), timeout=30)
     assert resp.status_code == 200, resp.text
     assert resp.content == small_jpeg
-    assert resp.headers["Content-Disposition"] == 'attachment; filename="my photo.jpg"'
+    assert resp.headers["Content-Disposition"] == "attachment; filename=\"my photo.jpg\"; filename*=UTF-8''my%20%22photo%22.jpg"
 
 
 def test_presigned_get_tampered_signature_is_rejected(stack: Stack, small_jpeg: bytes) -> None:

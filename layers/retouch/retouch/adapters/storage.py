@@ -48,7 +48,7 @@ class ObjectStore:
     def presigned_get(self, key: str, expires: int, download_name: str | None = None) -> str:
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if download_name:  # RFC 6266: an ASCII fallback, and the name itself in UTF-8
-            fallback = download_name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_").replace("\\", "_")
+            fallback = download_name.replace('"', "").replace("\\", "").encode("ascii", "replace").decode().replace("?", "_")
             params["ResponseContentDisposition"] = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(download_name)}"
         return self.s3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires)  # type: ignore[no-any-return]
 

@@ -54,13 +54,20 @@ def enqueue_batch(event: dict[str, Any], context: LambdaContext, deps: EnqueueDe
     )
 
 
-def enqueue_records(records: list[SQSRecord], deps: EnqueueDeps) -> dict[str, int | Exception]:
-    """Check the uploads of ``records`` concurrently and send one request message per accepted
-    upload, in batches of ten. Returns, by message id, the number of messages sent for the
-    record, or the error to raise for it (so that record alone is retried, and dead-lettered
-    eventually). A failed send fails every record whose request it carried."""
+Checked = tuple[ProcessRequest, str] | ProcessResult
+"""What checking one upload gives: its request message and tenant group, or the failed result
+of an upload that cannot be processed."""
 
-    def check(record: SQSRecord) -> list[tuple[ProcessRequest, str]] | Exception:
+
+def enqueue_records(records: list[SQSRecord], deps: EnqueueDeps) -> dict[str, int | Exception]:
+    """Check the uploads of ``records`` concurrently (reads and the queued mark), then record the
+    rejected ones one at a time and send one request message per accepted upload, in batches of
+    ten. Returns, by message id, the number of messages sent for the record, or the error to
+    raise for it (so that record alone is retried, and dead-lettered eventually). A failed send
+    fails every record whose request it carried. (Recording after the concurrent checks keeps
+    each recording and the events it hands on together, in one thread.)"""
+
+    def check(record: SQSRecord) -> list[Checked] | Exception:
         try:
             return check_record(record, deps)
         except Exception as exc:  # noqa: BLE001 - raised again for this record only
@@ -68,20 +75,34 @@ def enqueue_records(records: list[SQSRecord], deps: EnqueueDeps) -> dict[str, in
 
     with ThreadPoolExecutor(max_workers=min(CHECKS_AT_ONCE, max(1, len(records)))) as pool:
         checked = dict(zip([r.message_id for r in records], pool.map(check, records), strict=True))
-    requests = [(request, tenant) for got in checked.values() if not isinstance(got, Exception) for request, tenant in got]
+    for mid, got in list(checked.items()):
+        if isinstance(got, Exception):
+            continue
+        try:
+            for failed in (g for g in got if isinstance(g, ProcessResult)):
+                record(failed, deps.jobs, deps.publisher)
+                metrics.add_metric(name="UploadsRejected", unit="Count", value=1)
+        except Exception as exc:  # noqa: BLE001 - raised again for this record only
+            checked[mid] = exc
+    accepted = {
+        mid: [g for g in got if not isinstance(g, ProcessResult)]
+        for mid, got in checked.items()
+        if not isinstance(got, Exception)
+    }
+    requests = [request for got in accepted.values() for request in got]
     try:
         deps.requests.send_batch((str(n), request.to_json(), tenant) for n, (request, tenant) in enumerate(requests))
     except Exception as exc:  # noqa: BLE001 - raised again by each record that had a request in it
-        return {mid: got if isinstance(got, Exception) else (exc if got else 0) for mid, got in checked.items()}
+        return {mid: got if isinstance(got, Exception) else (exc if accepted[mid] else 0) for mid, got in checked.items()}
     for request, _ in requests:
         faults.point("enqueue.after_send", request.job_id)
     metrics.add_metric(name="ImagesEnqueued", unit="Count", value=len(requests))
-    return {mid: got if isinstance(got, Exception) else len(got) for mid, got in checked.items()}
+    return {mid: got if isinstance(got, Exception) else len(accepted[mid]) for mid, got in checked.items()}
 
 
-def check_record(record: SQSRecord, deps: EnqueueDeps) -> list[tuple[ProcessRequest, str]]:
-    """The request messages (with their tenant groups) for the uploads of one SQS record
-    holding an S3 event. Raises on transient trouble."""
+def check_record(record: SQSRecord, deps: EnqueueDeps) -> list[Checked]:
+    """The request messages (with their tenant groups), or failed results, for the uploads of one
+    SQS record holding an S3 event. Raises on transient trouble."""
     body = record.json_body
     if isinstance(body, dict) and body.get("Event") == "s3:TestEvent":
         return []  # S3 sends this once when the notification is configured
@@ -96,9 +117,9 @@ def tenant_group(owner: str) -> str:
     return hashlib.blake2s(owner.encode(), digest_size=16).hexdigest()
 
 
-def check_upload(s3_record: S3EventRecord, upload_event: str, deps: EnqueueDeps) -> tuple[ProcessRequest, str] | None:
-    """The request message for one uploaded object and its tenant group, or ``None`` (not ours,
-    a repeated upload, failed).
+def check_upload(s3_record: S3EventRecord, upload_event: str, deps: EnqueueDeps) -> Checked | None:
+    """The request message for one uploaded object and its tenant group, the failed result to
+    record for it, or ``None`` (not ours, a repeated upload).
 
     Work is done once per image: the image is marked queued by the first upload event for its
     key (``upload_event``, the SQS message that carried it), and only that event sends its
@@ -136,9 +157,7 @@ def check_upload(s3_record: S3EventRecord, upload_event: str, deps: EnqueueDeps)
     error = upload_error(key, s3_record.s3.get_object.size, image.size, deps)
     if error is not None:
         logger.info("upload rejected", extra={**log, "error": error})
-        record(ProcessResult.failed(ref.job_id, ref.image_id, error), deps.jobs, deps.publisher)
-        metrics.add_metric(name="UploadsRejected", unit="Count", value=1)
-        return None
+        return ProcessResult.failed(ref.job_id, ref.image_id, error)
     logger.info("upload queued", extra=log)
     request = ProcessRequest(
         job_id=ref.job_id,
