@@ -295,8 +295,8 @@ class WebhookSecrets:
         whose 24 hours have not run out (a second rotation never cuts short the first one's
         promise), up to :data:`MAX_RETIRED_SECRETS`. Returns (secret, replaced one valid until)."""
         now = time.time() if now is None else now
-        old = self.current(owner)
         item = self._read(owner) or {}
+        old = str(item["secret"]) if item else self.current(owner)
         until = int(now + SECRET_GRACE_SECONDS)
         retired = [*_in_grace(item, now), (old, until)][-MAX_RETIRED_SECRETS:]
         new = "whsec_" + secrets.token_hex(32)

@@ -107,6 +107,31 @@ def load_sibling(request: ProcessRequest, image_id: str, deps: ProcessDeps) -> b
     return data
 
 
+def already_written(request: ProcessRequest, out_key: str, mark: str, deps: ProcessDeps) -> ProcessResult | None:
+    """The result of the output an earlier attempt wrote for this very request, if any."""
+    existing = deps.store.head(out_key)
+    if existing is None or existing.get("Metadata", {}).get("fingerprint") != mark:
+        return None
+    meta = existing["Metadata"]
+    return ProcessResult(
+        job_id=request.job_id,
+        image_id=request.image_id,
+        status=ImageStatus.SUCCEEDED,
+        output_key=out_key,
+        width=int(meta["width"]),
+        height=int(meta["height"]),
+        bytes=int(existing["ContentLength"]),
+        duration_ms=int(meta.get("duration-ms", 0)),
+    )
+
+
+def dropped(request: ProcessRequest, deps: ProcessDeps) -> bool:
+    """Whether the image's job was cancelled or deleted since the request was sent (one read:
+    a cancelled job's requests are dropped when they come up, never rendered)."""
+    image = deps.jobs.get_image(request.job_id, request.image_id)
+    return image is None or image.error == CANCELLED
+
+
 def process_request(request: ProcessRequest, deps: ProcessDeps, *, first_delivery: bool = False) -> ProcessResult:
     """Render one image (idempotently: the same request always writes the same output).
 
@@ -126,24 +151,12 @@ def process_request(request: ProcessRequest, deps: ProcessDeps, *, first_deliver
     out_key = keys.output_key_for(request.key, s.uploads_prefix, s.outputs_prefix, output.extension)
     mark = fingerprint(request)
 
-    existing = None if first_delivery else deps.store.head(out_key)
-    if existing is not None and existing.get("Metadata", {}).get("fingerprint") == mark:
-        meta = existing["Metadata"]
+    done = None if first_delivery else already_written(request, out_key, mark, deps)
+    if done is not None:
         logger.info("output already written; re-sending its result", extra=log)
         metrics.add_metric(name="ImagesAlreadyDone", unit="Count", value=1)
-        return ProcessResult(
-            job_id=request.job_id,
-            image_id=request.image_id,
-            status=ImageStatus.SUCCEEDED,
-            output_key=out_key,
-            width=int(meta["width"]),
-            height=int(meta["height"]),
-            bytes=int(existing["ContentLength"]),
-            duration_ms=int(meta.get("duration-ms", 0)),
-        )
-
-    image = deps.jobs.get_image(request.job_id, request.image_id)
-    if image is None or image.error == CANCELLED:  # its job was deleted or cancelled: never rendered
+        return done
+    if dropped(request, deps):
         logger.info("image not rendered: its job was cancelled or deleted", extra=log)
         metrics.add_metric(name="ImagesSkipped", unit="Count", value=1)
         return ProcessResult.cancelled(request.job_id, request.image_id)
@@ -171,28 +184,13 @@ def process_request(request: ProcessRequest, deps: ProcessDeps, *, first_deliver
         return ProcessResult.failed(request.job_id, request.image_id, exc.message, duration_ms)
 
     duration_ms = int((time.monotonic() - started) * 1000)
+    size = {"width": str(rendered.width), "height": str(rendered.height)}
     deps.store.write(
-        out_key,
-        rendered.body,
-        rendered.content_type,
-        metadata={
-            "fingerprint": mark,
-            "width": str(rendered.width),
-            "height": str(rendered.height),
-            "duration-ms": str(duration_ms),
-        },
+        out_key, rendered.body, rendered.content_type, {"fingerprint": mark, **size, "duration-ms": str(duration_ms)}
     )
     faults.point("process.after_output", request.job_id)
-    logger.info(
-        "image processed",
-        extra={
-            **log,
-            "duration_ms": duration_ms,
-            "bytes": len(rendered.body),
-            "width": rendered.width,
-            "height": rendered.height,
-        },
-    )
+    done_log = {"duration_ms": duration_ms, "bytes": len(rendered.body), "width": rendered.width, "height": rendered.height}
+    logger.info("image processed", extra={**log, **done_log})
     metrics.add_metric(name="ImagesProcessed", unit="Count", value=1)
     return ProcessResult(
         job_id=request.job_id,
