@@ -13,6 +13,7 @@ from retouch import imageio, ops
 from retouch.errors import ImageTooLarge, InvalidParameters, OperationFailed
 from retouch.models import OperationSpec, OutputSpec
 from retouch.ops.context import ChainContext
+from retouch.outcome import Outcome
 from retouch.settings import OperationSettings
 
 
@@ -24,6 +25,8 @@ class Rendered:
     content_type: str
     source_format: str
     seconds: float
+    outcome: Outcome = Outcome()
+    """What the operations reported doing (:mod:`retouch.outcome`)."""
 
 
 def shrink_on_load_hint(operations: Sequence[OperationSpec]) -> Callable[[int, int], tuple[int, int]] | None:
@@ -99,4 +102,5 @@ def render(
         content_type=output.content_type,
         source_format=decoded.format,
         seconds=time.monotonic() - started,
+        outcome=context.outcome,
     )

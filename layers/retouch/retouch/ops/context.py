@@ -11,7 +11,9 @@ spec asks for it (``Operation.uses_context``). It carries:
 * **per-image state**: the faces found in the image, analysed once and reused by every later
   operation while the image keeps its geometry (red-eye then teeth whitening analyse one photo
   once), and forgotten as soon as an operation changes its size (a crop, a thumbnail);
-* the resolver for ``reference`` images (another image of the same job).
+* the resolver for ``reference`` images (another image of the same job);
+* the image's **outcome**: what each operation reports doing (:meth:`ChainContext.report`),
+  which travels with the result as one :class:`retouch.outcome.Outcome`.
 
 Importing this module is light (no numpy, OpenCV or models): faces are analysed by
 :mod:`retouch.ops.faces`, imported on first use.
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from retouch.errors import OperationTimeout
+from retouch.outcome import Outcome
 from retouch.settings import OperationSettings
 
 if TYPE_CHECKING:
@@ -42,6 +45,8 @@ class ChainContext:
     """The chain's whole budget (for the message when it runs out)."""
     resolve_image: Callable[[str], Any] | None = None
     """Pixels of another image of the job, by name (``reference`` parameters)."""
+    outcome: Outcome = field(default_factory=Outcome)
+    """What the operations reported doing so far (see :mod:`retouch.outcome`)."""
     _faces: tuple[tuple[int, ...], list[Face]] | None = None
 
     @classmethod
@@ -67,6 +72,10 @@ class ChainContext:
             self._faces = (shape, detect_faces(image))
         return list(self._faces[1])
 
+    def report(self, **facts: Any) -> None:
+        """Add what an operation did to the image's outcome (``red_eyes_fixed=2``...)."""
+        self.outcome = self.outcome.merge(**facts)
+
     def after_operation(self, before: Any, after: Any) -> None:
         """Called between operations: per-image state that no longer holds is dropped."""
         if tuple(before.shape[:2]) != tuple(after.shape[:2]):
@@ -86,3 +95,9 @@ def check_time(context: ChainContext | None, where: str) -> None:
     """:meth:`ChainContext.check_time`, for an operation that may run without a chain."""
     if context is not None:
         context.check_time(where)
+
+
+def report(context: ChainContext | None, **facts: Any) -> None:
+    """:meth:`ChainContext.report`, for an operation that may run without a chain."""
+    if context is not None:
+        context.report(**facts)

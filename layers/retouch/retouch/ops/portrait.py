@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from retouch.errors import InvalidParameters
-from retouch.ops.context import ChainContext, faces_in
+from retouch.ops.context import ChainContext, faces_in, report
 from retouch.ops.faces import Eye, Face
 from retouch.ops.registry import Image
 
@@ -576,7 +576,10 @@ def red_eye(
     if strength <= 0:
         return image
     patches: list[Patch] = []
-    for face in faces_in(image, context):
+    faces = faces_in(image, context)
+    looked = len(pointed)
+    for face in faces:
+        looked += len(face.eyes)
         for eye in face.eyes:
             patch = _fix_eye(image, eye, strength, threshold, cat_eye)
             claimed = [p for p in pointed if _near(p[0], eye.center, max(1.5 * eye.iris_radius, POINT_TOLERANCE))]
@@ -598,6 +601,7 @@ def red_eye(
             patches.append(patch)
             target = patch[2]
             done.append(((x, y), 0.5 * max(target.shape[:2])))
+    report(context, faces_found=len(faces), eyes_looked_at=looked, red_eyes_fixed=len(patches))
     return _apply_patches(image, patches)
 
 
@@ -699,5 +703,7 @@ def teeth_whitening(image: Image, strength: float = DEFAULT_STRENGTH, context: C
     """
     if strength <= 0:
         return image
-    patches = [_whiten_face(image, face, strength) for face in faces_in(image, context)]
-    return _apply_patches(image, [p for p in patches if p is not None])
+    faces = faces_in(image, context)
+    patches = [p for p in (_whiten_face(image, face, strength) for face in faces) if p is not None]
+    report(context, faces_found=len(faces), teeth_whitened=len(patches))
+    return _apply_patches(image, patches)
