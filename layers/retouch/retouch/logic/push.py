@@ -19,6 +19,7 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.api_gateway_websocket_event import APIGatewayWebSocketEvent
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -38,11 +39,13 @@ def _error(message: str) -> str:
     return events.encode({"type": "error", "message": message})
 
 
-def websocket_route(event: dict[str, Any], deps: PushDeps) -> dict[str, Any]:
+def websocket_route(raw: dict[str, Any], deps: PushDeps) -> dict[str, Any]:
     """One WebSocket route invocation (``$connect``, ``$disconnect``, ``subscribe``, ``$default``)."""
-    ctx = event.get("requestContext", {})
-    route, connection_id = ctx.get("routeKey"), str(ctx.get("connectionId", ""))
+    event = APIGatewayWebSocketEvent(raw)
+    ctx = event.request_context
+    route, connection_id = ctx.route_key, ctx.connection_id
     if route == "$connect":
+        # the $connect authorizer's principal (:func:`retouch.logic.auth.websocket_authorize`)
         owner = str((ctx.get("authorizer") or {}).get("principalId") or "")
         if not owner:
             return {"statusCode": 401}
@@ -53,7 +56,7 @@ def websocket_route(event: dict[str, Any], deps: PushDeps) -> dict[str, Any]:
         deps.connections.remove(connection_id)
         return {"statusCode": 200}
     if route == "subscribe":
-        subscribe(connection_id, event.get("body") or "", deps)
+        subscribe(connection_id, event.body or "", deps)
         return {"statusCode": 200}
     _reply(deps, connection_id, _error('unknown action; send {"action": "subscribe", "job_id": "...", "after": 0}'))
     return {"statusCode": 200}
@@ -87,7 +90,7 @@ def _reply(deps: PushDeps, connection_id: str, text: str) -> None:
 
 
 def fan_out_batch(event: dict[str, Any], context: LambdaContext, deps: PushDeps) -> PartialItemFailureResponse:
-    """One batch from the FIFO events queue, in order.
+    """One batch from the FIFO events queue, in order, each signal parsed once.
 
     A job's "event" signal means "its events up to ``seq`` are stored", and its fan-out sends
     every subscriber everything it has not been sent. So of several such signals for one job in
@@ -95,34 +98,31 @@ def fan_out_batch(event: dict[str, Any], context: LambdaContext, deps: PushDeps)
     ones are covered by it. If the last one fails, the FIFO processor fails it and what
     follows, and its retry sends everything.
     """
-    last_event_signal: dict[str, str | None] = {}
-    for raw in event.get("Records", []):
-        try:
-            signal = EventSignal.from_json(raw["body"])
-        except (KeyError, TypeError, ValueError):
-            continue
-        if signal.kind == "event":
-            last_event_signal[signal.job_id] = raw.get("messageId")
+    signals: dict[str, EventSignal] = {}
+    """The batch's readable signals by message id (an unreadable one fails when handled)."""
+    last_event_signal: dict[str, str] = {}
+    """By job: the message id of the batch's last "event" signal."""
 
-    def handle(record: SQSRecord) -> int:
-        signal = EventSignal.from_json(record.body)
-        if signal.kind == "event" and last_event_signal.get(signal.job_id) not in (None, record.message_id):
+    def parse(records: list[SQSRecord]) -> None:
+        for record in records:
+            try:
+                signal = signals[record.message_id] = EventSignal.from_json(record.body)
+            except (KeyError, TypeError, ValueError):
+                continue
+            if signal.kind == "event":
+                last_event_signal[signal.job_id] = record.message_id
+
+    def handle(record: SQSRecord, _: object) -> int:
+        signal = signals.get(record.message_id) or EventSignal.from_json(record.body)
+        if signal.kind == "event" and last_event_signal.get(signal.job_id, record.message_id) != record.message_id:
             return 0  # a later signal of this batch sends these events too
-        return fan_out(record, deps)
+        return fan_out(signal, deps)
 
-    return leased_batch(
-        event,
-        context,
-        deps.events,
-        deps.settings.visibility_lease_seconds,
-        lambda r, _: handle(r),
-        fifo=True,
-    )
+    return leased_batch(event, context, deps.events, deps.settings.visibility_lease_seconds, handle, fifo=True, prepare=parse)
 
 
-def fan_out(record: SQSRecord, deps: PushDeps) -> int:
+def fan_out(signal: EventSignal, deps: PushDeps) -> int:
     """Send each subscriber of the signal's job what it has not been sent. Returns messages sent."""
-    signal = EventSignal.from_json(record.body)
     subs = deps.connections.subscriptions(signal.job_id)
     if signal.kind == "subscribe":
         subs = [s for s in subs if s.connection_id == signal.connection_id]
