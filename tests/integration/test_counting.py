@@ -7,7 +7,7 @@ import random
 
 from retouch.logic import deps
 from retouch.logic.results import record
-from retouch.models import ImageStatus, ProcessResult
+from retouch.models import ProcessResult
 from tests.conftest import Aws
 from tests.helpers import create_job, job_status
 
@@ -22,11 +22,9 @@ def test_counting_is_exact_under_concurrent_duplicates_and_disorder(aws_server: 
         image_id = f"i{n:04d}"
         if n % 3 == 0:  # permanent failure, with a late success that must be ignored
             results += [ProcessResult.failed(job["job_id"], image_id, "corrupt")] * 3
-            results += [ProcessResult(job["job_id"], image_id, ImageStatus.SUCCEEDED, output_key="o", width=1, height=1, bytes=1)]
+            results += [ProcessResult.succeeded(job["job_id"], image_id, output_key="o", width=1, height=1, bytes=1)]
         else:
-            results += [
-                ProcessResult(job["job_id"], image_id, ImageStatus.SUCCEEDED, output_key="o", width=1, height=1, bytes=1)
-            ] * 4
+            results += [ProcessResult.succeeded(job["job_id"], image_id, output_key="o", width=1, height=1, bytes=1)] * 4
     random.Random(3).shuffle(results)
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         counted = sum(bool(r) for r in pool.map(lambda r: record(r, repo, publisher), results))
@@ -60,13 +58,11 @@ def test_counting_is_exact_under_concurrent_duplicates_and_disorder(aws_server: 
 def test_counting_lets_a_redriven_image_succeed_after_giving_up(aws_server: Aws) -> None:
     job = create_job([IMAGE, IMAGE], [{"op": "thumbnail", "params": {"width": 5}}])
     repo, publisher = deps.notify_deps().jobs, deps.notify_deps().publisher
-    record(
-        ProcessResult(job["job_id"], "i0000", ImageStatus.SUCCEEDED, output_key="o", width=1, height=1, bytes=1), repo, publisher
-    )
+    record(ProcessResult.succeeded(job["job_id"], "i0000", output_key="o", width=1, height=1, bytes=1), repo, publisher)
     assert record(ProcessResult.failed(job["job_id"], "i0001", "gave up after 5 attempts", gave_up=True), repo, publisher)
     _, body = job_status(job["job_id"])
     assert (body["succeeded"], body["failed"], body["status"]) == (1, 1, "complete")
-    late = ProcessResult(job["job_id"], "i0001", ImageStatus.SUCCEEDED, output_key="o2", width=2, height=2, bytes=2)
+    late = ProcessResult.succeeded(job["job_id"], "i0001", output_key="o2", width=2, height=2, bytes=2)
     assert record(late, repo, publisher) and not record(late, repo, publisher)
     _, body = job_status(job["job_id"])
     assert (body["succeeded"], body["failed"], body["remaining"]) == (2, 0, 0)

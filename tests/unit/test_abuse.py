@@ -178,7 +178,7 @@ def test_per_user_limits_answer_429_with_retry_after_and_free_a_slot_on_completi
     assert call_api("POST", "/jobs", sub="bob", body={"images": [image], "operations": [{"op": "contrast"}]})[0] == 201
     # completing a job frees its slot
     notify = deps.notify_deps()
-    done = ProcessResult(first["job_id"], "i0000", ImageStatus.SUCCEEDED, output_key="o", width=1, height=1, bytes=1)
+    done = ProcessResult.succeeded(first["job_id"], "i0000", output_key="o", width=1, height=1, bytes=1)
     assert record(done, notify.jobs, notify.publisher).completed
     assert call_api("POST", "/jobs", body={"images": [image], "operations": [{"op": "contrast"}]})[0] == 201
     # bob sent 1 image today; 5 more would pass the day's 5 (and the refusal takes no slot)

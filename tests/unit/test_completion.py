@@ -11,7 +11,7 @@ from retouch import faults
 from retouch.adapters.queue import MessageQueue, VisibilityHeartbeat
 from retouch.logic import deps
 from retouch.logic.results import record
-from retouch.models import ImageStatus, ProcessResult
+from retouch.models import ProcessResult
 from tests.conftest import Aws
 from tests.helpers import create_job, job_status
 
@@ -20,7 +20,7 @@ THUMB = [{"op": "thumbnail", "params": {"width": 64}}]
 
 
 def ok(job_id: str, image_id: str) -> ProcessResult:
-    return ProcessResult(job_id, image_id, ImageStatus.SUCCEEDED, output_key="o", width=1, height=1, bytes=1)
+    return ProcessResult.succeeded(job_id, image_id, output_key="o", width=1, height=1, bytes=1)
 
 
 def test_record_completes_the_job_in_the_counting_write(aws: Aws) -> None:

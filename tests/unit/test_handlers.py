@@ -272,7 +272,7 @@ def test_process_redelivery_reuses_the_same_output(aws: Aws, astronaut_jpeg: byt
 # --- notify -------------------------------------------------------------------------------------
 def test_notify_counts_each_result_once_and_completes_the_job(aws: Aws) -> None:
     job = create_job([IMAGE, IMAGE], THUMB)
-    ok = ProcessResult(job["job_id"], "i0000", ImageStatus.SUCCEEDED, output_key="outputs/x.jpg", width=1, height=1, bytes=10)
+    ok = ProcessResult.succeeded(job["job_id"], "i0000", output_key="outputs/x.jpg", width=1, height=1, bytes=10)
     bad = ProcessResult.failed(job["job_id"], "i0001", "the JPEG data is corrupt")
     messages = [{"MessageId": f"m{n}", "ReceiptHandle": "r", "Body": r.to_json()} for n, r in enumerate([ok, ok, bad, ok, bad])]
     response = notify_app.lambda_handler(sqs_event(messages, aws.queue_arn("ResponseQueue")), context())
@@ -360,7 +360,7 @@ def test_sweeper_settles_images_from_all_three_dead_letter_queues(aws: Aws, monk
     job = create_job([IMAGE] * 4, THUMB)
     request = ProcessRequest(job["job_id"], "i0000", "a.jpg", aws.bucket, upload_key(job, 0), (), OutputSpec())
     aws.sqs.send_message(QueueUrl=aws.queue_url("RequestDLQ"), MessageBody=request.to_json())
-    ok = ProcessResult(job["job_id"], "i0001", ImageStatus.SUCCEEDED, output_key="o", width=1, height=1, bytes=1)
+    ok = ProcessResult.succeeded(job["job_id"], "i0001", output_key="o", width=1, height=1, bytes=1)
     aws.sqs.send_message(QueueUrl=aws.queue_url("ResponseDLQ"), MessageBody=ok.to_json())
     aws.sqs.send_message(
         QueueUrl=aws.queue_url("UploadEventsDLQ"), MessageBody=s3_record_message(aws, upload_key(job, 2), 10)["Body"]

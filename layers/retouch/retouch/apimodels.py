@@ -250,6 +250,20 @@ class JobCreated(Sparse):
     callback_events: list[str] | None = None
 
 
+class OutcomeOut(Sparse):
+    """What the operations did to the image (:class:`retouch.outcome.Outcome`): the facts that
+    are known (a fact is absent when no operation looked), and ``summary``, one plain sentence."""
+
+    summary: str
+    faces_found: int | None = None
+    red_eyes_fixed: int | None = None
+    eyes_looked_at: int | None = None
+    teeth_whitened: int | None = None
+    colorized: bool | None = None
+    already_in_colour: bool | None = None
+    faces_outside: int | None = None
+
+
 class ImageOut(Sparse):
     image_id: str
     name: str
@@ -259,6 +273,8 @@ class ImageOut(Sparse):
     bytes: int | None = None
     duration_ms: int | None = None
     error: str | None = None
+    outcome: OutcomeOut | None = None
+    """A succeeded image's: what changed ("2 red eyes fixed."), or why nothing did."""
     download_url: str | None = None
     """Short-lived (``download_urls_expire_in``); the download is named ``output_name``."""
     output_name: str | None = None

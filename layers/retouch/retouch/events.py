@@ -6,7 +6,8 @@ result (:meth:`retouch.adapters.jobs.JobRepository.count_results`), so duplicate
 crashed workers cannot skip or repeat a number. Events are stored with the job (same TTL).
 
 * ``{"type": "image", "job_id", "seq", "image_id", "name", "status", "error", "width",
-  "height", "bytes", "duration_ms", "output_name", "at"}`` - ``output_name``: the file name the
+  "height", "bytes", "duration_ms", "outcome", "output_name", "at"}`` - ``outcome``: what the
+  operations did (:class:`retouch.outcome.Outcome`, with its ``summary`` sentence); ``output_name``: the file name the
   output is downloaded under; as they are sent (WebSocket, webhooks, ``GET .../events``), a
   succeeded image's event also carries a short-lived ``download_url`` (:mod:`retouch.logic.links`)
 * ``{"type": "job", "job_id", "seq", "status": "complete", "total", "succeeded", "failed", "at"}``,
@@ -19,11 +20,13 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from retouch.models import PUBLIC_RESULT_FIELDS
+
 EVENT_TYPES = ("image", "job")
 """What a webhook may ask for (``callback_events``)."""
 DEFAULT_CALLBACK_EVENTS: tuple[str, ...] = ("job",)
 
-ImageFields = ("image_id", "name", "status", "error", "width", "height", "bytes", "duration_ms", "output_name")
+ImageFields = ("image_id", "name", "status", *PUBLIC_RESULT_FIELDS, "output_name")
 JobFields = ("status", "total", "succeeded", "failed")
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import KW_ONLY, asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
 from retouch.errors import InvalidParameters, ValidationError
+from retouch.outcome import Outcome
 
 SCHEMA_VERSION = 1
 
@@ -158,19 +159,61 @@ class ProcessRequest:
             raise InvalidParameters(f"malformed request message: {exc}") from exc
 
 
-@dataclass(frozen=True)
-class ProcessResult:
-    """A worker's verdict on one image, sent to the response queue."""
+@dataclass(frozen=True, kw_only=True)
+class ImageResult:
+    """What became of one image: the one definition of an image's result fields, embedded in
+    the worker's verdict (:class:`ProcessResult`), the stored image (:class:`ImageRecord`), and
+    from there ``GET /jobs/{id}`` and image events (:func:`ImageResult.result_fields`)."""
 
-    job_id: str
-    image_id: str
-    status: ImageStatus
+    status: ImageStatus = ImageStatus.PENDING
     output_key: str | None = None
     width: int | None = None
     height: int | None = None
     bytes: int | None = None
     error: str | None = None
     duration_ms: int | None = None
+    outcome: Outcome | None = None
+    """What the operations did (:mod:`retouch.outcome`); a succeeded image's."""
+
+    def result_fields(self) -> dict[str, Any]:
+        """The result's known fields as plain values (``status`` aside; ``outcome`` as its
+        dict, with its sentence): what is stored, reported and sent."""
+        out: dict[str, Any] = {}
+        for name in RESULT_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value.to_dict() if isinstance(value, Outcome) else value
+        return out
+
+    @staticmethod
+    def read_fields(raw: dict[str, Any]) -> dict[str, Any]:
+        """The result fields (``status`` aside) in ``raw`` - a stored item, a message - typed
+        back (what :meth:`result_fields` wrote)."""
+        out: dict[str, Any] = {}
+        for name in RESULT_FIELDS:
+            value = raw.get(name)
+            if value is None:
+                continue
+            if name == "outcome":
+                out[name] = Outcome.from_dict(value)
+            else:
+                out[name] = str(value) if name in ("output_key", "error") else int(value)
+        return out
+
+
+RESULT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ImageResult) if f.name != "status")
+"""An image's result fields beside its status, in one place (stored, reported, sent)."""
+PUBLIC_RESULT_FIELDS: tuple[str, ...] = tuple(f for f in RESULT_FIELDS if f != "output_key")
+"""What clients see of a result (the output's key is ours: they get a name and a link)."""
+
+
+@dataclass(frozen=True)
+class ProcessResult(ImageResult):
+    """A worker's verdict on one image, sent to the response queue."""
+
+    job_id: str
+    image_id: str
+    _: KW_ONLY
     gave_up: bool = False
     """The image failed because its message was dead-lettered; a redrive may still succeed."""
     schema: int = SCHEMA_VERSION
@@ -179,6 +222,7 @@ class ProcessResult:
     def to_json(self) -> str:
         body = asdict(self)
         body["status"] = self.status.value
+        body["outcome"] = self.outcome.to_dict() if self.outcome is not None else None
         return json.dumps(body, separators=(",", ":"), sort_keys=True)
 
     @classmethod
@@ -191,12 +235,37 @@ class ProcessResult:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ProcessResult:
         try:
-            raw = {**raw, "status": ImageStatus(raw["status"])}
+            raw = {**raw, **ImageResult.read_fields(raw), "status": ImageStatus(raw["status"])}
             if not raw["status"].terminal:
                 raise ValueError(f"a result must be terminal, got {raw['status']}")
             return cls(**raw)
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidParameters(f"malformed result message: {exc}") from exc
+
+    @classmethod
+    def succeeded(
+        cls,
+        job_id: str,
+        image_id: str,
+        *,
+        output_key: str,
+        width: int,
+        height: int,
+        bytes: int,
+        duration_ms: int | None = None,
+        outcome: Outcome | None = None,
+    ) -> ProcessResult:
+        return cls(
+            job_id=job_id,
+            image_id=image_id,
+            status=ImageStatus.SUCCEEDED,
+            output_key=output_key,
+            width=width,
+            height=height,
+            bytes=bytes,
+            duration_ms=duration_ms,
+            outcome=outcome,
+        )
 
     @classmethod
     def failed(
@@ -276,22 +345,16 @@ class ImageUpload:
     size: int
 
 
-@dataclass
-class ImageRecord:
-    """One image of a job, as stored."""
+@dataclass(frozen=True)
+class ImageRecord(ImageResult):
+    """One image of a job, as stored: what was announced, and its result so far."""
 
     image_id: str
     name: str
     upload_key: str
-    status: ImageStatus = ImageStatus.PENDING
+    _: KW_ONLY
     content_type: str = ""
     size: int = 0
-    output_key: str | None = None
-    width: int | None = None
-    height: int | None = None
-    bytes: int | None = None
-    error: str | None = None
-    duration_ms: int | None = None
 
 
 @dataclass

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from retouch import imageio, ops
 from retouch.errors import ImageTooLarge, InvalidParameters, OperationFailed
@@ -25,7 +25,7 @@ class Rendered:
     content_type: str
     source_format: str
     seconds: float
-    outcome: Outcome = Outcome()
+    outcome: Outcome = field(default_factory=Outcome)
     """What the operations reported doing (:mod:`retouch.outcome`)."""
 
 

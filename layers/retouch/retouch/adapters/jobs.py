@@ -40,7 +40,9 @@ from retouch.adapters.aws import aws_errors, error_code
 from retouch.errors import TransientError
 from retouch.keys import download_name
 from retouch.models import (
+    RESULT_FIELDS,
     ImageRecord,
+    ImageResult,
     ImageStatus,
     Job,
     JobStatus,
@@ -313,18 +315,13 @@ class JobRepository:
     @staticmethod
     def _image(item: dict[str, Any]) -> ImageRecord:
         return ImageRecord(
-            image_id=item["image_id"],
-            name=item["name"],
-            upload_key=item["upload_key"],
+            item["image_id"],
+            item["name"],
+            item["upload_key"],
             status=ImageStatus(item["status"]),
             content_type=item.get("content_type", ""),
             size=int(item.get("size", 0)),
-            output_key=item.get("output_key"),
-            width=_int(item.get("width")),
-            height=_int(item.get("height")),
-            bytes=_int(item.get("bytes")),
-            error=item.get("error"),
-            duration_ms=_int(item.get("duration_ms")),
+            **ImageResult.read_fields(item),
         )
 
     # --- updating -------------------------------------------------------------------------
@@ -631,15 +628,7 @@ class JobRepository:
     ) -> dict[str, Any]:
         """The transaction item that moves one image to its result, conditional on the state it
         was read in; its event (number ``seq``) is appended to ``image_events``."""
-        fields = {
-            "output_key": result.output_key,
-            "width": result.width,
-            "height": result.height,
-            "bytes": result.bytes,
-            "error": result.error,
-            "duration_ms": result.duration_ms,
-        }
-        present = {k: v for k, v in fields.items() if v is not None}
+        present = result.result_fields()
         image_events.append(
             events.image_event(
                 result.job_id,
@@ -657,8 +646,8 @@ class JobRepository:
         # every field goes through a name placeholder: several (error, bytes) are reserved words
         sets = ["#s = :status", "finished_at = :now", "gave_up = :gave_up", "event_seq = :eseq"]
         sets += [f"#{k} = :{k}" for k in present]
-        removes = [f"#{k}" for k in fields if k not in present]
-        names = {"#s": "status", **{f"#{k}": k for k in fields}}
+        removes = [f"#{k}" for k in RESULT_FIELDS if k not in present]
+        names = {"#s": "status", **{f"#{k}": k for k in RESULT_FIELDS}}
         values: dict[str, Any] = {
             ":status": result.status.value,
             ":now": now,

@@ -26,6 +26,7 @@ from retouch.logic.results import record_job
 from retouch.models import (
     FORMAT_CHOICES,
     OUTPUT_FORMATS,
+    PUBLIC_RESULT_FIELDS,
     ImageRecord,
     ImageUpload,
     Job,
@@ -211,9 +212,7 @@ def job_status(owner: str, job_id: str, deps: ApiDeps) -> m.JobStatus:
     images = []
     for img in job.images:
         entry: dict[str, object] = {"image_id": img.image_id, "name": img.name, "status": img.status.value}
-        for field in ("width", "height", "bytes", "duration_ms", "error"):
-            if getattr(img, field) is not None:
-                entry[field] = getattr(img, field)
+        entry |= {k: v for k, v in img.result_fields().items() if k in PUBLIC_RESULT_FIELDS}
         if img.output_key:
             extension = img.output_key.rsplit(".", 1)[-1]
             entry["output_name"] = keys.download_name(img.name, extension)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import time
 from typing import Any
 
@@ -26,8 +27,9 @@ from retouch.errors import PermanentError, RetouchError, TransientError
 from retouch.logic import crashes
 from retouch.logic.batch import leased_batch
 from retouch.logic.deps import ProcessDeps
-from retouch.models import AUTO, CANCELLED, ImageStatus, ProcessRequest, ProcessResult, valid_image_id
+from retouch.models import AUTO, CANCELLED, ProcessRequest, ProcessResult, valid_image_id
 from retouch.observability import logger, metrics
+from retouch.outcome import Outcome
 
 
 def fingerprint(request: ProcessRequest) -> str:
@@ -113,16 +115,23 @@ def already_written(request: ProcessRequest, out_key: str, mark: str, deps: Proc
     if existing is None or existing.get("Metadata", {}).get("fingerprint") != mark:
         return None
     meta = existing["Metadata"]
-    return ProcessResult(
-        job_id=request.job_id,
-        image_id=request.image_id,
-        status=ImageStatus.SUCCEEDED,
+    return ProcessResult.succeeded(
+        request.job_id,
+        request.image_id,
         output_key=out_key,
         width=int(meta["width"]),
         height=int(meta["height"]),
         bytes=int(existing["ContentLength"]),
         duration_ms=int(meta.get("duration-ms", 0)),
+        outcome=Outcome.from_dict(_json_or_none(meta.get("outcome"))),
     )
+
+
+def _json_or_none(text: str | None) -> object:
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
 
 
 def dropped(request: ProcessRequest, deps: ProcessDeps) -> bool:
@@ -184,21 +193,22 @@ def process_request(request: ProcessRequest, deps: ProcessDeps, *, first_deliver
         return ProcessResult.failed(request.job_id, request.image_id, exc.message, duration_ms)
 
     duration_ms = int((time.monotonic() - started) * 1000)
-    size = {"width": str(rendered.width), "height": str(rendered.height)}
+    facts = {k: v for k, v in rendered.outcome.to_dict().items() if k != "summary"}
+    meta = {"width": str(rendered.width), "height": str(rendered.height), "outcome": json.dumps(facts, separators=(",", ":"))}
     deps.store.write(
-        out_key, rendered.body, rendered.content_type, {"fingerprint": mark, **size, "duration-ms": str(duration_ms)}
+        out_key, rendered.body, rendered.content_type, {"fingerprint": mark, **meta, "duration-ms": str(duration_ms)}
     )
     faults.point("process.after_output", request.job_id)
     done_log = {"duration_ms": duration_ms, "bytes": len(rendered.body), "width": rendered.width, "height": rendered.height}
-    logger.info("image processed", extra={**log, **done_log})
+    logger.info("image processed", extra={**log, **done_log, "outcome": facts})
     metrics.add_metric(name="ImagesProcessed", unit="Count", value=1)
-    return ProcessResult(
-        job_id=request.job_id,
-        image_id=request.image_id,
-        status=ImageStatus.SUCCEEDED,
+    return ProcessResult.succeeded(
+        request.job_id,
+        request.image_id,
         output_key=out_key,
         width=rendered.width,
         height=rendered.height,
         bytes=len(rendered.body),
         duration_ms=duration_ms,
+        outcome=rendered.outcome,
     )
