@@ -14,6 +14,7 @@ This module is the one place the facts and their wording are written.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
+from decimal import Decimal
 from typing import Any
 
 
@@ -69,8 +70,10 @@ class Outcome:
         known: dict[str, Any] = {}
         for f in fields(cls):
             value = raw.get(f.name)
-            if isinstance(value, bool) or (isinstance(value, int) and value >= 0):
+            if isinstance(value, bool):
                 known[f.name] = value
+            elif isinstance(value, int | Decimal) and value >= 0 and value == int(value):
+                known[f.name] = int(value)  # a stored number comes back from DynamoDB as a Decimal
         return cls(**known)
 
     def sentence(self) -> str:
