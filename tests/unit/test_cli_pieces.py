@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from retouch.cli import hints, runner
+from retouch.cli.manifest import FAILED, Entry, Manifest
 from retouch.cli.client import ApiError
 from retouch.cli.files import MAX_NAME_BYTES, PART_SUFFIX, collect_inputs, name_fits, unique_names
 from retouch.ops.colorize import PACKAGED_MODEL, predict_with_model
@@ -40,8 +41,8 @@ def test_a_run_recorded_with_a_name_too_long_renames_what_it_has_not_saved(tmp_p
     source = tmp_path / "in" / long
     source.parent.mkdir()
     source.write_bytes(b"x")
-    entries = [runner.Entry(input=str(source), output_name=long, status=runner.FAILED, error="x", retry=True)]
-    manifest = runner.Manifest(api="", operations=[], output={}, entries=entries)
+    entries = [Entry(input=str(source), output_name=long, status=FAILED, error="x", retry=True)]
+    manifest = Manifest(api="", operations=[], output={}, entries=entries)
 
     class Stopped(Exception):
         pass

@@ -21,7 +21,7 @@ import pytest
 
 from retouch.cli import dlq
 from retouch.cli.main import build_parser
-from retouch.cli.runner import RunError
+from retouch.cli.errors import RunError
 from retouch.local.template import build_model, load_template
 from tests.conftest import REGION, TEMPLATE
 

@@ -80,7 +80,7 @@ def stack_outputs(stack_name: str, region: str) -> dict[str, str]:
     import boto3
 
     from retouch.cli import dlq
-    from retouch.cli.runner import RunError
+    from retouch.cli.errors import RunError
 
     try:
         return dlq.stack_outputs(boto3.client("cloudformation", region_name=region), stack_name, region)

@@ -33,13 +33,13 @@ from rich.table import Table
 
 from retouch.adapters.aws import error_code
 from retouch.adapters.queue import MessageQueue
-from retouch.cli.runner import RunError
+from retouch.cli.errors import EXIT_SERVICE, EXIT_USAGE, RunError
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.literals import QueueAttributeFilterType
 
 console = Console(stderr=True, soft_wrap=True)  # never wrap a URL or a name mid-way
-EXIT_USAGE, EXIT_SERVICE = 2, 3  # the CLI's documented exit codes (see main.py)
+
 
 # alias -> (source queue, its dead-letter queue), as logical ids in template.yaml
 QUEUES = {

@@ -1,4 +1,4 @@
-"""Which local files are images, and what to call their outputs."""
+"""Which local files are images, what to call their outputs, and whether the output folder takes them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from retouch.cli.errors import EXIT_USAGE, RunError
+from retouch.models import AUTO, OutputSpec
 from retouch.sniff import SNIFF_BYTES, sniff
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp", ".heic", ".heif", ".avif"}
@@ -122,3 +124,30 @@ def unique_names(wanted: Iterable[str], taken: Iterable[str] = ()) -> list[str]:
         used.add(candidate.lower())
         names.append(candidate)
     return names
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """Fail fast (before any stack starts) when the outputs cannot be written."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RunError(f"--out {out_dir} is a file, not a folder", EXIT_USAGE)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".retouch-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise RunError(f"cannot write to --out {out_dir}: {exc.strerror or exc}", EXIT_USAGE) from exc
+
+
+def extension_for(path: Path, output: OutputSpec) -> str:
+    """The output's extension for an input: the format the service will write (``auto`` is
+    decided from the file's header, by the same function the process function uses)."""
+    if output.format != AUTO:
+        return output.extension
+    from retouch import imageio
+
+    try:
+        with path.open("rb") as fh:
+            return imageio.output_for(fh, output).extension
+    except OSError:
+        return output.resolve(None, False).extension
