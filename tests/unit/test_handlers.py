@@ -347,7 +347,7 @@ def test_avif_in_and_out_when_pillow_has_libavif(aws: Aws) -> None:
 
 # --- dead-letter sweeper ------------------------------------------------------------------------
 def test_sweeper_settles_images_from_all_three_dead_letter_queues(aws: Aws, monkeypatch) -> None:
-    from functions.notify import app as notify_functions
+    from functions.sweeper import app as sweeper_app
     from retouch.logic import deps
 
     for var, logical in (
@@ -367,9 +367,9 @@ def test_sweeper_settles_images_from_all_three_dead_letter_queues(aws: Aws, monk
     )
     aws.sqs.send_message(QueueUrl=aws.queue_url("RequestDLQ"), MessageBody="not even json")
 
-    assert notify_functions.sweep_handler({"source": "aws.events"}, context()) == {"failed": 3}
+    assert sweeper_app.lambda_handler({"source": "aws.events"}, context()) == {"failed": 3}
     # idempotent
-    assert notify_functions.sweep_handler({"source": "aws.events"}, context()) == {"failed": 0}
+    assert sweeper_app.lambda_handler({"source": "aws.events"}, context()) == {"failed": 0}
     _, body = job_status(job["job_id"])
     statuses = [(i["status"], i.get("error", "")) for i in body["images"]]
     assert statuses[0][0] == "failed" and statuses[0][1].startswith("gave up after 5 attempts: processing never completed")

@@ -105,7 +105,7 @@ def test_template_functions_point_at_handlers_that_exist() -> None:
     }
     for fn in model.functions.values():
         assert fn.module_path.is_file(), fn.logical_id
-        assert fn.handler_name in ("lambda_handler", "sweep_handler", "websocket_handler", "http_handler")
+        assert fn.handler_name in ("lambda_handler", "websocket_handler", "http_handler")
     for name, q in model.queues.items():
         if not name.endswith("DLQ"):
             assert q.dead_letter and q.max_receive_count, f"{name} has no dead-letter queue"
@@ -165,7 +165,6 @@ def test_every_function_gets_the_settings_it_requires_from_the_template() -> Non
     """A required setting (a queue URL, a table) missing from a function's environment would fail
     that function's first invocation: caught here, before a deploy, for every function."""
     from retouch import settings as cfg
-    from retouch.logic.signup import SignUpSettings
 
     settings_of = {
         "UploadUrlFunction": cfg.ApiSettings,
@@ -179,7 +178,7 @@ def test_every_function_gets_the_settings_it_requires_from_the_template() -> Non
         "WebSocketAuthorizerFunction": cfg.AuthorizerSettings,
         "AuthorizerFunction": cfg.AuthorizerSettings,
         "WebhookFunction": cfg.WebhookSettings,
-        "SignUpFunction": SignUpSettings,
+        "SignUpFunction": cfg.SignUpSettings,
     }
     model = build_model(ROOT / "template.yaml", stack="s", region="us-east-1", endpoint="http://x")
     for logical_id, settings in settings_of.items():

@@ -144,9 +144,14 @@ class NotifySettings(PushQueues):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SweeperSettings(NotifySettings):
-    """The scheduled dead-letter sweeper: notify's settings plus the dead-letter queues it reads."""
+class SweeperSettings(PushQueues):
+    """The scheduled dead-letter sweeper: the dead-letter queues it reads, and what recording a
+    result needs (the jobs table, the push queues)."""
 
+    jobs_table: str
+    uploads_prefix: str = "uploads/"
+    max_receive_count: int = 5
+    """Deliveries before a queue dead-letters a message: the "gave up after N attempts" told."""
     request_dlq_url: str
     response_dlq_url: str
     upload_events_dlq_url: str
@@ -223,6 +228,11 @@ class PreviewSettings(OperationSettings):
     jobs_table: str
 
 
+def normalize_domain(domain: str) -> str:
+    """``" @Example.COM. "`` -> ``"example.com"``: lower case, no ``@``, no trailing dot or spaces."""
+    return domain.strip().lstrip("@").rstrip(".").lower()
+
+
 @dataclass(frozen=True, kw_only=True)
 class SignUpSettings(_EnvSettings):
     signup_email_domains: str = ""
@@ -230,6 +240,5 @@ class SignUpSettings(_EnvSettings):
 
     @property
     def allowed_domains(self) -> frozenset[str]:
-        from retouch.logic.signup import parse_domains
-
-        return parse_domains(self.signup_email_domains)
+        """The list as normalized domains (:func:`normalize_domain`), blanks dropped."""
+        return frozenset(d for d in (normalize_domain(part) for part in self.signup_email_domains.split(",")) if d)

@@ -69,7 +69,14 @@ class NotifyDeps:
     responses: MessageQueue
     """The response queue: notify's source (leased while a batch works), and where upload
     deadlines that arrived early are re-scheduled."""
-    dead_letters: dict[str, MessageQueue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SweeperDeps:
+    settings: cfg.SweeperSettings
+    jobs: JobRepository
+    publisher: EventPublisher
+    dead_letters: dict[str, MessageQueue]
     """The dead-letter queues the sweeper reads: ``requests``, ``responses``, ``upload-events``."""
 
 
@@ -96,6 +103,17 @@ class AuthorizerDeps:
 class PreviewDeps:
     settings: cfg.PreviewSettings
     quotas: QuotaRepository
+
+
+@dataclass(frozen=True)
+class SignUpDeps:
+    settings: cfg.SignUpSettings
+
+
+@dataclass(frozen=True)
+class SiteDeps:
+    s3: Any
+    """An S3 client: the page's files go to the bucket named in the custom resource's request."""
 
 
 @dataclass(frozen=True)
@@ -167,14 +185,13 @@ def notify_deps() -> NotifyDeps:
 
 
 @lru_cache(maxsize=1)
-def sweeper_deps() -> NotifyDeps:
+def sweeper_deps() -> SweeperDeps:
     s = cfg.SweeperSettings.from_env()
     urls = {"requests": s.request_dlq_url, "responses": s.response_dlq_url, "upload-events": s.upload_events_dlq_url}
-    return NotifyDeps(
+    return SweeperDeps(
         s,
         JobRepository(client("dynamodb"), s.jobs_table),
         _publisher(s),
-        MessageQueue(client("sqs"), s.response_queue_url),
         {name: MessageQueue(client("sqs"), url) for name, url in urls.items()},
     )
 
@@ -207,6 +224,16 @@ def preview_deps() -> PreviewDeps:
 
 
 @lru_cache(maxsize=1)
+def signup_deps() -> SignUpDeps:
+    return SignUpDeps(cfg.SignUpSettings.from_env())
+
+
+@lru_cache(maxsize=1)
+def site_deps() -> SiteDeps:
+    return SiteDeps(client("s3"))
+
+
+@lru_cache(maxsize=1)
 def webhook_deps() -> WebhookDeps:
     s = cfg.WebhookSettings.from_env()
     ddb = client("dynamodb")
@@ -232,6 +259,8 @@ def reset() -> None:
         push_deps,
         authorizer_deps,
         preview_deps,
+        signup_deps,
+        site_deps,
         webhook_deps,
     ):
         f.cache_clear()

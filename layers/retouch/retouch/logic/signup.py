@@ -15,32 +15,17 @@ invoked misconfigured.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import PreSignUpTriggerEvent
 
 from retouch.errors import SignUpRefused
+from retouch.logic.deps import SignUpDeps
 from retouch.observability import logger
-from retouch.settings import SignUpSettings
+from retouch.settings import normalize_domain
 
 ADMIN_CREATE_USER = "PreSignUp_AdminCreateUser"
 ASK_AN_ADMINISTRATOR = "Ask an administrator to create your account."
-
-
-@cache
-def signup_settings() -> SignUpSettings:
-    return SignUpSettings.from_env()
-
-
-def normalize_domain(domain: str) -> str:
-    """``" @Example.COM. "`` -> ``"example.com"``: lower case, no ``@``, no trailing dot or spaces."""
-    return domain.strip().lstrip("@").rstrip(".").lower()
-
-
-def parse_domains(value: str) -> frozenset[str]:
-    """The comma-separated list as normalized domains, blanks dropped."""
-    return frozenset(d for d in (normalize_domain(part) for part in value.split(",")) if d)
 
 
 def email_domain(email: str) -> str | None:
@@ -72,8 +57,8 @@ def check_sign_up(event: PreSignUpTriggerEvent, allowed: frozenset[str]) -> None
     logger.info("sign-up allowed", extra={"domain": domain, "trigger": event.trigger_source})
 
 
-def handle(raw: dict[str, Any], settings: SignUpSettings | None = None) -> dict[str, Any]:
+def handle(raw: dict[str, Any], deps: SignUpDeps) -> dict[str, Any]:
     """The pre sign-up trigger: the event back unchanged when allowed (Cognito requires it)."""
     event = PreSignUpTriggerEvent(raw)
-    check_sign_up(event, (settings or signup_settings()).allowed_domains)
+    check_sign_up(event, deps.settings.allowed_domains)
     return event.raw_event
