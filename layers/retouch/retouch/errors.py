@@ -8,7 +8,7 @@ Two families matter to the queue consumers:
   the queue and comes back after its visibility timeout.
 
 API errors carry an HTTP status; they are mapped to responses in one place
-(:mod:`retouch.logic.api`).
+(:func:`retouch.logic.http.error_response`).
 """
 
 from __future__ import annotations

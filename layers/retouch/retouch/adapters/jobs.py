@@ -37,6 +37,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from retouch import events
 from retouch.adapters.aws import aws_errors, error_code
+from retouch.backoff import backoff_seconds
 from retouch.errors import TransientError
 from retouch.keys import download_name
 from retouch.models import (
@@ -181,7 +182,7 @@ class JobRepository:
             requests = response.get("UnprocessedItems", {}).get(self.table, [])
             if not requests:
                 return
-            time.sleep(0.05 * 2**attempt)
+            time.sleep(backoff_seconds(attempt + 1, 0.05, 10.0))
         raise TransientError("DynamoDB did not accept every write of a batch")
 
     # --- creating -------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from retouch import events
 from retouch.adapters.jobs import expiry
 from retouch.adapters.webhooks import signature_header
+from retouch.backoff import backoff_seconds
 from retouch.events import Delivery
 from retouch.logic.batch import leased_batch
 from retouch.logic.deps import WebhookDeps
@@ -33,8 +34,7 @@ SQS_MAX_DELAY = 900
 def backoff(attempt: int, rng: random.Random | None = None) -> float:
     """Seconds before attempt ``attempt + 1``: doubling from 10 s up to an hour, with jitter
     (each delay drawn from its upper half), so receivers coming back are not stampeded."""
-    ceiling = min(MAX_BACKOFF_SECONDS, FIRST_RETRY_SECONDS * 2 ** (attempt - 1))
-    return ceiling * (0.5 + 0.5 * (rng or random).random())
+    return backoff_seconds(attempt, FIRST_RETRY_SECONDS, MAX_BACKOFF_SECONDS, jitter=0.5, rng=rng)
 
 
 def deliver_batch(event: dict[str, Any], context: LambdaContext, deps: WebhookDeps) -> PartialItemFailureResponse:

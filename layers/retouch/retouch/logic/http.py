@@ -41,25 +41,24 @@ def only_query(app: APIGatewayHttpResolver, *names: str) -> None:
         raise ValidationError(f"unknown query parameter {unknown[0]!r} (this route takes: {allowed})")
 
 
-def envelope(status: int, kind: str, message: str) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": content_types.APPLICATION_JSON},
-        "body": json.dumps({"error": {"type": kind, "message": message}}),
-        "isBase64Encoded": False,
-    }
-
-
 def error_response(exc: RetouchError) -> Response[Any]:
-    status = exc.http_status
+    """The answer to ``exc``: its status and the one error envelope. An error of ours (5xx) is
+    logged with its detail and answered with a generic message and the request id."""
     message = exc.message
-    if status >= 500:
+    if exc.http_status >= 500:
         logger.exception("request failed")
-        request_id = logger.get_correlation_id() or ""
-        message = f"the service could not answer; try again later (request id {request_id})".replace(" (request id )", "")
+        request_id = logger.get_correlation_id()
+        message = "the service could not answer; try again later" + (f" (request id {request_id})" if request_id else "")
     body = json.dumps({"error": {"type": type(exc).__name__, "message": message}})
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
+    return Response(status_code=exc.http_status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
+
+
+def envelope(exc: RetouchError) -> dict[str, Any]:
+    """:func:`error_response` as a proxy integration's answer, for a refusal before the resolver."""
+    response = error_response(exc)
+    headers = dict(response.headers)
+    return {"statusCode": response.status_code, "headers": headers, "body": response.body, "isBase64Encoded": False}
 
 
 def _where(loc: tuple[Any, ...]) -> str:
@@ -127,18 +126,18 @@ def bounded_body(handler: Callable[..., Any], event: dict[str, Any], context: An
     body = event.get("body") or ""
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8", "surrogatepass"))
     if size > limit:
-        return envelope(400, "ValidationError", f"the request body is {size} bytes; the limit is {limit} bytes")
+        return envelope(ValidationError(f"the request body is {size} bytes; the limit is {limit} bytes"))
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     content_type = str(headers.get("content-type", "application/json")).split(";")[0].strip().lower()
     if body and content_type != "application/json" and not content_type.endswith("+json"):
-        return envelope(400, "ValidationError", "the request body must be JSON (Content-Type: application/json)")
+        return envelope(ValidationError("the request body must be JSON (Content-Type: application/json)"))
     if body and not event.get("isBase64Encoded"):
         try:
             json.loads(body)
         except RecursionError:
-            return envelope(400, "ValidationError", "the request body is nested too deeply")
+            return envelope(ValidationError("the request body is nested too deeply"))
         except json.JSONDecodeError:
             pass  # not JSON: the route's validation says so
         except ValueError:  # Python's limit on integer digits (4,300), which validation would not catch
-            return envelope(400, "ValidationError", "a number in the request body is too long")
+            return envelope(ValidationError("a number in the request body is too long"))
     return handler(event, context)

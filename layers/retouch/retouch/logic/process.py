@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from retouch import faults, imageio, keys, pipeline
 from retouch.adapters.queue import VisibilityHeartbeat
+from retouch.backoff import backoff_seconds
 from retouch.errors import PermanentError, RetouchError, TransientError
 from retouch.logic import crashes
 from retouch.logic.batch import leased_batch
@@ -85,7 +86,7 @@ def process_message(
             metrics.add_metric(name="ImagesGivenUp", unit="Count", value=1)
             deps.responses.send(ProcessResult.given_up(request.job_id, request.image_id, receive_count, reason).to_json())
         else:
-            delay = min(s.retry_base_seconds * 2 ** max(0, receive_count - 1), 43_200)
+            delay = int(backoff_seconds(receive_count, s.retry_base_seconds, 43_200))
             logger.warning("transient failure; retrying", extra={**log, "retry_in_seconds": delay})
             if receipt_handle is not None:
                 if heartbeat is not None:
