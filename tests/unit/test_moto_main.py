@@ -400,3 +400,56 @@ def test_install_replaces_the_tables_rollback_copy_by_the_table(installed: None)
     item = {"a": [1, 2]}
     assert shim.deepcopy(item) == item and shim.deepcopy(item) is not item
     assert shim.copy is __import__("copy").copy
+
+
+def parameters(fn: Any) -> list[str]:
+    return list(inspect.signature(fn).parameters)
+
+
+def test_every_attribute_the_patches_replace_or_read_still_has_the_shape_they_expect() -> None:
+    """Each thing :func:`moto_main.install` replaces exists, is the kind of thing the patch
+    replaces (a function taking the same arguments, a property, a module), and the attributes
+    the replacements read are still set on moto's objects; :func:`moto_main.warm` and
+    :func:`moto_main.serve` still find moto's application and its server's entry point."""
+    import moto.moto_server.werkzeug_app as werkzeug_app
+    import moto.server
+    from moto.core.common_models import BaseModel
+
+    # DynamoDB: the serialised operations, the transaction, the query and the tables' copy
+    for name in moto_main.SERIALISED:
+        assert inspect.isfunction(getattr(DynamoDBBackend, name)), name
+    assert parameters(moto_main._moto_transact_write_items) == ["self", "transact_items"]
+    assert parameters(moto_main.transact_write_items) == ["self", "transact_items"]
+    assert parameters(moto_main._moto_all_items) == ["self"]
+    assert moto_main._moto_all_items is Table.all_items
+    module_copy = moto.dynamodb.models.copy  # the copy module, or the shim once installed
+    assert module_copy is __import__("copy") or isinstance(module_copy, moto_main._TableCopyIsTheTable)
+    t = Table(  # type: ignore[abstract]
+        TABLE,
+        ACCOUNT,
+        REGION,
+        [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+    )
+    assert (t.hash_key_attr, t.range_key_attr, dict(t.items)) == ("pk", "sk", {})
+    # items are made by BaseModel.__new__, which the untracked one replaces on Item
+    assert issubclass(Item, BaseModel) and "__new__" in vars(BaseModel)
+    assert parameters(BaseModel.__new__) == ["cls", "args", "kwargs"]
+    # SQS: retention, visibility, deletes, fair order
+    assert parameters(SQSBackend.is_message_valid_based_on_retention_period) == ["self", "queue_name", "message"]
+    assert parameters(moto_main._retained) == ["self", "queue_name", "message"]
+    assert parameters(SQSBackend.get_queue) == ["self", "queue_name"]
+    assert parameters(moto_main._moto_delete_message) == ["self", "receipt_handle"]
+    assert isinstance(moto_main._plain_messages, property) and moto_main._plain_messages.fget is not None
+    for name in ("visible", "delayed"):
+        assert isinstance(vars(Message)[name], property), name
+    queue = Queue("q", REGION, ACCOUNT)
+    assert float(queue.message_retention_period) > 0 and queue.fifo_queue is False  # type: ignore[attr-defined]
+    assert isinstance(queue._messages, list) and hasattr(queue._messages_lock, "__enter__")
+    message = Message("id", "body")
+    assert message.group_id is None and message.visible_at == 0.0 and message.delayed_until == 0.0
+    assert hasattr(message, "sent_timestamp")
+    # warm() and serve(): moto's application and server
+    assert parameters(werkzeug_app.create_backend_app) == ["service"]
+    assert parameters(werkzeug_app.DomainDispatcherApplication)[:1] == ["create_app"]
+    assert moto.server.create_backend_app is not None and parameters(moto.server.main) == ["argv"]
