@@ -10,7 +10,7 @@ import pytest
 from retouch import faults
 from retouch.adapters.queue import MessageQueue, VisibilityHeartbeat
 from retouch.logic import deps
-from retouch.logic.results import record
+from retouch.logic.results import count, record
 from retouch.models import ProcessResult
 from tests.conftest import Aws
 from tests.helpers import create_job, job_status
@@ -29,7 +29,7 @@ def test_record_completes_the_job_in_the_counting_write(aws: Aws) -> None:
     first = record(ok(job["job_id"], "i0000"), notify.jobs, notify.publisher)
     assert first.counted and not first.completed and first.stored == [(1, "image")]
     # the last result: counted and completed by one write, with its event and the job's
-    last = notify.jobs.count_result(ok(job["job_id"], "i0001"))
+    last = count(notify.jobs, [ok(job["job_id"], "i0001")])[0]
     assert last.counted and last.completed and last.stored == [(2, "image"), (3, "job")]
     _, body = job_status(job["job_id"])
     assert (body["status"], body["succeeded"], body["failed"], body["remaining"]) == ("complete", 2, 0, 0)
@@ -39,7 +39,7 @@ def test_a_redelivered_result_counts_nothing_and_pushes_its_events_again(aws: Aw
     job = create_job([IMAGE], THUMB)
     notify = deps.notify_deps()
     # the first delivery counted (and completed) the job, then its worker died before pushing
-    assert notify.jobs.count_result(ok(job["job_id"], "i0000")).completed
+    assert count(notify.jobs, [ok(job["job_id"], "i0000")])[0].completed
     assert aws.receive("EventsQueue") == []
     again = record(ok(job["job_id"], "i0000"), notify.jobs, notify.publisher)
     assert not again.counted and again.stored == [(1, "image"), (2, "job")]

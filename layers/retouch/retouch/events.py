@@ -2,7 +2,7 @@
 
 Every image result and every job completion is an event. ``seq`` numbers a job's events from 1
 with no gaps and no duplicates: it is assigned in the same conditional write that records the
-result (:meth:`retouch.adapters.jobs.JobRepository.count_results`), so duplicate deliveries and
+result (:mod:`retouch.logic.recording`), so duplicate deliveries and
 crashed workers cannot skip or repeat a number. Events are stored with the job (same TTL).
 
 * ``{"type": "image", "job_id", "seq", "image_id", "name", "status", "error", "width",

@@ -384,3 +384,75 @@ class Job:
     @property
     def remaining(self) -> int:
         return self.total - self.succeeded - self.failed
+
+
+# --- recording results (planned by retouch.logic.recording, written by the jobs repository) ---
+@dataclass(frozen=True)
+class Counted:
+    """What recording a result did: ``counted`` it (False for a duplicate), whether that
+    ``completed`` the job, and the events it stands for."""
+
+    counted: bool
+    completed: bool = False
+    stored: list[tuple[int, str]] = field(default_factory=list)
+    """``(seq, type)`` of the events this result stands for: stored now, or by the first
+    recording of a duplicate (to be pushed again)."""
+    webhook_types: tuple[str, ...] = ()
+    """The event types the job's webhook receives (none without a callback URL)."""
+
+    def __bool__(self) -> bool:
+        return self.counted
+
+
+@dataclass(frozen=True)
+class ImageChange:
+    """One image moving to its result: only from the status it was read in (``was``)."""
+
+    result: ProcessResult
+    was: str
+    event: dict[str, Any]
+    """Its event, numbered (``event["seq"]``)."""
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One transaction's worth of changes to a job (see the module docstring)."""
+
+    job_id: str
+    owner: str
+    prev_seq: int
+    """The job's ``seq`` as read (the write's condition); ``None`` in the item reads as 0."""
+    head_has_seq: bool
+    changes: list[ImageChange]
+    counters: dict[str, int]
+    """Non-zero amounts to add to the job's ``succeeded``/``failed``/``remaining``."""
+    job_event: dict[str, Any] | None
+    """The job's completion event, when these results complete it."""
+    expires_at: int | None
+    webhook_types: tuple[str, ...]
+    verdicts: list[Counted | None]
+    """Per result, in order: a duplicate's verdict, or None for a result this plan records."""
+    now: str
+
+    @property
+    def completes(self) -> bool:
+        return self.job_event is not None
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Every event the transaction stores, in ``seq`` order."""
+        return [c.event for c in self.changes] + ([self.job_event] if self.job_event else [])
+
+    @property
+    def seq(self) -> int:
+        """The job's ``seq`` after the transaction."""
+        return self.prev_seq + len(self.events)
+
+    def counted(self) -> list[Counted]:
+        """What recording did for each result, once the transaction is written."""
+        recorded = [Counted(True, stored=[(c.event["seq"], "image")], webhook_types=self.webhook_types) for c in self.changes]
+        if self.job_event is not None and recorded:
+            last = recorded[-1]
+            recorded[-1] = Counted(True, True, [*last.stored, (self.seq, "job")], self.webhook_types)
+        it = iter(recorded)
+        return [v if v is not None else next(it) for v in self.verdicts]

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from retouch.adapters import table as t
 from retouch.adapters.aws import aws_errors, error_code
-from retouch.adapters.jobs import _item, _plain, user_pk
 from retouch.errors import TooManyRequests
 from retouch.models import now_iso
 
@@ -61,21 +61,21 @@ class ApiKeyRepository:
             raise TooManyRequests(f"you have {MAX_KEYS_PER_USER} API keys, the most allowed; revoke one first", 60)
         key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
         key = ApiKey(key_id, name, now_iso())
-        listed = {"pk": user_pk(owner), "sk": f"APIKEY#{key_id}", "name": name, "created_at": key.created_at}
-        lookup = {"pk": f"APIKEY#{key_id}", "sk": "APIKEY", "owner": owner, "hash": _digest(secret)}
+        listed = {"pk": t.user_pk(owner), "sk": t.apikey_sk(key_id), "name": name, "created_at": key.created_at}
+        lookup = {"pk": t.apikey_pk(key_id), "sk": t.APIKEY_SK, "owner": owner, "hash": _digest(secret)}
         with aws_errors("create API key"):
             self.ddb.transact_write_items(
                 TransactItems=[
                     {
                         "Put": {
                             "TableName": self.table,
-                            "Item": _item(listed),
+                            "Item": t.item(listed),
                         }
                     },
                     {
                         "Put": {
                             "TableName": self.table,
-                            "Item": _item(lookup),
+                            "Item": t.item(lookup),
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
@@ -88,10 +88,10 @@ class ApiKeyRepository:
             got = self.ddb.query(
                 TableName=self.table,
                 KeyConditionExpression="pk = :pk AND begins_with(sk, :k)",
-                ExpressionAttributeValues=_item({":pk": user_pk(owner), ":k": "APIKEY#"}),
+                ExpressionAttributeValues=t.item({":pk": t.user_pk(owner), ":k": t.APIKEY_PREFIX}),
             )
-        items = [_plain(i) for i in got.get("Items", [])]
-        return [ApiKey(i["sk"].removeprefix("APIKEY#"), str(i.get("name", "")), str(i["created_at"])) for i in items]
+        items = [t.plain(i) for i in got.get("Items", [])]
+        return [ApiKey(i["sk"].removeprefix(t.APIKEY_PREFIX), str(i.get("name", "")), str(i["created_at"])) for i in items]
 
     def revoke(self, owner: str, key_id: str) -> bool:
         """Remove the key (only its owner's); False when there is no such key of theirs."""
@@ -103,11 +103,11 @@ class ApiKeyRepository:
                     {
                         "Delete": {
                             "TableName": self.table,
-                            "Key": _item({"pk": user_pk(owner), "sk": f"APIKEY#{key_id}"}),
+                            "Key": t.item({"pk": t.user_pk(owner), "sk": t.apikey_sk(key_id)}),
                             "ConditionExpression": "attribute_exists(pk)",
                         }
                     },
-                    {"Delete": {"TableName": self.table, "Key": _item({"pk": f"APIKEY#{key_id}", "sk": "APIKEY"})}},
+                    {"Delete": {"TableName": self.table, "Key": t.item({"pk": t.apikey_pk(key_id), "sk": t.APIKEY_SK})}},
                 ]
             )
         except ClientError as exc:
@@ -125,9 +125,9 @@ class ApiKeyRepository:
         key_id, secret = match.groups()
         with aws_errors("read API key"):
             got = self.ddb.get_item(
-                TableName=self.table, Key=_item({"pk": f"APIKEY#{key_id}", "sk": "APIKEY"}), ConsistentRead=True
+                TableName=self.table, Key=t.item({"pk": t.apikey_pk(key_id), "sk": t.APIKEY_SK}), ConsistentRead=True
             )
-        item: dict[str, Any] = _plain(got["Item"]) if "Item" in got else {}
+        item: dict[str, Any] = t.plain(got["Item"]) if "Item" in got else {}
         if not item or not hmac.compare_digest(str(item.get("hash", "")), _digest(secret)):
             return None
         return str(item["owner"])

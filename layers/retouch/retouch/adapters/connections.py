@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from retouch.adapters import table as t
 from retouch.adapters.aws import aws_errors, error_code
-from retouch.adapters.jobs import _item, _plain
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -41,10 +41,10 @@ class ConnectionRepository:
         with aws_errors("store connection"):
             self.ddb.put_item(
                 TableName=self.table,
-                Item=_item(
+                Item=t.item(
                     {
-                        "pk": f"CONN#{connection_id}",
-                        "sk": "CONN",
+                        "pk": t.connection_pk(connection_id),
+                        "sk": t.CONNECTION_SK,
                         "owner": owner,
                         "expires_at": int(time.time()) + CONNECTION_TTL_SECONDS,
                     }
@@ -53,21 +53,23 @@ class ConnectionRepository:
 
     def owner(self, connection_id: str) -> str | None:
         with aws_errors("read connection"):
-            got = self.ddb.get_item(TableName=self.table, Key=_item({"pk": f"CONN#{connection_id}", "sk": "CONN"}))
-        return str(_plain(got["Item"])["owner"]) if "Item" in got else None
+            got = self.ddb.get_item(
+                TableName=self.table, Key=t.item({"pk": t.connection_pk(connection_id), "sk": t.CONNECTION_SK})
+            )
+        return str(t.plain(got["Item"])["owner"]) if "Item" in got else None
 
     def remove(self, connection_id: str) -> None:
         """Forget a connection (its subscriptions go when the fan-out finds it gone)."""
         with aws_errors("remove connection"):
-            self.ddb.delete_item(TableName=self.table, Key=_item({"pk": f"CONN#{connection_id}", "sk": "CONN"}))
+            self.ddb.delete_item(TableName=self.table, Key=t.item({"pk": t.connection_pk(connection_id), "sk": t.CONNECTION_SK}))
 
     def subscribe(self, job_id: str, connection_id: str, after: int) -> None:
         with aws_errors("store subscription"):
             self.ddb.put_item(
                 TableName=self.table,
-                Item=_item(
+                Item=t.item(
                     {
-                        "pk": f"SUBS#{job_id}",
+                        "pk": t.subscriptions_pk(job_id),
                         "sk": connection_id,
                         "last_sent": after,
                         "expires_at": int(time.time()) + CONNECTION_TTL_SECONDS,
@@ -80,20 +82,20 @@ class ConnectionRepository:
             got = self.ddb.query(
                 TableName=self.table,
                 KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues=_item({":pk": f"SUBS#{job_id}"}),
+                ExpressionAttributeValues=t.item({":pk": t.subscriptions_pk(job_id)}),
                 ConsistentRead=True,
             )
-        return [Subscription(job_id, str(i["sk"]), int(i["last_sent"])) for i in map(_plain, got.get("Items", []))]
+        return [Subscription(job_id, str(i["sk"]), int(i["last_sent"])) for i in map(t.plain, got.get("Items", []))]
 
     def sent(self, job_id: str, connection_id: str, last_sent: int) -> None:
         """The connection has been sent everything up to ``last_sent`` (if still subscribed)."""
         try:
             self.ddb.update_item(
                 TableName=self.table,
-                Key=_item({"pk": f"SUBS#{job_id}", "sk": connection_id}),
+                Key=t.item({"pk": t.subscriptions_pk(job_id), "sk": connection_id}),
                 UpdateExpression="SET last_sent = :s",
                 ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues=_item({":s": last_sent}),
+                ExpressionAttributeValues=t.item({":s": last_sent}),
             )
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
@@ -102,7 +104,7 @@ class ConnectionRepository:
 
     def unsubscribe(self, job_id: str, connection_id: str) -> None:
         with aws_errors("remove subscription"):
-            self.ddb.delete_item(TableName=self.table, Key=_item({"pk": f"SUBS#{job_id}", "sk": connection_id}))
+            self.ddb.delete_item(TableName=self.table, Key=t.item({"pk": t.subscriptions_pk(job_id), "sk": connection_id}))
 
 
 class ConnectionGone(Exception):

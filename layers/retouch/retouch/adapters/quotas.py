@@ -2,7 +2,7 @@
 
 * ``pk=USER#<sub>, sk=INFLIGHT`` - ``jobs``: the user's jobs not yet complete. Creating a job
   adds one if the limit allows; the transaction that completes a job takes it away again
-  (:meth:`retouch.adapters.jobs.JobRepository.count_results`).
+  (:mod:`retouch.logic.recording`).
 * ``pk=USER#<sub>, sk=DAY#<yyyy-mm-dd>`` - ``images`` and ``bytes`` announced that UTC day,
   kept two days.
 * ``pk=USER#<sub>, sk=PREVIEW#<minute>`` - ``n``: previews started that minute (kept an hour).
@@ -22,18 +22,29 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from retouch.adapters import table as t
 from retouch.adapters.aws import aws_errors, error_code
-from retouch.adapters.jobs import _item
 from retouch.errors import TooManyRequests
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-INFLIGHT_SK = "INFLIGHT"
-
 
 def inflight_key(owner: str) -> dict[str, Any]:
-    return _item({"pk": f"USER#{owner}", "sk": INFLIGHT_SK})
+    return t.item({"pk": t.user_pk(owner), "sk": t.INFLIGHT_SK})
+
+
+def release_job_slot(table: str, owner: str) -> dict[str, Any]:
+    """The transaction item that frees one of ``owner``'s job slots (written with the result that
+    completes a job, :meth:`retouch.adapters.jobs.JobRepository.apply`)."""
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": inflight_key(owner),
+            "UpdateExpression": "ADD jobs :minus",
+            "ExpressionAttributeValues": t.item({":minus": -1}),
+        }
+    }
 
 
 def _seconds_to_midnight(now: datetime) -> int:
@@ -66,7 +77,7 @@ class QuotaRepository:
             "TableName": self.table,
             "Key": key,
             "UpdateExpression": expression,
-            "ExpressionAttributeValues": _item(values),
+            "ExpressionAttributeValues": t.item(values),
         }
         names = {name: attr for name, attr in (("#b", "bytes"), ("#u", "until")) if name in expression}
         if names:
@@ -95,7 +106,7 @@ class QuotaRepository:
                 f"you have {limits.jobs_in_flight} jobs running, the most allowed at once; try again when one completes", 30
             )
         now = datetime.now(UTC)
-        day = _item({"pk": f"USER#{owner}", "sk": f"DAY#{now:%Y-%m-%d}"})
+        day = t.item({"pk": t.user_pk(owner), "sk": f"DAY#{now:%Y-%m-%d}"})
         fits = (
             self._update(
                 day,
@@ -131,7 +142,7 @@ class QuotaRepository:
         now = int(time.time())
         minute = now // 60
         if not self._update(
-            _item({"pk": f"USER#{owner}", "sk": f"PREVIEW#{minute}"}),
+            t.item({"pk": t.user_pk(owner), "sk": f"PREVIEW#{minute}"}),
             "ADD n :one SET expires_at = if_not_exists(expires_at, :ttl)",
             "attribute_not_exists(n) OR n < :max",
             {":one": 1, ":max": limits.per_minute, ":ttl": now + 3600},
@@ -143,7 +154,7 @@ class QuotaRepository:
         for k in random.sample(range(limits.at_once), limits.at_once):
             slot = f"PREVIEW-SLOT#{k}"
             if self._update(
-                _item({"pk": f"USER#{owner}", "sk": slot}),
+                t.item({"pk": t.user_pk(owner), "sk": slot}),
                 "SET #u = :until, expires_at = :ttl",
                 "attribute_not_exists(#u) OR #u < :now",
                 {":until": now + limits.lease_seconds, ":now": now, ":ttl": now + 3600},
@@ -154,4 +165,4 @@ class QuotaRepository:
     def end_preview(self, owner: str, slot: str) -> None:
         """Free a slot taken by :meth:`start_preview`."""
         with aws_errors("quota"):
-            self.ddb.delete_item(TableName=self.table, Key=_item({"pk": f"USER#{owner}", "sk": slot}))
+            self.ddb.delete_item(TableName=self.table, Key=t.item({"pk": t.user_pk(owner), "sk": slot}))

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from retouch.adapters import table as t
 from retouch.adapters.aws import aws_errors
-from retouch.adapters.jobs import _item, _plain
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -262,9 +262,9 @@ class WebhookSecrets:
     def _read(self, owner: str) -> dict[str, Any] | None:
         with aws_errors("read webhook secret"):
             got = self.ddb.get_item(
-                TableName=self.table, Key=_item({"pk": f"USER#{owner}", "sk": "WEBHOOK"}), ConsistentRead=True
+                TableName=self.table, Key=t.item({"pk": t.user_pk(owner), "sk": t.WEBHOOK_SK}), ConsistentRead=True
             )
-        return _plain(got["Item"]) if "Item" in got else None
+        return t.plain(got["Item"]) if "Item" in got else None
 
     def current(self, owner: str) -> str:
         """The user's secret, created on first use."""
@@ -276,7 +276,7 @@ class WebhookSecrets:
             try:
                 self.ddb.put_item(
                     TableName=self.table,
-                    Item=_item({"pk": f"USER#{owner}", "sk": "WEBHOOK", "secret": secret}),
+                    Item=t.item({"pk": t.user_pk(owner), "sk": t.WEBHOOK_SK, "secret": secret}),
                     ConditionExpression="attribute_not_exists(pk)",
                 )
             except self.ddb.exceptions.ConditionalCheckFailedException:
@@ -303,10 +303,10 @@ class WebhookSecrets:
         with aws_errors("rotate webhook secret"):
             self.ddb.put_item(
                 TableName=self.table,
-                Item=_item(
+                Item=t.item(
                     {
-                        "pk": f"USER#{owner}",
-                        "sk": "WEBHOOK",
+                        "pk": t.user_pk(owner),
+                        "sk": t.WEBHOOK_SK,
                         "secret": new,
                         "retired": [{"secret": secret, "until": int(t)} for secret, t in retired],
                     }
@@ -339,10 +339,10 @@ class DeliveryLog:
         with aws_errors("log delivery"):
             self.ddb.put_item(
                 TableName=self.table,
-                Item=_item(
+                Item=t.item(
                     {
-                        "pk": f"DLV#{job_id}",
-                        "sk": f"{seq:09d}#{attempt:04d}",
+                        "pk": t.deliveries_pk(job_id),
+                        "sk": t.delivery_sk(seq, attempt),
                         "seq": seq,
                         "attempt": attempt,
                         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -359,13 +359,13 @@ class DeliveryLog:
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": _item({":pk": f"DLV#{job_id}"}),
+            "ExpressionAttributeValues": t.item({":pk": t.deliveries_pk(job_id)}),
             "ConsistentRead": True,
         }
         with aws_errors("read deliveries"):
             while True:
                 page = self.ddb.query(**kwargs)
-                for item in map(_plain, page.get("Items", [])):
+                for item in map(t.plain, page.get("Items", [])):
                     out.append(
                         {
                             "seq": int(item["seq"]),
@@ -386,7 +386,7 @@ class DeliveryLog:
                 TableName=self.table,
                 KeyConditionExpression="pk = :pk AND begins_with(sk, :seq)",
                 FilterExpression="delivered = :true",
-                ExpressionAttributeValues=_item({":pk": f"DLV#{job_id}", ":seq": f"{seq:09d}#", ":true": True}),
+                ExpressionAttributeValues=t.item({":pk": t.deliveries_pk(job_id), ":seq": t.delivery_sk(seq), ":true": True}),
                 ConsistentRead=True,
             )
         return bool(got.get("Items"))

@@ -17,8 +17,9 @@ from typing import Any
 from retouch import apimodels as m
 from retouch import events, keys
 from retouch.adapters import webhooks
-from retouch.adapters.jobs import JobCursor, user_pk
+from retouch.adapters.jobs import JobCursor
 from retouch.adapters.quotas import Limits
+from retouch.adapters.table import user_pk
 from retouch.errors import Conflict, InvalidParameters, NotFound, ValidationError
 from retouch.logic.deps import ApiDeps
 from retouch.logic.links import with_download_links
@@ -136,13 +137,13 @@ def create_job(owner: str, request: m.JobRequest, deps: ApiDeps) -> m.JobCreated
     callback_url = check_callback(request.callback_url, s.allow_private_callbacks)
     callback_events = tuple(request.callback_events or events.DEFAULT_CALLBACK_EVENTS)
     images = check_images(request.images, s.max_images_per_job, s.max_upload_bytes)
-    operations = specs.validate_operations([o.model_dump(exclude_none=True) for o in request.operations])  # type: ignore[attr-defined]
+    chain = request.chain()  # bound once, when the request was validated
     try:
-        specs.check_request(operations, s.max_pixels)
+        chain.check_request(s.max_pixels)
     except InvalidParameters as exc:
         raise ValidationError(exc.message) from None
     output = request.output_spec()
-    operations = resolve_references(operations, images)
+    operations = resolve_references(chain.specs, images)
 
     job_id = "j-" + uuid.uuid4().hex
     records = [

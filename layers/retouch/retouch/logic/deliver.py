@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from retouch import events
-from retouch.adapters.jobs import expiry
+from retouch.adapters.table import expiry
 from retouch.adapters.webhooks import signature_header
 from retouch.backoff import backoff_seconds
 from retouch.events import Delivery

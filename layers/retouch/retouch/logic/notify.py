@@ -10,12 +10,11 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from retouch.adapters.jobs import Counted
 from retouch.errors import InvalidParameters
 from retouch.logic.batch import leased_batch
 from retouch.logic.deps import NotifyDeps
 from retouch.logic.results import record, record_job
-from retouch.models import ImageStatus, JobStatus, ProcessResult, UploadDeadline, parse_response
+from retouch.models import Counted, ImageStatus, JobStatus, ProcessResult, UploadDeadline, parse_response
 from retouch.observability import logger, metrics
 
 
