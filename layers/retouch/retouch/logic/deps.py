@@ -20,7 +20,8 @@ from retouch.adapters.publisher import EventPublisher
 from retouch.adapters.queue import MessageQueue
 from retouch.adapters.quotas import QuotaRepository
 from retouch.adapters.storage import ObjectStore
-from retouch.adapters.webhooks import DeliveryLog, WebhookSecrets, WebhookSender
+from retouch.adapters.webhook_store import DeliveryLog, WebhookSecrets
+from retouch.adapters.webhooks import WebhookSender
 from retouch.models import Job
 
 
