@@ -21,7 +21,7 @@ time is the command's, end to end; CPU is the children's user+system time (all p
 emulator included); "in job" is the time ``retouch run`` reports from creating the job to the
 last download; phase times come from the CLI's own progress lines, timestamped as they arrive.
 
-Photos: variants of scikit-image's bundled photographs (``retouch.samples``), upscaled with
+Photos: variants of scikit-image's bundled photographs (``retouch.cli.samples``), upscaled with
 LANCZOS to 1.0-4.0 MP (evenly spread) and saved as JPEG quality 90 in ``build/bench/photos``
 (made once). One in five is the astronaut, so the portrait chain finds a face on those.
 
@@ -64,7 +64,7 @@ def make_photos(count: int, folder: Path = PHOTO_DIR) -> list[Path]:
     """``count`` JPEGs of 1-4 MP (made once, reused by later runs)."""
     from PIL import Image
 
-    from retouch.samples import variant
+    from retouch.cli.samples import variant
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -206,7 +206,7 @@ def make_big_photos(count: int, folder: Path = BIG_PHOTO_DIR) -> list[Path]:
     """``count`` 12 MP JPEGs (4000x3000, quality 90), made once from the sample photographs."""
     from PIL import Image
 
-    from retouch.samples import variant
+    from retouch.cli.samples import variant
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = []

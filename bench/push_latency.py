@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from retouch.cli.client import RetouchClient
+from retouch.cli.samples import write_samples
 from retouch.local.stack import EmbeddedStack
-from retouch.samples import write_samples
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from retouch.cli.samples import write_samples
 from retouch.local.stack import EmbeddedStack
-from retouch.samples import write_samples
 
 
 def main() -> None:

@@ -12,8 +12,8 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from retouch.cli.client import ApiError, RetouchClient
+from retouch.cli.samples import write_samples
 from retouch.local.stack import EmbeddedStack
-from retouch.samples import write_samples
 
 OPS = [{"op": "thumbnail", "params": {"width": 64}}]
 

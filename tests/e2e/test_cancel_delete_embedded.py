@@ -11,9 +11,9 @@ from pathlib import Path
 import requests
 
 from retouch.cli.client import RetouchClient
+from retouch.cli.samples import write_samples
 from retouch.local.stack import EmbeddedStack
 from retouch.models import CANCELLED
-from retouch.samples import write_samples
 from tests.helpers import wait_until
 
 OPS = [{"op": "contrast", "params": {}}, {"op": "thumbnail", "params": {"width": 640}}]

@@ -15,8 +15,8 @@ import requests
 from PIL import Image
 
 from retouch.cli.files import MAX_NAME_BYTES, PART_SUFFIX
+from retouch.cli.samples import write_samples
 from retouch.local.stack import EmbeddedStack
-from retouch.samples import write_samples
 from tests.helpers import run_cli as run
 
 

@@ -16,9 +16,9 @@ import pytest
 
 from retouch.cli.client import RetouchClient
 from retouch.cli.files import content_type
+from retouch.cli.samples import write_samples
 from retouch.local.moto_main import fair_order
 from retouch.local.stack import EmbeddedStack
-from retouch.samples import write_samples
 from tests.helpers import wait_until
 
 BIG, SMALL = 40, 4

@@ -28,9 +28,9 @@ import pytest
 
 from retouch import faults
 from retouch.cli.client import RetouchClient
+from retouch.cli.samples import write_samples
 from retouch.local.stack import EmbeddedStack
 from retouch.logic import crashes
-from retouch.samples import write_samples
 from tests.helpers import wait_until
 
 NOTIFY_PATH = ("record.after_count", "record.after_publish", "notify.before_delete")

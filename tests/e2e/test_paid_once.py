@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from retouch.cli.client import RetouchClient
+from retouch.cli.samples import write_samples
 from retouch.local.stack import EmbeddedStack
-from retouch.samples import write_samples
 from tests.helpers import wait_until
 
 OPS = [{"op": "thumbnail", "params": {"width": 96}}]

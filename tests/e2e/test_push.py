@@ -17,8 +17,8 @@ from websockets.sync.client import connect
 
 from retouch.adapters.webhooks import verify
 from retouch.cli.client import RetouchClient
+from retouch.cli.samples import write_samples
 from retouch.local.stack import EmbeddedStack
-from retouch.samples import write_samples
 from tests.helpers import run_cli, wait_until
 
 OPS = [{"op": "thumbnail", "params": {"width": 48}}]

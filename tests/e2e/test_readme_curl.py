@@ -9,8 +9,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from retouch.cli.samples import write_samples
 from retouch.local.stack import EmbeddedStack
-from retouch.samples import write_samples
 
 ROOT = Path(__file__).resolve().parents[2]
 

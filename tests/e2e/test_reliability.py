@@ -21,9 +21,9 @@ from PIL import Image
 from retouch import pipeline
 from retouch.cli.client import RetouchClient
 from retouch.cli.files import content_type
+from retouch.cli.samples import write_samples
 from retouch.local.stack import EmbeddedStack
 from retouch.models import OperationSpec, OutputSpec
-from retouch.samples import write_samples
 from tests.helpers import wait_until
 
 OPS = [{"op": "contrast", "params": {"method": "clahe"}}, {"op": "thumbnail", "params": {"width": 320}}]

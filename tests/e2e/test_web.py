@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from retouch.cli.samples import photo
 from retouch.local.stack import EmbeddedStack
-from retouch.samples import photo
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,7 @@ from retouch.cli.ui import console
 
 
 def cmd_samples(args: argparse.Namespace) -> int:
-    from retouch.samples import write_samples
+    from retouch.cli.samples import write_samples
 
     folder = Path(args.folder)
     paths = write_samples(folder, args.count)
