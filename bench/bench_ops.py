@@ -310,11 +310,12 @@ def jpeg_bytes(image: Any) -> bytes:
 
 def colorize_library_env(workdir: Path) -> dict[str, str]:
     """``$COLORIZE_LIBRARY_PATH`` for the workers: the packaged library, else one built here."""
-    from retouch.ops import colorize_library
+    from retouch.ops.colorize.library import packaged_path
+    from training.colorize_library import build_library, save_library
 
-    if os.environ.get("COLORIZE_LIBRARY_PATH") or colorize_library.packaged_path() is not None:
+    if os.environ.get("COLORIZE_LIBRARY_PATH") or packaged_path() is not None:
         return {}
-    path = colorize_library.save_library(colorize_library.build_library(), workdir / "colorize_library.npz")
+    path = save_library(build_library(), workdir / "colorize_library.npz")
     return {"COLORIZE_LIBRARY_PATH": str(path)}
 
 

@@ -51,10 +51,10 @@ import numpy as np  # noqa: E402
 from skimage import color, data  # noqa: E402
 
 from bench.photos import DLIB, LOMIRI_16, LOMIRI_20, load  # noqa: E402
-from retouch.ops import colorize_library  # noqa: E402
 from retouch.ops.colorize import colorfulness, colorize  # noqa: E402
 from retouch.ops.context import ChainContext  # noqa: E402
 from retouch.settings import OperationSettings  # noqa: E402
+from training import colorize_library  # noqa: E402
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 EVAL_SIDE = 768

@@ -10,12 +10,13 @@ from skimage import color, data
 
 from bench.synthetic import edge_halves, edge_image
 from retouch.errors import InvalidParameters
-from retouch.ops import colorize_library
 from retouch.ops.colorize import colorfulness, colorize
+from retouch.ops.colorize import library as colorize_library
 from retouch.ops.context import ChainContext
 from retouch.ops.hints import parse_hints
 from retouch.ops.specs import get as get_operation
 from retouch.settings import OperationSettings
+from training import colorize_library as library_builder
 
 COLORIZE = get_operation("colorize")
 
@@ -83,7 +84,7 @@ def test_colorize_reference_other_photo_keeps_lightness_and_adds_colour(
 def test_colorize_colour_input_uses_its_lightness_and_keeps_alpha(photos: dict[str, np.ndarray]) -> None:
     truth = photos["chelsea"]
     alpha = np.full((*truth.shape[:2], 1), 77, np.uint8)
-    result = colorize(np.concatenate([truth, alpha], axis=2), mode="reference", reference=photos["coffee"])
+    result = colorize(np.concatenate([truth, alpha], axis=2), mode="reference", reference=photos["coffee"], force=True)
     assert result.shape == (*truth.shape[:2], 4)
     assert np.all(result[:, :, 3] == 77)
     assert lightness_psnr(result[:, :, :3], truth) > 40
@@ -165,10 +166,11 @@ def test_colorize_reference_missing_is_invalid() -> None:
 
 
 def test_colorize_registered_params_validate() -> None:
-    assert COLORIZE.validate({}) == {"mode": "auto", "strength": 1.0}
+    assert COLORIZE.validate({}) == {"mode": "auto", "strength": 1.0, "force": False}
     assert COLORIZE.validate({"mode": "reference", "reference": " b.jpg "}) == {
         "mode": "reference",
         "strength": 1.0,
+        "force": False,
         "reference": "b.jpg",
     }
     with pytest.raises(InvalidParameters, match="hints' only applies when mode is hints"):
@@ -179,7 +181,7 @@ def test_colorize_registered_params_validate() -> None:
         COLORIZE.validate({"mode": "hints", "hints": "1,1,red"})
     described = {p["name"]: p for p in COLORIZE.describe()["params"]}
     assert described["reference"]["type"] == "string"
-    assert set(described) == {"mode", "strength", "hints", "reference"}
+    assert set(described) == {"mode", "strength", "hints", "reference", "force"}
 
 
 def write_onnx(path: Path, weight: tuple[float, float], bias: tuple[float, float]) -> Path:
@@ -242,19 +244,19 @@ def test_colorize_auto_missing_model_is_permanent_error(tmp_path: Path, monkeypa
 
 @pytest.fixture(scope="module")
 def library_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The library as the layer build makes it: ``python -m retouch.ops.colorize_library OUT.npz``."""
+    """The library as the layer build makes it: ``python -m training.colorize_library OUT.npz``."""
     out = tmp_path_factory.mktemp("library") / "lib.npz"
-    assert colorize_library.main([str(out)]) == 0
+    assert library_builder.main([str(out)]) == 0
     return out
 
 
 def test_colorize_library_builder_writes_loadable_library(library_file: Path) -> None:
     out = library_file
     library = colorize_library.read_library(out)
-    assert library.names == colorize_library.SKIMAGE_PHOTOS
+    assert library.names == library_builder.SKIMAGE_PHOTOS
     assert all(max(lab.shape[:2]) == colorize_library.THUMB_SIDE for lab in library.labs)
     assert out.stat().st_size < 1_000_000
-    built = colorize_library.build_library()
+    built = library_builder.build_library()
     assert all(np.allclose(a, b) for a, b in zip(library.labs, built.labs, strict=True))
 
 
@@ -291,19 +293,33 @@ def test_colorize_auto_packaged_model_is_used_by_default(photos: dict[str, np.nd
         assert diff.mean() < 0.3 and diff.max() < 1.5
 
 
-def test_colorize_auto_packaged_model_stays_in_gamut_and_follows_edges() -> None:
+def test_colorize_auto_packaged_model_stays_in_gamut_and_calm_on_an_edge() -> None:
     image = synthetic_edge()
     result = colorize(image)
     lab = color.rgb2lab(result)
     assert np.abs(lab[..., 0] - color.rgb2lab(image)[..., 0]).max() < 1.5  # nothing clipped
+    left, right = (half[..., 1:].reshape(-1, 2) for half in edge_halves(lab))
+    # two flat halves tell the model nothing: no blotches, an even colour on either side
+    assert left.std(axis=0).max() < 4 and right.std(axis=0).max() < 4
+
+
+def textured_edge() -> np.ndarray:
+    """The synthetic edge with a fine texture on both halves (so it is not featureless)."""
+    image = synthetic_edge().astype(np.float32)
+    yy, xx = np.mgrid[: image.shape[0], : image.shape[1]]
+    texture = 14 * np.sin(xx / 1.3) * np.sin(yy / 1.7)
+    return np.clip(image + texture[:, :, None], 0, 255).astype(np.uint8)
+
+
+def test_colorize_auto_model_chroma_follows_luminance_edges(tmp_path: Path) -> None:
+    model = write_onnx(tmp_path / "linear.onnx", (0.5, 0.3), (0, 0))
+    image = textured_edge()
+    lab = color.rgb2lab(colorize(image, context=configured(colorize_model_path=str(model))))
     w = image.shape[1]
     left, right = (half[..., 1:].reshape(-1, 2) for half in edge_halves(lab))
-    # on each side of the luminance edge the chroma varies only gently (the model may shade a flat
-    # region from top to bottom, like a sky), and it changes at the edge itself (most of the
-    # change within 2 px): no bleeding across it
-    assert left.std(axis=0).max() < 7 and right.std(axis=0).max() < 7
+    # the chroma changes at the edge itself (most of the change within 2 px): no bleeding across it
     across = np.linalg.norm(lab[:, w // 2 + 1, 1:] - lab[:, w // 2 - 2, 1:], axis=-1).mean()
-    assert across > 0.4 * np.linalg.norm(right.mean(axis=0) - left.mean(axis=0)) > 1
+    assert across > 0.4 * np.linalg.norm(right.mean(axis=0) - left.mean(axis=0)) > 3
 
 
 def test_colorize_training_list_is_licensed_held_out_and_free_of_reserved_photos() -> None:

@@ -9,7 +9,7 @@
   :func:`predict_with_model`.
 * **Library**: when ``$COLORIZE_LIBRARY_PATH`` is set (and no model path is), or when no model
   is packaged, the :data:`RETRIEVE` photos of the reference library
-  (:mod:`retouch.ops.colorize_library`) whose luminance descriptors are closest to the input
+  (:mod:`retouch.ops.colorize.library`) whose luminance descriptors are closest to the input
   are used as references for the ``reference`` method.
 """
 
@@ -17,18 +17,23 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from retouch.errors import InvalidParameters
 from retouch.observability import logger
-from retouch.ops import colorize_library
 from retouch.ops.colorize.colour import ColorizeModelError, guided_upsample
+from retouch.ops.colorize.library import LibraryUnavailable, fit_side, load_library, retrieve
+from retouch.ops.colorize.natural import naturalize
 from retouch.ops.colorize.reference import SMOOTH_EPS, SMOOTH_RADIUS, WORK_SIDE, transfer_from_references
 from retouch.settings import OperationSettings
+
+if TYPE_CHECKING:
+    from retouch.ops.faces import Face
 
 PACKAGED_MODEL = Path(__file__).with_name("model") / "colorize-auto.onnx"
 """The model trained by ``training/train_colorize.py`` (shipped inside the package and layer)."""
@@ -86,12 +91,11 @@ def predict_with_model(full_l: np.ndarray, path: str) -> np.ndarray:
     edges follow luminance edges and do not bleed across them), then combined with the
     original L*.
     """
-    try:
-        net = _load_model(path, os.path.getmtime(path))
-    except OSError as exc:
-        logger.warning("colorize: the model cannot be read", extra={"path": path, "detail": str(exc)[:500]})
-        raise ColorizeModelError(MODEL_MISSING) from exc
-    small = cv2.resize(full_l, (MODEL_SIZE, MODEL_SIZE), interpolation=cv2.INTER_AREA)
+    work_l, ab_work = predict_work(full_l, path)
+    return guided_upsample(work_l / 100.0, ab_work, full_l / 100.0, SMOOTH_RADIUS, SMOOTH_EPS)
+
+
+def _forward(net: Any, small: np.ndarray, path: str) -> np.ndarray:
     net.setInput((small - 50.0).astype(np.float32)[None, None])
     try:
         out = np.asarray(net.forward())
@@ -101,31 +105,52 @@ def predict_with_model(full_l: np.ndarray, path: str) -> np.ndarray:
     if out.ndim != 4 or out.shape[:2] != (1, 2):
         logger.warning("colorize: the model must output 1x2xHxW a*b*", extra={"path": path, "shape": str(out.shape)})
         raise ColorizeModelError(MODEL_INTERFACE)
-    ab_low = np.ascontiguousarray(out[0].transpose(1, 2, 0), dtype=np.float32)
-    work_l = colorize_library.fit_side(full_l, MODEL_SIDE)
-    ab_work = cv2.resize(ab_low, (work_l.shape[1], work_l.shape[0]), interpolation=cv2.INTER_LINEAR)
-    return guided_upsample(work_l / 100.0, ab_work, full_l / 100.0, SMOOTH_RADIUS, SMOOTH_EPS)
+    return np.ascontiguousarray(out[0].transpose(1, 2, 0), dtype=np.float32)
 
 
-def ab_from_library(full_l: np.ndarray, library_path: str | None) -> np.ndarray:
-    """a*b* from the :data:`RETRIEVE` nearest library photos (Welsh et al. transfer)."""
+def predict_work(full_l: np.ndarray, path: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(work_l, ab)``: the L* image on the working grid (longest side :data:`MODEL_SIDE`) and the
+    model's a*b* there: the mean of its predictions for the image and for its mirror image (a
+    cheap test-time augmentation that cancels guesses the model makes on one side only)."""
     try:
-        library = colorize_library.load_library(library_path)
-    except colorize_library.LibraryUnavailable as exc:
+        net = _load_model(path, os.path.getmtime(path))
+    except OSError as exc:
+        logger.warning("colorize: the model cannot be read", extra={"path": path, "detail": str(exc)[:500]})
+        raise ColorizeModelError(MODEL_MISSING) from exc
+    small = cv2.resize(full_l, (MODEL_SIZE, MODEL_SIZE), interpolation=cv2.INTER_AREA)
+    ab_low = _forward(net, small, path)
+    mirrored = _forward(net, np.ascontiguousarray(small[:, ::-1]), path)
+    ab_low = 0.5 * (ab_low + np.ascontiguousarray(mirrored[:, ::-1]))
+    work_l = fit_side(full_l, MODEL_SIDE)
+    ab_work = cv2.resize(np.ascontiguousarray(ab_low), (work_l.shape[1], work_l.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return work_l, ab_work
+
+
+def library_work(full_l: np.ndarray, library_path: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(work_l, ab)`` on the working grid from the :data:`RETRIEVE` nearest library photos
+    (Welsh et al. transfer)."""
+    try:
+        library = load_library(library_path)
+    except LibraryUnavailable as exc:
         raise InvalidParameters(
             "colorize: mode=auto has neither a model nor a reference library here; use mode=reference or mode=hints"
         ) from exc
-    work_l = colorize_library.fit_side(full_l, WORK_SIDE)
-    chosen = colorize_library.retrieve(library, work_l, k=RETRIEVE)
-    ab = transfer_from_references(work_l, [library.labs[i] for i in chosen])
-    return guided_upsample(work_l / 100.0, ab, full_l / 100.0, SMOOTH_RADIUS, SMOOTH_EPS)
+    work_l = fit_side(full_l, WORK_SIDE)
+    chosen = retrieve(library, work_l, k=RETRIEVE)
+    return work_l, transfer_from_references(work_l, [library.labs[i] for i in chosen])
 
 
-def ab_auto(full_l: np.ndarray, settings: OperationSettings) -> np.ndarray:
+def ab_auto(full_l: np.ndarray, settings: OperationSettings, faces: Sequence[Face] = ()) -> np.ndarray:
     """a*b* for ``auto`` mode: ``$COLORIZE_MODEL_PATH``, else ``$COLORIZE_LIBRARY_PATH``, else
-    the packaged model, else the packaged or built library."""
+    the packaged model, else the packaged library; corrected by :func:`naturalize` (with the
+    packaged model's calibration when it is the one used) and brought to full size along L*."""
+    packaged = False
     if settings.colorize_model_path:
-        return predict_with_model(full_l, settings.colorize_model_path)
-    if not settings.colorize_library_path and PACKAGED_MODEL.is_file():
-        return predict_with_model(full_l, str(PACKAGED_MODEL))
-    return ab_from_library(full_l, settings.colorize_library_path or None)
+        work_l, ab = predict_work(full_l, settings.colorize_model_path)
+    elif not settings.colorize_library_path and PACKAGED_MODEL.is_file():
+        work_l, ab = predict_work(full_l, str(PACKAGED_MODEL))
+        packaged = True
+    else:
+        work_l, ab = library_work(full_l, settings.colorize_library_path or None)
+    ab = naturalize(work_l, ab, faces, work_l.shape[1] / full_l.shape[1], packaged=packaged)
+    return guided_upsample(work_l / 100.0, ab, full_l / 100.0, SMOOTH_RADIUS, SMOOTH_EPS)

@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 
 from retouch.errors import InvalidParameters
-from retouch.ops import colorize_library
 from retouch.ops.colorize.colour import guided_upsample
+from retouch.ops.colorize.library import fit_side
 from retouch.ops.context import ChainContext, check_time
 from retouch.ops.hints import Hint
 
@@ -149,7 +149,7 @@ def propagate_hints(
 def ab_from_hints(full_l: np.ndarray, hints: Sequence[Hint], context: ChainContext | None = None) -> np.ndarray:
     """a*b* (H, W, 2) for the full-resolution L* image ``full_l`` from parsed ``hints``."""
     height, width = full_l.shape
-    grid_l = colorize_library.fit_side(full_l, HINTS_SIDE)
+    grid_l = fit_side(full_l, HINTS_SIDE)
     gh, gw = grid_l.shape
     points = []
     for number, hint in enumerate(hints, start=1):

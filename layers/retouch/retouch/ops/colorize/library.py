@@ -1,8 +1,8 @@
-"""The reference library for ``colorize`` (``mode=auto`` without a model): build, load, retrieve.
+"""The reference library for ``colorize`` (``mode=auto`` without a model): load and retrieve.
 
-No trained colorization weights can be installed here, so automatic colorization retrieves the
-library photos whose *luminance* looks most like the target's and transfers their colour with the
-exemplar method of :mod:`retouch.ops.colorize` (after Welsh, Ashikhmin & Mueller, SIGGRAPH 2002).
+Automatic colorization without a model retrieves the library photos whose *luminance* looks
+most like the target's and transfers their colour with the exemplar method of
+:mod:`retouch.ops.colorize.reference` (after Welsh, Ashikhmin & Mueller, SIGGRAPH 2002).
 Retrieval by global descriptors of the luminance follows the spirit of Liu et al., "Intrinsic
 colorization" (SIGGRAPH Asia 2008) and Chia et al., "Semantic colorization with internet images"
 (2011), reduced to two cheap descriptors:
@@ -14,33 +14,24 @@ colorization" (SIGGRAPH Asia 2008) and Chia et al., "Semantic colorization with 
 
 The library file is an ``.npz`` (``numpy.savez_compressed``) holding, per photo, a Lab thumbnail
 (longest side :data:`THUMB_SIDE`, OpenCV's 8-bit Lab encoding: ``L*255/100, a+128, b+128``) and
-both descriptors. It is *built* from photographs that install offline with scikit-image
-(``astronaut``, ``coffee``, ``chelsea``, ``rocket``; ``camera`` is grey and useless here) plus any
-image files given on the command line::
+both descriptors. It is *built* at build time, not here (scikit-image is not in the Lambda
+layer)::
 
-    python -m retouch.ops.colorize_library OUT.npz [EXTRA_IMAGE ...]
+    python -m training.colorize_library OUT.npz [EXTRA_IMAGE ...]
 
-scikit-image is not in the Lambda layer, so the file is built at build time and shipped with the
-package; at run time :func:`load_library` reads the configured path (``COLORIZE_LIBRARY_PATH``, through
-the operations' settings), else the file packaged
-next to this module (:data:`PACKAGED_PATH`), else builds the library in-process when scikit-image
-is importable (development and tests).
+At run time :func:`load_library` reads the configured path (``COLORIZE_LIBRARY_PATH``, through
+the operations' settings), else the file packaged next to this module (:data:`PACKAGED_PATH`);
+with neither it raises :class:`LibraryUnavailable`.
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
-import logging
-import sys
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-
-logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 THUMB_SIDE = 256
@@ -49,13 +40,12 @@ HIST_BINS = 16
 GIST_SIZE = 64
 GIST_GRID = 4
 GIST_ORIENTATIONS = 8
-SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
-PACKAGED_PATH = Path(__file__).with_name("colorize_library.npz")
+PACKAGED_PATH = Path(__file__).with_name("library.npz")
 """Where the layer build puts the library file (used when no library path is configured)."""
 
 
 class LibraryUnavailable(RuntimeError):
-    """No library file is configured or packaged, and scikit-image is not importable to build one."""
+    """No library file is configured or packaged."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +64,7 @@ class ReferenceLibrary:
         return len(self.names)
 
 
-# --- colour helpers (kept here so this module does not depend on the operation module) ---------
+# --- colour helpers ---------------------------------------------------------------------------
 
 
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -90,13 +80,6 @@ def fit_side(image: np.ndarray, side: int) -> np.ndarray:
     if size == (w, h):
         return image
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-
-
-def lab_to_u8(lab: np.ndarray) -> np.ndarray:
-    out = np.empty(lab.shape, np.float32)
-    out[..., 0] = lab[..., 0] * (255.0 / 100.0)
-    out[..., 1:] = lab[..., 1:] + 128.0
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
 def u8_to_lab(encoded: np.ndarray) -> np.ndarray:
@@ -150,63 +133,7 @@ def retrieve(library: ReferenceLibrary, lightness: np.ndarray, k: int = 2) -> li
     return [int(i) for i in order[: max(1, k)]]
 
 
-# --- build / save / load ----------------------------------------------------------------------
-
-
-def library_from_images(images: Iterable[tuple[str, np.ndarray]]) -> ReferenceLibrary:
-    """Build a library from ``(name, uint8 RGB)`` pairs."""
-    names: list[str] = []
-    labs: list[np.ndarray] = []
-    hists: list[np.ndarray] = []
-    gists: list[np.ndarray] = []
-    for name, rgb in images:
-        if rgb.ndim != 3 or rgb.shape[2] < 3:
-            raise ValueError(f"library image {name!r} is not a colour image (shape {rgb.shape})")
-        # round-trip through the stored 8-bit encoding so built and loaded libraries are identical
-        lab = u8_to_lab(lab_to_u8(rgb_to_lab(fit_side(rgb[:, :, :3], THUMB_SIDE))))
-        hist, gist = describe(lab[:, :, 0])
-        names.append(name)
-        labs.append(lab)
-        hists.append(hist)
-        gists.append(gist)
-    if not names:
-        raise ValueError("a reference library needs at least one photo")
-    return ReferenceLibrary(tuple(names), tuple(labs), np.stack(hists), np.stack(gists))
-
-
-def skimage_photos() -> list[tuple[str, np.ndarray]]:
-    """The colour photographs bundled with scikit-image (importable in development only)."""
-    from skimage import data  # build-time only: scikit-image is not in the Lambda layer
-
-    return [(name, np.asarray(getattr(data, name)())) for name in SKIMAGE_PHOTOS]
-
-
-def read_photo(path: str | Path) -> tuple[str, np.ndarray]:
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ValueError(f"cannot read image {str(path)!r}")
-    return Path(path).stem, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def build_library(extra: Sequence[str | Path] = ()) -> ReferenceLibrary:
-    """The default library: scikit-image's colour photos plus ``extra`` image files."""
-    return library_from_images([*skimage_photos(), *(read_photo(p) for p in extra)])
-
-
-def save_library(library: ReferenceLibrary, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arrays: dict[str, np.ndarray] = {
-        "version": np.array(FORMAT_VERSION),
-        "names": np.array(library.names),
-        "hist": library.hist,
-        "gist": library.gist,
-    }
-    for i, lab in enumerate(library.labs):
-        arrays[f"lab_{i}"] = lab_to_u8(lab)
-    with path.open("wb") as fh:
-        np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
-    return path
+# --- load -----------------------------------------------------------------------------------
 
 
 def read_library(path: str | Path) -> ReferenceLibrary:
@@ -220,16 +147,8 @@ def read_library(path: str | Path) -> ReferenceLibrary:
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_library(path: str | None) -> ReferenceLibrary:
-    if path is not None:
-        return read_library(path)
-    try:
-        return build_library()
-    except ImportError as exc:
-        raise LibraryUnavailable(
-            "no colorize reference library: set COLORIZE_LIBRARY_PATH or ship "
-            f"{PACKAGED_PATH.name} with the package (build it with python -m retouch.ops.colorize_library)"
-        ) from exc
+def _cached_library(path: str) -> ReferenceLibrary:
+    return read_library(path)
 
 
 def packaged_path() -> str | None:
@@ -239,29 +158,14 @@ def packaged_path() -> str | None:
 
 def load_library(path: str | None = None) -> ReferenceLibrary:
     """The library at ``path`` (the ``colorize_library_path`` setting; default: the packaged
-    file), or one built in-process from scikit-image's photos when no file exists. Cached per
-    path.
+    file). Cached per path.
 
-    :raises LibraryUnavailable: no file and no scikit-image.
+    :raises LibraryUnavailable: no path is configured and no file is packaged.
     """
-    return _cached_library(path if path is not None else packaged_path())
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m retouch.ops.colorize_library",
-        description="Build the colorize reference library (.npz) from scikit-image's photos and optional image files.",
-    )
-    parser.add_argument("out", help="output .npz path")
-    parser.add_argument("extra", nargs="*", help="more colour photos to include (any format OpenCV reads)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    logger.info("building colorize library from %s%s", ", ".join(SKIMAGE_PHOTOS), "".join(f", {p}" for p in args.extra))
-    library = build_library(args.extra)
-    out = save_library(library, args.out)
-    logger.info("wrote %d photos (%s) to %s (%.0f kB)", len(library), ", ".join(library.names), out, out.stat().st_size / 1024)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    path = path if path is not None else packaged_path()
+    if path is None:
+        raise LibraryUnavailable(
+            "no colorize reference library: set COLORIZE_LIBRARY_PATH or ship "
+            f"{PACKAGED_PATH.name} with the package (build it with python -m training.colorize_library)"
+        )
+    return _cached_library(path)

@@ -18,11 +18,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from retouch.errors import InvalidParameters
-from retouch.ops import colorize_library
 from retouch.ops.colorize.colour import _box, guided_upsample
+from retouch.ops.colorize.library import THUMB_SIDE, fit_side, rgb_to_lab
 from retouch.ops.pixels import as_rgb, split_alpha
 
-WORK_SIDE = colorize_library.THUMB_SIDE
+WORK_SIDE = THUMB_SIDE
 """Longest side at which ``reference``/``auto`` matching runs (the library thumbnails' size)."""
 SAMPLES = 2048
 """Reference pixels sampled per reference (Welsh et al. used about 200)."""
@@ -87,11 +87,11 @@ def reference_lab(reference: np.ndarray) -> np.ndarray:
     if not isinstance(reference, np.ndarray) or reference.dtype != np.uint8:
         raise InvalidParameters("colorize: the reference image must be 8-bit RGB pixels")
     rgb = as_rgb(split_alpha(reference)[0], "colorize")
-    return colorize_library.rgb_to_lab(colorize_library.fit_side(np.ascontiguousarray(rgb), WORK_SIDE))
+    return rgb_to_lab(fit_side(np.ascontiguousarray(rgb), WORK_SIDE))
 
 
 def ab_from_references(full_l: np.ndarray, references: Sequence[np.ndarray]) -> np.ndarray:
     """a*b* (H, W, 2) for the full-resolution L* image ``full_l`` from Lab ``references``."""
-    work_l = colorize_library.fit_side(full_l, WORK_SIDE)
+    work_l = fit_side(full_l, WORK_SIDE)
     ab = transfer_from_references(work_l, references)
     return guided_upsample(work_l / 100.0, ab, full_l / 100.0, SMOOTH_RADIUS, SMOOTH_EPS)
