@@ -32,7 +32,9 @@ def test_crop_face_gravity_keeps_an_off_centre_face_in_frame() -> None:
     assert out.shape[:2] == (512, 512)
     x = int(np.argmax([np.abs(image[:, i : i + 512].astype(int) - out.astype(int)).sum() == 0 for i in range(0, 1089)]))
     assert inside(box, x, 0, 512, 512)
-    centre = ops.apply_operations(image, ops.validate_operations([{"op": "crop", "params": {"aspect": "1:1"}}]))
+    centre = ops.apply_operations(
+        image, ops.validate_operations([{"op": "crop", "params": {"aspect": "1:1", "gravity": "center"}}])
+    )
     assert not np.array_equal(out, centre)  # the centre crop would have cut the face
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from retouch import ops
+from retouch.cli.operations import parse_cli_operation
 from retouch.errors import InvalidParameters, OperationTimeout, PermanentError
 from retouch.models import OperationSpec
 from retouch.ops.context import ChainContext
@@ -20,12 +21,16 @@ from retouch.ops.geometry import crop, thumbnail
 from retouch.ops.registry import apply_operations
 from retouch.ops.specs import (
     MAX_OPERATIONS,
+    Aspect,
+    Bool,
+    Choice,
+    Float,
+    Int,
+    Numbers,
     Operation,
-    Param,
     aspect_ratio,
     box_in_pixels,
     centered_window,
-    parse_cli_operation,
     thumbnail_size,
     validate_operations,
 )
@@ -87,7 +92,7 @@ def spec(op: str, **params: object) -> OperationSpec:
 
 # --- registry: Param ----------------------------------------------------------------------------
 def test_param_int_parses_strings_floats_and_bounds() -> None:
-    p = Param("width", "int", "w", minimum=1, maximum=100)
+    p = Int("width", "w", minimum=1, maximum=100)
     assert p.parse("thumbnail", "42") == 42
     assert p.parse("thumbnail", " +7 ") == 7
     assert p.parse("thumbnail", 5.0) == 5 and isinstance(p.parse("thumbnail", 5.0), int)
@@ -97,13 +102,13 @@ def test_param_int_parses_strings_floats_and_bounds() -> None:
 
 
 def test_param_int_error_names_operation_and_parameter() -> None:
-    p = Param("width", "int", "w", minimum=1)
+    p = Int("width", "w", minimum=1)
     with pytest.raises(InvalidParameters, match=r"thumbnail: parameter 'width' must be at least 1"):
         p.parse("thumbnail", 0)
 
 
 def test_param_float_parses_and_rejects_non_finite() -> None:
-    p = Param("gamma", "float", "g", minimum=0.1, maximum=10)
+    p = Float("gamma", "g", minimum=0.1, maximum=10)
     assert p.parse("contrast", "2") == 2.0 and isinstance(p.parse("contrast", "2"), float)
     assert p.parse("contrast", "1e0") == 1.0
     assert p.parse("contrast", 3) == 3.0
@@ -113,7 +118,7 @@ def test_param_float_parses_and_rejects_non_finite() -> None:
 
 
 def test_param_bool_accepts_words_and_rejects_others() -> None:
-    p = Param("upscale", "bool", "u")
+    p = Bool("upscale", "u")
     for raw, want in [
         (True, True),
         (False, False),
@@ -133,7 +138,7 @@ def test_param_bool_accepts_words_and_rejects_others() -> None:
 
 
 def test_param_choice_is_case_insensitive_and_closed() -> None:
-    p = Param("fit", "choice", "f", choices=("contain", "cover"))
+    p = Choice("fit", "f", choices=("contain", "cover"))
     assert p.parse("thumbnail", "COVER") == "cover"
     for bad in ("fill", 1, None, ["cover"]):
         with pytest.raises(InvalidParameters, match="must be one of contain, cover"):
@@ -141,7 +146,7 @@ def test_param_choice_is_case_insensitive_and_closed() -> None:
 
 
 def test_param_numbers_from_string_or_list_keep_ints() -> None:
-    p = Param("box", "numbers", "b", count=4)
+    p = Numbers("box", "b", count=4)
     assert p.parse("crop", "10, 20,30,40") == [10, 20, 30, 40]
     assert all(isinstance(v, int) for v in p.parse("crop", "10,20,30,40"))
     fr = p.parse("crop", "0.1,0.1,0.8,0.8")
@@ -153,7 +158,7 @@ def test_param_numbers_from_string_or_list_keep_ints() -> None:
 
 
 def test_param_aspect_accepts_w_h_and_rejects_garbage() -> None:
-    p = Param("aspect", "aspect", "a")
+    p = Aspect("aspect", "a")
     assert p.parse("crop", " 16:9 ") == "16:9"
     assert p.parse("crop", "1.5:1") == "1.5:1"
     assert aspect_ratio("16:9") == pytest.approx(16 / 9)
@@ -274,7 +279,7 @@ def test_validate_operations_normalises_into_specs() -> None:
         ]
     )
     assert specs == (
-        OperationSpec("crop", {"box": [10, 10, 200, 100], "gravity": "center"}),
+        OperationSpec("crop", {"box": [10, 10, 200, 100], "gravity": "face"}),  # crop's default, as thumbnail's
         OperationSpec("thumbnail", {"width": 64, "fit": "contain", "upscale": False}),
         OperationSpec("contrast", {"method": "auto", "low": 0.5, "high": 99.5}),
     )
@@ -381,7 +386,7 @@ def test_apply_operations_budget_exceeded_is_permanent() -> None:
 @pytest.mark.parametrize(
     ("operation", "where"),
     [
-        ({"op": "colorize", "params": {"mode": "hints", "hints": "10,10,#ff0000"}}, "in colorize"),
+        ({"op": "colorize", "params": {"mode": "hints", "hints": "10,10,#ff0000", "force": True}}, "in colorize"),
         ({"op": "crop", "params": {"aspect": "1:1", "gravity": "smart"}}, "in face analysis"),
         ({"op": "red_eye"}, "in face analysis"),
     ],
@@ -478,7 +483,7 @@ def test_crop_aspect_gives_correct_ratio(name: str, aspect: str) -> None:
 
 def test_crop_aspect_window_is_centred() -> None:
     img = photo("astronaut")  # 512 x 512
-    out = crop(img, aspect="16:9")
+    out = crop(img, aspect="16:9", gravity="center")
     assert out.shape == (288, 512, 3)
     assert np.array_equal(out, img[112:400, :])
 

@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from retouch import ops
+from retouch.cli.operations import parse_cli_operation
 from retouch.errors import InvalidParameters
-from retouch.ops.specs import Param
+from retouch.ops.specs import Aspect, Bool, Choice, Float, Int, Numbers, Param
 
 junk = st.one_of(
     st.none(),
@@ -23,22 +24,22 @@ junk = st.one_of(
 
 
 def valid_value(p: Param) -> st.SearchStrategy[Any]:
-    lo = p.minimum if p.minimum is not None else -1e6
-    hi = p.maximum if p.maximum is not None else 1e6
-    if p.kind == "int":
-        return st.integers(int(np.ceil(lo)), int(min(hi, 4096)))
-    if p.kind == "float":
+    if isinstance(p, Float):  # Int too
+        lo = p.minimum if p.minimum is not None else -1e6
+        hi = p.maximum if p.maximum is not None else 1e6
+        if isinstance(p, Int):
+            return st.integers(int(np.ceil(lo)), int(min(hi, 4096)))
         return st.floats(lo, hi, allow_nan=False)
-    if p.kind == "bool":
+    if isinstance(p, Bool):
         return st.booleans()
-    if p.kind == "choice":
+    if isinstance(p, Choice):
         return st.sampled_from(p.choices)
-    if p.kind == "numbers":
+    if isinstance(p, Numbers):
         return st.one_of(
             st.lists(st.integers(0, 300), min_size=p.count, max_size=p.count),
             st.lists(st.floats(0, 1), min_size=p.count, max_size=p.count),
         )
-    if p.kind == "aspect":
+    if isinstance(p, Aspect):
         return st.tuples(st.integers(1, 30), st.integers(1, 30)).map(lambda t: f"{t[0]}:{t[1]}")
     return st.text(max_size=30)
 
@@ -91,7 +92,7 @@ def test_operation_applied_to_any_image_gives_an_image_or_a_precise_error(
 )
 def test_parse_cli_operation_reads_back_what_was_written(params: dict[str, str]) -> None:
     text = "thumbnail:" + ",".join(f"{k}={v}" for k, v in params.items())
-    assert ops.parse_cli_operation(text) == {"op": "thumbnail", "params": params}
+    assert parse_cli_operation(text) == {"op": "thumbnail", "params": params}
 
 
 @given(junk)

@@ -15,7 +15,18 @@ import unicodedata
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SerializerFunctionWrapHandler, create_model, model_serializer
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SerializerFunctionWrapHandler,
+    SkipValidation,
+    WithJsonSchema,
+    create_model,
+    model_serializer,
+)
 
 from retouch.errors import RetouchError
 from retouch.events import EVENT_TYPES
@@ -43,36 +54,14 @@ def _domain(check: Callable[[Any], Any]) -> BeforeValidator:
 
 
 # --- operations -------------------------------------------------------------------------------
-_KIND_TYPES: dict[str, Any] = {"int": int, "float": float, "bool": bool, "aspect": str, "string": str}
-
-
 def _param_field(p: specs.Param) -> tuple[Any, Any]:
-    constraints: dict[str, Any] = {"description": p.help}
-    if p.kind == "choice":
-        kind: Any = Literal[p.choices]
-    elif p.kind == "numbers":
-        kind = list[int | float]
-        constraints.update(min_length=p.count, max_length=p.count)
-    elif p.kind == "points":
-        kind = list[Annotated[list[int | float], Field(min_length=2, max_length=3)]]
-        constraints.update(min_length=1, max_length=p.count)
-    else:
-        kind = _KIND_TYPES[p.kind]
-        if p.kind in ("int", "float"):
-            if p.minimum is not None:
-                constraints["ge"] = p.minimum
-            if p.maximum is not None:
-                constraints["le"] = p.maximum
-        elif p.kind == "aspect":
-            constraints["pattern"] = r"^\d+(\.\d+)?:\d+(\.\d+)?$"
-        elif p.maximum is not None:
-            constraints["max_length"] = int(p.maximum)
-    outer: dict[str, Any] = {"description": constraints.pop("description")}
+    """A parameter as the document states it: its kind's own JSON Schema (:mod:`retouch.ops.params`),
+    or null, which means the default."""
+    outer: dict[str, Any] = {"description": p.help}
     if p.default is not None:
         outer["json_schema_extra"] = {"default": p.default}
-    # null (or absent) means "the default", as the specs treat it; the constraints bind the value
-    inner = Annotated[kind, Field(**constraints)] if constraints else kind
-    return inner | None, Field(None, **outer)
+    schema = WithJsonSchema({"anyOf": [p.json_schema(), {"type": "null"}]})
+    return Annotated[Any, schema], Field(None, **outer)
 
 
 def _operation_model(op: specs.Operation) -> type[BaseModel]:
@@ -91,13 +80,23 @@ def _operation_model(op: specs.Operation) -> type[BaseModel]:
 
 
 OPERATION_MODELS: tuple[type[BaseModel], ...] = tuple(_operation_model(op) for op in specs.OPERATIONS)
+"""The document's description of each operation. Requests are not validated with these models:
+:func:`retouch.ops.bind` validates the operations once, into the :class:`~retouch.ops.Chain`
+that ``JobRequest.operations`` holds."""
 
 Operation = Annotated[Union[OPERATION_MODELS], Field(discriminator="op")]  # type: ignore[valid-type]  # noqa: UP007
 """One requested operation: ``{"op": name, "params": {...}}``, one variant per operation."""
 
-
-def _operations(raw: Any) -> list[dict[str, Any]]:
-    return [spec.to_dict() for spec in specs.validate_operations(raw)]
+Operations = Annotated[
+    list[Operation],
+    Field(min_length=1, max_length=specs.MAX_OPERATIONS),
+    SkipValidation,
+    _domain(specs.bind),
+    PlainSerializer(lambda chain: chain.to_dicts(), return_type=list[dict[str, Any]]),
+]
+"""The operations of a request, documented as a list of :data:`Operation` and validated once, by
+:func:`retouch.ops.bind`, into a bound :class:`~retouch.ops.Chain` (serialised back as the
+normalised ``{op, params}`` list)."""
 
 
 def _output(raw: Any) -> Any:
@@ -175,7 +174,7 @@ class JobRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     images: Annotated[list[ImageIn], Field(min_length=1)]
-    operations: Annotated[list[Operation], _domain(_operations), Field(min_length=1, max_length=specs.MAX_OPERATIONS)]
+    operations: Operations
     output: Annotated[
         Output | Literal[FORMAT_CHOICES] | None,  # type: ignore[valid-type]
         _domain(_output),
@@ -190,6 +189,11 @@ class JobRequest(BaseModel):
         Annotated[list[Literal[EVENT_TYPES]], Field(min_length=1, max_length=len(EVENT_TYPES))] | None,  # type: ignore[valid-type]
         Field(description='which events the webhook receives; default ["job"]'),
     ] = None
+
+    def chain(self) -> specs.Chain:
+        """The operations, bound once when the request was validated (see :data:`Operations`)."""
+        chain: specs.Chain = self.operations  # type: ignore[assignment]  # a Chain at run time
+        return chain
 
     def output_spec(self) -> OutputSpec:
         out = self.output

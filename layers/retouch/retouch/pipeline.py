@@ -6,12 +6,12 @@ This is exactly what the process function runs, and what ``retouch apply`` runs 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from retouch import imageio, ops
 from retouch.errors import ImageTooLarge, InvalidParameters, OperationFailed
-from retouch.models import OperationSpec, OutputSpec
+from retouch.models import OutputSpec
 from retouch.ops.context import ChainContext
 from retouch.outcome import Outcome
 from retouch.settings import OperationSettings
@@ -29,21 +29,14 @@ class Rendered:
     """What the operations reported doing (:mod:`retouch.outcome`)."""
 
 
-def shrink_on_load_hint(operations: Sequence[OperationSpec]) -> Callable[[int, int], tuple[int, int]] | None:
+def shrink_on_load_hint(operations: ops.ChainLike) -> Callable[[int, int], tuple[int, int]] | None:
     """The smallest decode size the first operation needs, when its spec has a decode hint."""
-    if not operations:
-        return None
-    first = ops.get(operations[0].op)
-    hint = first.decode_hint
-    if hint is None:
-        return None
-    params = first.validate(operations[0].params)
-    return lambda w, h: hint(params, (w, h))
+    return ops.as_chain(operations).decode_hint()
 
 
 def render(
     data: bytes,
-    operations: Sequence[OperationSpec],
+    operations: ops.ChainLike,
     output: OutputSpec,
     *,
     max_pixels: int,
@@ -54,6 +47,12 @@ def render(
 ) -> Rendered:
     """Decode ``data``, apply ``operations`` in order and encode as ``output`` (``auto``: decided
     from the source, see :func:`retouch.imageio.output_for`).
+
+    ``operations`` is a bound chain (:func:`retouch.ops.bind`), never validated again here; specs
+    not yet bound (tests, tools) are bound once. A leading operation with a decode hint (a
+    thumbnail) has the image decoded at reduced scale (shrink-on-load), then runs as an
+    ordinary step of the one loop (:func:`retouch.ops.apply_operations`), which checks the
+    deadline after every operation.
 
     :param load_reference: bytes of another image named by a ``reference`` parameter
         (colorize's exemplar); it is decoded with the same limits.
@@ -73,21 +72,14 @@ def render(
             raise ImageTooLarge(f"the reference image is {len(reference)} bytes; the limit is {max_bytes} bytes")
         return imageio.decode(reference, max_pixels=max_pixels).pixels
 
+    chain = ops.as_chain(operations)
     context = ChainContext.with_budget(budget_seconds, settings=settings or OperationSettings(), resolve_image=resolve)
     output = imageio.output_for(data, output)
-    decoded = imageio.decode(data, max_pixels=max_pixels, size_hint=shrink_on_load_hint(operations))
-    pixels, rest = decoded.pixels, list(operations)
-    ops.check_chain(rest, (decoded.source_width, decoded.source_height), max_pixels)
-    if rest and ops.get(rest[0].op).decode_hint is not None:
-        # decoded at reduced scale or not, the first operation sizes its output from the original
-        first = ops.get(rest[0].op)
-        params = first.validate(rest.pop(0).params)
-        if first.uses_context:
-            params["context"] = context
-        pixels = first.fn(pixels, **params, source_size=(decoded.source_width, decoded.source_height))
-
+    decoded = imageio.decode(data, max_pixels=max_pixels, size_hint=chain.decode_hint())
+    source_size = (decoded.source_width, decoded.source_height)
+    chain.check(source_size, max_pixels)
     try:
-        pixels = ops.apply_operations(pixels, rest, context)
+        pixels = ops.apply_operations(decoded.pixels, chain, context, source_size=source_size)
     except MemoryError as exc:
         raise OperationFailed("processing this image needs more memory than the service allows") from exc
     except Exception as exc:

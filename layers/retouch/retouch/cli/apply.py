@@ -10,15 +10,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retouch.cli.catalog import add_output_arguments, parse_ops
+from retouch.cli.catalog import add_output_arguments, bind_ops
 from retouch.cli.errors import EXIT_USAGE, RunError
 from retouch.cli.files import check_out_dir, collect_inputs, extension_for, unique_names
 from retouch.cli.ui import console, print_skipped
 from retouch.errors import InvalidParameters, RetouchError
-from retouch.models import OperationSpec, OutputSpec
+from retouch.models import OutputSpec
 
 if TYPE_CHECKING:
-    from retouch import pipeline
+    from retouch import ops, pipeline
 
 MAX_APPLY_JOBS = 4
 """A 24 MP photo can take close to 1 GB through colorize: more at once would need more memory
@@ -51,7 +51,7 @@ def apply_line(path: Path, dest: Path, rendered: pipeline.Rendered) -> str:
 
 
 def _renderer(
-    specs: tuple[OperationSpec, ...], output: OutputSpec, inputs: list[Path], out_dir: Path
+    chain: ops.Chain, output: OutputSpec, inputs: list[Path], out_dir: Path
 ) -> Callable[[Path, str], pipeline.Rendered | RetouchError]:
     """``render(path, name)``: the photo rendered and written to ``out_dir / name``; the
     :class:`pipeline.Rendered`, or the :class:`RetouchError` that stopped it."""
@@ -65,7 +65,7 @@ def _renderer(
         try:
             rendered = pipeline.render(
                 path.read_bytes(),
-                specs,
+                chain,
                 output,
                 load_reference=lambda name: reference_bytes(name, inputs),
                 max_pixels=defaults.max_pixels,
@@ -85,7 +85,7 @@ def _renderer(
 
 def cmd_apply(args: argparse.Namespace) -> int:
     try:
-        specs = tuple(OperationSpec.from_dict(o) for o in parse_ops(args.op))
+        chain = bind_ops(args.op)
         output = OutputSpec(format=args.format, quality=args.quality)
         found, skipped = collect_inputs((Path(p) for p in args.inputs), recursive=args.recursive)
     except RetouchError as exc:
@@ -97,7 +97,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         raise RunError("no images found in the given paths", EXIT_USAGE)
     inputs = [path for path, _ in found]
     out_dir = Path(args.output)
-    render = _renderer(specs, output, inputs, out_dir)
+    render = _renderer(chain, output, inputs, out_dir)
     check_out_dir(out_dir)
     if not args.debug:  # the operations' log (a model's failure in detail) only with --debug
         from retouch.observability import logger

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from retouch import ops
 from retouch.cli.errors import EXIT_USAGE, RunError
+from retouch.cli.operations import parse_cli_operation
 from retouch.errors import InvalidParameters
 from retouch.models import AUTO, FORMAT_CHOICES
 
@@ -24,10 +25,14 @@ OP_HELP = (
 QUALITY_HELP = "output quality, 1-100, for JPEG, WebP and AVIF (default 88; PNG is lossless)"
 
 
+def bind_ops(values: Sequence[str]) -> ops.Chain:
+    """``--op`` values -> a bound chain (validated once, by the same specs as the API)."""
+    return ops.bind([parse_cli_operation(v) for v in values])
+
+
 def parse_ops(values: Sequence[str]) -> list[dict[str, Any]]:
     """``--op`` values -> validated ``{"op", "params"}`` dicts (same registry as the API)."""
-    raw = [ops.parse_cli_operation(v) for v in values]
-    return [spec.to_dict() for spec in ops.validate_operations(raw)]
+    return bind_ops(values).to_dicts()
 
 
 def parse_ops_or_refuse(values: Sequence[str]) -> list[dict[str, Any]]:

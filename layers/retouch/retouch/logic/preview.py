@@ -28,7 +28,7 @@ from retouch import pipeline
 from retouch.adapters.quotas import PreviewLimits
 from retouch.errors import ImageTooLarge, InvalidParameters, ValidationError
 from retouch.logic.deps import PreviewDeps
-from retouch.models import AUTO, OperationSpec, OutputSpec
+from retouch.models import AUTO, OutputSpec
 from retouch.observability import logger, metrics
 from retouch.ops import specs
 from retouch.settings import PreviewSettings
@@ -39,7 +39,7 @@ class PreviewRequest:
     """What one ``POST /preview`` asks for, parsed and validated."""
 
     image: bytes
-    operations: tuple[OperationSpec, ...]
+    operations: specs.Chain
     output: OutputSpec
 
 
@@ -73,7 +73,7 @@ def parse_request(event: APIGatewayProxyEventV2, settings: PreviewSettings) -> P
         raise ValidationError("a number in the 'operations' query parameter is too long") from exc
     if isinstance(requested, list) and len(requested) > settings.max_preview_operations:
         raise ValidationError(f"a preview may chain at most {settings.max_preview_operations} operations, got {len(requested)}")
-    operations = specs.validate_operations(requested)
+    operations = specs.bind(requested)
     fmt = query.get("format") or "jpeg"
     try:
         quality = int(query.get("quality") or 85)

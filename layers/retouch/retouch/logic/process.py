@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from retouch import faults, imageio, keys, pipeline
+from retouch import faults, imageio, keys, ops, pipeline
 from retouch.adapters.queue import VisibilityHeartbeat
 from retouch.backoff import backoff_seconds
 from retouch.errors import PermanentError, RetouchError, TransientError
@@ -178,7 +178,7 @@ def process_request(request: ProcessRequest, deps: ProcessDeps, *, first_deliver
         faults.point("process.before_render", f"{request.job_id}.{request.image_id}", request.job_id)
         rendered = pipeline.render(
             data,
-            request.operations,
+            ops.bind(request.operations),  # the message is input: validated once, here
             output,
             load_reference=lambda image_id: load_sibling(request, image_id, deps),
             max_pixels=s.max_pixels,

@@ -38,7 +38,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from retouch.ops.registry import Image
+from retouch.ops.types import Image
 
 DETECT_SIDE = 1024
 """Longest side of the copy that MTCNN searches (larger images are shrunk first)."""

@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 
 from retouch.ops.context import ChainContext, check_time, faces_in
-from retouch.ops.registry import Image
-from retouch.ops.specs import GRAVITIES  # noqa: F401  (re-exported)
+from retouch.ops.table import GRAVITIES  # noqa: F401  (re-exported)
+from retouch.ops.types import Image
 
 SALIENCY_SIDE = 64
 

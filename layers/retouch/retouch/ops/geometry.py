@@ -13,8 +13,8 @@ import numpy as np
 from retouch.errors import InvalidParameters
 from retouch.ops.context import ChainContext
 from retouch.ops.framing import place_window
-from retouch.ops.registry import Image
-from retouch.ops.specs import aspect_ratio, box_in_pixels, centered_window, thumbnail_size
+from retouch.ops.sizes import aspect_ratio, box_in_pixels, centered_window, thumbnail_size
+from retouch.ops.types import Image
 
 
 def resize(image: Image, width: int, height: int) -> Image:
@@ -44,7 +44,7 @@ def crop(
     image: Image,
     box: list[int | float] | None = None,
     aspect: str | None = None,
-    gravity: str = "center",
+    gravity: str = "face",
     context: ChainContext | None = None,
 ) -> Image:
     """Crop to a box, or to the largest window of an aspect ratio.
@@ -52,8 +52,9 @@ def crop(
     :param box: ``[x, y, w, h]`` in pixels, or as fractions of the image size (see
         :func:`box_in_pixels`).
     :param aspect: ``"W:H"``; the largest window of that ratio, placed by ``gravity``.
-    :param gravity: where the aspect window sits: ``center``, ``face`` (keep every face in
-        frame) or ``smart`` (faces, else the most salient region); see :mod:`.framing`.
+    :param gravity: where the aspect window sits: ``face`` (the default, as for a thumbnail:
+        every face in frame, or the largest group of faces that fits), ``smart`` (faces, else
+        the most salient region) or ``center``; see :mod:`.framing`.
     :param context: the chain's context (faces analysed once per image, the deadline).
     """
     h, w = image.shape[:2]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from retouch.errors import InvalidParameters
-from retouch.ops.registry import Image
+from retouch.ops.types import Image
 
 
 def split_alpha(image: Image) -> tuple[Image, Image | None]:

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from retouch.ops.pixels import join_alpha, split_alpha
-from retouch.ops.registry import Image
+from retouch.ops.types import Image
 
 
 def map_luma(image: Image, lut: np.ndarray | None = None, *, clahe: Any = None) -> Image:
