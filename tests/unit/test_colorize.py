@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from skimage import color, data
 
-from bench.synthetic import edge_halves, edge_image
+from retouch_testkit.synthetic import edge_halves, edge_image
 from retouch.errors import InvalidParameters
 from retouch.ops.colorize import colorfulness, colorize
 from retouch.ops.colorize import library as colorize_library
@@ -349,3 +349,75 @@ def test_colorize_training_fetcher_refuses_reserved_packages(tmp_path: Path, mon
         with pytest.raises(SystemExit, match="reserved for evaluation"):
             colorize_data.fetch(tmp_path / "out")
         assert not (tmp_path / "out").exists()
+
+
+# --- monochrome or colour, calm, skin (issue 24.4) ----------------------------------------------
+
+
+def toned(grey_rgb: np.ndarray, dark_ab: tuple[float, float], light_ab: tuple[float, float]) -> np.ndarray:
+    """A tinted monochrome print of a grey photo: its L*, with a*b* a function of L* only."""
+    lab = color.rgb2lab(grey_rgb)
+    t = (lab[..., :1] / 100.0).clip(0, 1)
+    lab[..., 1:] = (1 - t) * np.array(dark_ab) + t * np.array(light_ab)
+    return np.clip(color.lab2rgb(lab) * 255, 0, 255).round().astype(np.uint8)
+
+
+TONES = {
+    "sepia": ((14, 28), (4, 14)),
+    "selenium": ((10, -2), (2, 3)),
+    "cyanotype": ((-12, -30), (-6, -14)),
+    "yellowed": ((2, 6), (3, 22)),
+}
+
+
+@pytest.mark.parametrize("tone", sorted(TONES))
+def test_colorize_tinted_monochrome_is_coloured_as_its_grey(photos: dict[str, np.ndarray], tone: str) -> None:
+    from retouch.ops.colorize.tint import is_monochrome
+
+    g = grey(photos["chelsea"])
+    tinted = toned(g, *TONES[tone])
+    assert is_monochrome(tinted) and not is_monochrome(photos["chelsea"])
+    context = ChainContext()
+    result = colorize(tinted, context=context)
+    assert context.outcome.colorized is True and not context.outcome.already_in_colour
+    # the tint is dropped: the print is coloured from its luminance, as the grey photo is
+    assert np.abs(color.rgb2lab(result)[..., 0] - color.rgb2lab(tinted)[..., 0]).mean() < 0.5
+    assert np.abs(result.astype(int) - colorize(g).astype(int)).mean() < 4
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+def test_colorize_leaves_a_colour_photo_exactly_as_it_is_unless_forced(photos: dict[str, np.ndarray], name: str) -> None:
+    truth = photos[name]
+    for mode, extra in (("auto", {}), ("hints", {"hints": "10,10,#ff0000"})):
+        context = ChainContext()
+        result = colorize(truth.copy(), mode=mode, context=context, **extra)
+        assert np.array_equal(result, truth)
+        assert context.outcome.already_in_colour is True and context.outcome.colorized is False
+    forced = ChainContext()
+    result = colorize(truth, context=forced, force=True)
+    assert forced.outcome.colorized is True and not np.array_equal(result, truth)
+    assert lightness_psnr(result, truth) > 40
+
+
+def test_colorize_keeps_a_featureless_grey_image_calm() -> None:
+    rng = np.random.default_rng(3)
+    flat = np.clip(128 + rng.normal(0, 2, (240, 320)), 0, 255).astype(np.uint8)
+    context = ChainContext()
+    lab = color.rgb2lab(colorize(np.dstack([flat] * 3), context=context))
+    chroma = np.hypot(lab[..., 1], lab[..., 2])
+    assert chroma.max() < 1.5  # no blotches, no invented colour
+    assert context.outcome.colorized is True and context.outcome.faces_found == 0
+
+
+def test_colorize_gives_a_face_skin_tones(photos: dict[str, np.ndarray]) -> None:
+    g = grey(photos["astronaut"])
+    context = ChainContext()
+    lab = color.rgb2lab(colorize(g, context=context))
+    assert context.outcome.faces_found == 1
+    face = context.faces(g)[0]
+    x, y, w, h = face.box
+    cheeks = lab[int(y + 0.55 * h) : int(y + 0.7 * h), int(x + 0.2 * w) : int(x + 0.8 * w)].reshape(-1, 3)
+    a, b = np.median(cheeks[:, 1]), np.median(cheeks[:, 2])
+    assert 7 < a < 25 and 8 < b < 30  # a warm, skin-like chroma (the truth is about 11, 19)
+    hue = np.degrees(np.arctan2(b, a))
+    assert 30 < hue < 70
