@@ -24,9 +24,7 @@ from retouch.cli.client import RetouchClient
 from retouch.cli.files import content_type
 from retouch.cli.samples import write_samples
 from retouch.local.stack import EmbeddedStack
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.hostile (the corpus builder)
-from tests.hostile import corpus
+from retouch_testkit.hostile import corpus
 
 FUNCTIONS = ("EnqueueFunction", "ProcessFunction", "NotifyFunction")
 

@@ -49,7 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.synthetic import edge_halves, edge_image
+from retouch_testkit.synthetic import edge_halves, edge_image
 
 LIST = Path(__file__).with_name("colorize_data.json")
 MODEL_OUT = Path("layers/retouch/retouch/ops/colorize/model/colorize-auto.onnx")
@@ -411,7 +411,7 @@ def train(args: argparse.Namespace) -> None:
 
 
 def featureless() -> np.ndarray:
-    """L* of a grey image with no content (:func:`bench.synthetic.edge_image`, which the runtime's
+    """L* of a grey image with no content (:func:`retouch_testkit.synthetic.edge_image`, which the runtime's
     test also colorizes)."""
     return grey_lightness(edge_image())
 

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from retouch_testkit.hostile import corpus
 from tests.conftest import photo_bytes
-from tests.hostile import corpus
 
 
 def test_hostile_files_fail_alone_and_the_job_completes(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from skimage import color, data
 
-from retouch_testkit.synthetic import edge_halves, edge_image
 from retouch.errors import InvalidParameters
 from retouch.ops.colorize import colorfulness, colorize
 from retouch.ops.colorize import library as colorize_library
@@ -16,6 +15,7 @@ from retouch.ops.context import ChainContext
 from retouch.ops.hints import parse_hints
 from retouch.ops.specs import get as get_operation
 from retouch.settings import OperationSettings
+from retouch_testkit.synthetic import edge_halves, edge_image
 from training import colorize_library as library_builder
 
 COLORIZE = get_operation("colorize")

@@ -11,7 +11,7 @@ import pytest
 from retouch import pipeline
 from retouch.errors import PermanentError
 from retouch.models import OperationSpec, OutputSpec
-from tests.hostile import corpus
+from retouch_testkit.hostile import corpus
 
 OPS = (OperationSpec("contrast", {"method": "auto", "low": 0.5, "high": 99.5}), OperationSpec("thumbnail", {"width": 256}))
 LIMIT_SECONDS = 5
