@@ -64,9 +64,14 @@ def list_jobs(
     return api.list_jobs(caller(app), api_deps(), limit, cursor)
 
 
-@app.get("/jobs/<job_id>", responses={200: {"description": "status"}, 401: ERRORS[401], 404: ERRORS[404]})
-def get_job(job_id: str) -> m.JobStatus:
-    return api.job_status(caller(app), job_id, api_deps())
+@app.get("/jobs/<job_id>", responses={200: {"description": "status"}, 400: ERRORS[400], 401: ERRORS[401], 404: ERRORS[404]})
+def get_job(
+    job_id: str,
+    limit: Annotated[int, Query(description="images per page"), Ge(1), Le(m.STATUS_PAGE_MAX)] = m.STATUS_PAGE,
+    cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")] = None,
+) -> m.JobStatus:
+    only_query(app, "limit", "cursor")
+    return api.job_status(caller(app), job_id, api_deps(), limit=limit, cursor=cursor)
 
 
 @app.post("/jobs/<job_id>/cancel", responses={200: {"description": "the job, complete"}, 401: ERRORS[401], 404: ERRORS[404]})

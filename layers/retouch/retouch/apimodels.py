@@ -302,6 +302,15 @@ class JobStatus(BaseModel):
     websocket_url: str | None = None
     cancelled_at: str | None = None
     """When its owner cancelled it (its unprocessed images failed as cancelled)."""
+    next_cursor: str | None = None
+    """More images follow: pass as ``cursor`` for the next page (``images`` is one page, in id
+    order; the counters are the whole job's). Null on the last page."""
+
+
+STATUS_PAGE = 100
+"""Images per page of ``GET /jobs/{id}`` unless ``limit`` says otherwise (at most
+:data:`STATUS_PAGE_MAX`)."""
+STATUS_PAGE_MAX = 1000
 
 
 class JobSummary(BaseModel):

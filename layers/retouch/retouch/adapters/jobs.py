@@ -149,6 +149,25 @@ class JobRepository:
         images = [self._image(i) for i in items if i["sk"].startswith(t.IMAGE_PREFIX)]
         return self._job(head, images)
 
+    def images_page(self, job_id: str, after: str | None, limit: int) -> tuple[list[ImageRecord], str | None]:
+        """Up to ``limit`` of the job's images in id order, after image ``after`` (from the first
+        when None), and the id to continue after when more may follow (None: this was the last).
+        Reads only the page (``GET /jobs/{id}`` of a 1,000-image job reads what it returns)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :img)",
+            "ExpressionAttributeValues": t.item({":pk": t.job_pk(job_id), ":img": t.IMAGE_PREFIX}),
+            "ConsistentRead": True,
+            "Limit": limit,
+        }
+        if after is not None:
+            kwargs["ExclusiveStartKey"] = t.item({"pk": t.job_pk(job_id), "sk": t.image_sk(after)})
+        with aws_errors("DynamoDB page of images"):
+            got = self.ddb.query(**kwargs)
+        images = [self._image(t.plain(i)) for i in got.get("Items", [])]
+        more = "LastEvaluatedKey" in got and len(images) == limit
+        return images, (images[-1].image_id if more and images else None)
+
     def get_image(self, job_id: str, image_id: str) -> ImageRecord | None:
         with aws_errors("DynamoDB get image"):
             got = self.ddb.get_item(

@@ -89,7 +89,12 @@ class RetouchClient:
         self._call("DELETE", f"/jobs/{job_id}")
 
     def job(self, job_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/jobs/{job_id}")  # type: ignore[no-any-return]
+        """``GET /jobs/{id}``, every page of its images (the counters come with the first)."""
+        job: dict[str, Any] = self._call("GET", f"/jobs/{job_id}")
+        while job.get("next_cursor"):
+            page = self._call("GET", f"/jobs/{job_id}", params={"cursor": job["next_cursor"]})
+            job = {**job, "images": job["images"] + page["images"], "next_cursor": page.get("next_cursor")}
+        return job
 
     def events(self, job_id: str, after: int = 0) -> list[dict[str, Any]]:
         """The job's events after ``after``, in ``seq`` order (``GET /jobs/{id}/events``)."""

@@ -37,6 +37,7 @@ from retouch.models import (
     UploadDeadline,
     image_id_for,
     now_iso,
+    valid_image_id,
     valid_job_id,
 )
 from retouch.observability import logger, metrics
@@ -205,13 +206,17 @@ def format_of_key(key: str) -> str:
     return next((fmt for fmt, ext in OUTPUT_FORMATS.items() if ext == extension), extension)
 
 
-def job_status(owner: str, job_id: str, deps: ApiDeps) -> m.JobStatus:
-    job = deps.jobs.get(job_id) if valid_job_id(job_id) else None
+def job_status(owner: str, job_id: str, deps: ApiDeps, *, limit: int = m.STATUS_PAGE, cursor: str | None = None) -> m.JobStatus:
+    """The job's counters (from its item) and one page of its images (``limit`` after ``cursor``):
+    reads what it returns, however many images the job has."""
+    job = deps.jobs.get(job_id, with_images=False) if valid_job_id(job_id) else None
     if job is None or job.owner != owner:
         raise NotFound(f"job {job_id} not found")  # another user's job is indistinguishable from none
+    after = decode_image_cursor(cursor, job_id) if cursor else None
+    page, last = deps.jobs.images_page(job_id, after, limit)
     ttl = deps.settings.download_url_ttl_seconds
     images = []
-    for img in job.images:
+    for img in page:
         entry: dict[str, object] = {"image_id": img.image_id, "name": img.name, "status": img.status.value}
         entry |= {k: v for k, v in img.result_fields().items() if k in PUBLIC_RESULT_FIELDS}
         if img.output_key:
@@ -235,6 +240,7 @@ def job_status(owner: str, job_id: str, deps: ApiDeps) -> m.JobStatus:
         download_urls_expire_in=ttl,
         websocket_url=deps.settings.websocket_url or None,
         cancelled_at=job.cancelled_at,
+        next_cursor=_encode([job_id, last]) if last else None,
     )
 
 
@@ -257,19 +263,39 @@ def list_jobs(owner: str, deps: ApiDeps, limit: int = 50, cursor: str | None = N
     )
 
 
+def _encode(parts: list[str]) -> str:
+    """A cursor: opaque to clients, where their next page starts."""
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> list[Any]:
+    try:
+        parts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError, UnicodeDecodeError):
+        parts = None
+    if not (isinstance(parts, list) and len(parts) == 2 and all(isinstance(p, str) and len(p) <= 40 for p in parts)):
+        raise ValidationError("cursor is not one this API gave out; use next_cursor as it came")
+    return parts
+
+
 def encode_cursor(after: JobCursor) -> str:
-    """Opaque to clients: where the next page of their jobs starts."""
-    return base64.urlsafe_b64encode(json.dumps([after.created_at, after.job_id]).encode()).decode().rstrip("=")
+    """Where the next page of a user's jobs starts."""
+    return _encode([after.created_at, after.job_id])
 
 
 def decode_cursor(cursor: str) -> JobCursor:
-    try:
-        created_at, job_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not (isinstance(created_at, str) and len(created_at) <= 40 and valid_job_id(job_id)):
-            raise ValueError(cursor)
-    except (ValueError, TypeError, UnicodeDecodeError):
-        raise ValidationError("cursor is not one this API gave out; use next_cursor as it came") from None
+    created_at, job_id = _decode(cursor)
+    if not valid_job_id(job_id):
+        raise ValidationError("cursor is not one this API gave out; use next_cursor as it came")
     return JobCursor(created_at, job_id)
+
+
+def decode_image_cursor(cursor: str, job_id: str) -> str:
+    """The image the next page of job ``job_id``'s images starts after."""
+    of_job, image_id = _decode(cursor)
+    if not (of_job == job_id and valid_image_id(image_id)):
+        raise ValidationError("cursor is not one this API gave out; use next_cursor as it came")
+    return str(image_id)
 
 
 def cancel_job(owner: str, job_id: str, deps: ApiDeps) -> m.JobStatus:

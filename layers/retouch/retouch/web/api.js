@@ -35,16 +35,27 @@ function jwtExpiry(token) {
   }
 }
 
+// localStorage, so that a second tab (or a reload) opened on a job's address is signed in too
 function storeTokens(tokens) {
-  sessionStorage.setItem(TOKEN_KEY, JSON.stringify(tokens));
+  localStorage.setItem(TOKEN_KEY, JSON.stringify(tokens));
 }
 
 function storedTokens() {
   try {
-    return JSON.parse(sessionStorage.getItem(TOKEN_KEY) || "null");
+    return JSON.parse(localStorage.getItem(TOKEN_KEY) || "null");
   } catch {
     return null;
   }
+}
+
+/** Forget the stored sign-in (it was refused). */
+export function forgetSignIn() {
+  localStorage.removeItem(TOKEN_KEY);
+}
+
+/** The address's fragment as parameters (`#job=...&token=...`). */
+export function fragment() {
+  return new URLSearchParams(location.hash.replace(/^#/, ""));
 }
 
 function redirectUri(config) {
@@ -53,15 +64,18 @@ function redirectUri(config) {
 
 /**
  * Signs the page in, or returns null when the user still has to.
- * Locally (`auth.mode == "token"`), `?token=` in the address is the bearer token; it is kept
- * for the tab's session and removed from the address bar. On AWS (`auth.mode == "cognito"`) the
- * Cognito hosted UI's authorization code (with PKCE) comes back as `?code=` and is exchanged here.
+ * Locally (`auth.mode == "token"`), `#token=` in the address (in the fragment, which is never
+ * sent to a server; `?token=` is still read) is the bearer token; it is kept and removed from
+ * the address at once with `history.replaceState`, so it never stays in the browser's history.
+ * On AWS (`auth.mode == "cognito"`) the Cognito hosted UI's authorization code (with PKCE) comes
+ * back as `?code=` and is exchanged here.
  */
 export async function signIn(config) {
   const params = new URLSearchParams(location.search);
-  if (config.auth.mode === "token" && params.get("token")) {
-    storeTokens({ access_token: params.get("token") });
-    params.delete("token");
+  const hash = fragment();
+  const token = hash.get("token") || params.get("token");
+  if (config.auth.mode === "token" && token) {
+    storeTokens({ access_token: token });
   } else if (config.auth.mode === "cognito" && params.get("code")) {
     const pkce = JSON.parse(sessionStorage.getItem(PKCE_KEY) || "null");
     sessionStorage.removeItem(PKCE_KEY);
@@ -75,8 +89,11 @@ export async function signIn(config) {
     params.delete("code");
     params.delete("state");
   }
+  params.delete("token");
+  hash.delete("token");
   const query = params.toString();
-  history.replaceState(null, "", `${location.pathname}${query ? `?${query}` : ""}${location.hash}`);
+  const rest = hash.toString();
+  history.replaceState(null, "", `${location.pathname}${query ? `?${query}` : ""}${rest ? `#${rest}` : ""}`);
   return storedTokens() ? tokenProvider(config) : null;
 }
 
@@ -106,6 +123,7 @@ function tokenProvider(config) {
 
 /** Cognito's hosted UI, authorization code flow with PKCE (no password touches this page). */
 export async function beginSignIn(config) {
+  if (!config.auth.domain || !config.auth.client_id) throw new Error("this page's configuration has no sign-in service");
   const verifier = base64url(crypto.getRandomValues(new Uint8Array(48)));
   const challenge = base64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
   const state = base64url(crypto.getRandomValues(new Uint8Array(16)));
@@ -123,7 +141,7 @@ export async function beginSignIn(config) {
 }
 
 export function signOut(config) {
-  sessionStorage.removeItem(TOKEN_KEY);
+  forgetSignIn();
   if (config.auth.mode === "cognito") {
     const query = new URLSearchParams({ client_id: config.auth.client_id, logout_uri: redirectUri(config) });
     location.assign(`https://${config.auth.domain}/logout?${query}`);
@@ -178,7 +196,16 @@ export class Api {
   }
 
   async job(jobId) {
-    return (await this.request("GET", `/jobs/${encodeURIComponent(jobId)}`)).json();
+    // every page of the job's images (the counters come with the first page)
+    const path = `/jobs/${encodeURIComponent(jobId)}`;
+    const job = await (await this.request("GET", path)).json();
+    for (let cursor = job.next_cursor; cursor; ) {
+      const page = await (await this.request("GET", `${path}?cursor=${encodeURIComponent(cursor)}`)).json();
+      job.images.push(...page.images);
+      cursor = page.next_cursor;
+    }
+    job.next_cursor = null;
+    return job;
   }
 
   async jobs() {
