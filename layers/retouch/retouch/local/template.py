@@ -266,6 +266,76 @@ def _route_pattern(path: str) -> re.Pattern[str]:
     return re.compile(f"^{regex}$")
 
 
+QUEUE_ATTRIBUTES = (
+    "VisibilityTimeout",
+    "MessageRetentionPeriod",
+    "DelaySeconds",
+    "ReceiveMessageWaitTimeSeconds",
+    "MaximumMessageSize",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+)
+"""The queue properties the emulator is given as queue attributes."""
+
+
+def _queue_spec(logical: str, res: dict[str, Any], props: dict[str, Any], r: Resolver) -> QueueSpec:
+    present = [k for k in QUEUE_ATTRIBUTES if k in props]
+    attributes = {k: str(props[k]).lower() if isinstance(props[k], bool) else str(props[k]) for k in present}
+    spec = QueueSpec(logical, props["QueueName"], attributes)
+    redrive = res.get("Properties", {}).get("RedrivePolicy")
+    if redrive:
+        target = redrive["deadLetterTargetArn"]
+        spec.dead_letter = target["Fn::GetAtt"][0]
+        spec.max_receive_count = int(r.resolve(redrive["maxReceiveCount"]))
+    return spec
+
+
+def _function_spec(logical: str, res: dict[str, Any], props: dict[str, Any], r: Resolver, root: Path) -> FunctionSpec:
+    globals_fn = r.template.get("Globals", {}).get("Function", {})
+    env = {
+        **r.resolve(globals_fn.get("Environment", {}).get("Variables", {})),
+        **props.get("Environment", {}).get("Variables", {}),
+    }
+    spec = FunctionSpec(
+        logical_id=logical,
+        code_uri=root / props["CodeUri"],
+        handler=props.get("Handler", globals_fn.get("Handler")),
+        timeout=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
+        memory=int(props.get("MemorySize", globals_fn.get("MemorySize", 128))),
+        environment={k: str(v) for k, v in env.items() if v is not None},
+    )
+    for event in res.get("Properties", {}).get("Events", {}).values():
+        _add_event(spec, event, r)
+    return spec
+
+
+def _add_event(spec: FunctionSpec, event: dict[str, Any], r: Resolver) -> None:
+    """The function's SQS event source, schedule or HTTP API route (other events are not emulated)."""
+    eprops = event.get("Properties", {})
+    if event["Type"] == "SQS":
+        ep = r.resolve(eprops)
+        spec.sqs.append(
+            SqsSource(
+                queue=eprops["Queue"]["Fn::GetAtt"][0],
+                batch_size=int(ep.get("BatchSize", 10)),
+                window_seconds=float(ep.get("MaximumBatchingWindowInSeconds", 0)),
+                max_concurrency=int(ep.get("ScalingConfig", {}).get("MaximumConcurrency", 1000)),
+                report_failures="ReportBatchItemFailures" in ep.get("FunctionResponseTypes", []),
+            )
+        )
+    elif event["Type"] == "Schedule":
+        spec.schedules.append(rate_seconds(r.resolve(eprops["Schedule"])))
+    elif event["Type"] == "HttpApi":
+        spec.routes.append(
+            Route(
+                eprops["Method"].upper(),
+                eprops["Path"],
+                _route_pattern(eprops["Path"]),
+                authorized=eprops.get("Auth", {}).get("Authorizer") != "NONE",
+            )
+        )
+
+
 def build_model(
     template_path: Path,
     *,
@@ -280,32 +350,12 @@ def build_model(
     buckets, queues, tables, functions = {}, {}, {}, {}
     api_cors: dict[str, Any] = {}
     websocket_function: str | None = None
-    globals_fn = template.get("Globals", {}).get("Function", {})
     for logical, res in template["Resources"].items():
         kind, props = res["Type"], r.resolve(res.get("Properties", {}))
         if kind == "AWS::S3::Bucket":
             buckets[logical] = props
         elif kind == "AWS::SQS::Queue":
-            attributes = {
-                k: str(props[k]).lower() if isinstance(props[k], bool) else str(props[k])
-                for k in (
-                    "VisibilityTimeout",
-                    "MessageRetentionPeriod",
-                    "DelaySeconds",
-                    "ReceiveMessageWaitTimeSeconds",
-                    "MaximumMessageSize",
-                    "FifoQueue",
-                    "ContentBasedDeduplication",
-                )
-                if k in props
-            }
-            spec = QueueSpec(logical, props["QueueName"], attributes)
-            redrive = res.get("Properties", {}).get("RedrivePolicy")
-            if redrive:
-                target = redrive["deadLetterTargetArn"]
-                spec.dead_letter = target["Fn::GetAtt"][0]
-                spec.max_receive_count = int(r.resolve(redrive["maxReceiveCount"]))
-            queues[logical] = spec
+            queues[logical] = _queue_spec(logical, res, props, r)
         elif kind == "AWS::DynamoDB::Table":
             tables[logical] = props
         elif kind == "AWS::ApiGatewayV2::Integration":
@@ -316,42 +366,6 @@ def build_model(
         elif kind == "AWS::Serverless::HttpApi":
             api_cors = props.get("CorsConfiguration", {})
         elif kind == "AWS::Serverless::Function":
-            env = {
-                **r.resolve(globals_fn.get("Environment", {}).get("Variables", {})),
-                **props.get("Environment", {}).get("Variables", {}),
-            }
-            spec_fn = FunctionSpec(
-                logical_id=logical,
-                code_uri=root / props["CodeUri"],
-                handler=props.get("Handler", globals_fn.get("Handler")),
-                timeout=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
-                memory=int(props.get("MemorySize", globals_fn.get("MemorySize", 128))),
-                environment={k: str(v) for k, v in env.items() if v is not None},
-            )
-            for event in res.get("Properties", {}).get("Events", {}).values():
-                eprops = event.get("Properties", {})
-                if event["Type"] == "SQS":
-                    ep = r.resolve(eprops)
-                    spec_fn.sqs.append(
-                        SqsSource(
-                            queue=eprops["Queue"]["Fn::GetAtt"][0],
-                            batch_size=int(ep.get("BatchSize", 10)),
-                            window_seconds=float(ep.get("MaximumBatchingWindowInSeconds", 0)),
-                            max_concurrency=int(ep.get("ScalingConfig", {}).get("MaximumConcurrency", 1000)),
-                            report_failures="ReportBatchItemFailures" in ep.get("FunctionResponseTypes", []),
-                        )
-                    )
-                elif event["Type"] == "Schedule":
-                    spec_fn.schedules.append(rate_seconds(r.resolve(eprops["Schedule"])))
-                elif event["Type"] == "HttpApi":
-                    spec_fn.routes.append(
-                        Route(
-                            eprops["Method"].upper(),
-                            eprops["Path"],
-                            _route_pattern(eprops["Path"]),
-                            authorized=eprops.get("Auth", {}).get("Authorizer") != "NONE",
-                        )
-                    )
-            functions[logical] = spec_fn
+            functions[logical] = _function_spec(logical, res, props, r, root)
     params = {k: str(v) for k, v in r.params.items()}
     return StackModel(stack, region, root, params, buckets, queues, tables, functions, api_cors, websocket_function)
