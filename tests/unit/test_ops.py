@@ -6,6 +6,7 @@ statistics and regions, never with exact bytes.
 
 from __future__ import annotations
 
+import inspect
 from functools import cache
 
 import cv2
@@ -714,3 +715,107 @@ def test_contrast_output_is_uint8_rgb_and_input_untouched() -> None:
         out = contrast(img, **ops.get("contrast").validate(params))
         assert out.dtype == np.uint8 and out.shape == img.shape
     assert np.array_equal(img, before)
+
+
+# --- defaults written once; a chain validated once ----------------------------------------------
+def test_implementations_take_every_param_and_their_defaults_agree_with_the_table() -> None:
+    """Defaults are the table's (a bound chain passes every one); an implementation may repeat one
+    so that it can be called on its own, and then it must be the same."""
+    for operation in ops.specs.OPERATIONS:
+        signature = inspect.signature(operation.fn).parameters
+        for p in operation.params:
+            assert p.name in signature, f"{operation.name} does not take {p.name}"
+            default = signature[p.name].default
+            if p.default is None:  # optional: absent from bound parameters, so None by default
+                assert default is None, f"{operation.name}({p.name}=...) should default to None"
+            else:
+                assert default in (inspect.Parameter.empty, p.default), f"{operation.name}({p.name}={default!r})"
+                assert type(default) is type(p.default) or default is inspect.Parameter.empty
+        assert ("context" in signature) == operation.uses_context, operation.name
+        assert ("source_size" in signature) == (operation.decode_hint is not None), operation.name
+
+
+def counting_validations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    validate = Operation.validate
+
+    def counting(self: Operation, raw: object) -> dict:
+        calls.append(self.name)
+        return validate(self, raw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Operation, "validate", counting)
+    return calls
+
+
+def test_a_bound_chain_is_never_validated_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from retouch import pipeline
+    from retouch.models import OutputSpec
+
+    calls = counting_validations(monkeypatch)
+    chain = ops.bind([{"op": "thumbnail", "params": {"width": "64"}}, {"op": "crop", "params": {"box": "0,0,32,32"}}])
+    assert calls == ["thumbnail", "crop"]
+    assert chain.specs == (
+        OperationSpec("thumbnail", {"width": 64, "fit": "contain", "upscale": False}),
+        OperationSpec("crop", {"box": [0, 0, 32, 32], "gravity": "face"}),
+    )
+    assert ops.bind(chain) is chain and ops.as_chain(chain) is chain
+    chain.check_request(10**8)
+    assert chain.check((512, 512), 10**8) == (32, 32) == ops.output_size(chain, (512, 512))
+    png = cv2.imencode(".png", photo("astronaut"))[1].tobytes()
+    rendered = pipeline.render(png, chain, OutputSpec("png"), max_pixels=10**8, max_bytes=10**8)
+    assert (rendered.width, rendered.height) == (32, 32)
+    assert calls == ["thumbnail", "crop"]  # the size checks, the decode hint and the loop validate nothing
+
+
+def test_the_api_validates_a_request_s_operations_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from retouch import apimodels
+
+    calls = counting_validations(monkeypatch)
+    body = {
+        "images": [{"name": "a.jpg", "content_type": "image/jpeg", "size": 10}],
+        "operations": [{"op": "contrast", "params": {"method": "clahe"}}, {"op": "thumbnail", "params": {"width": "64"}}],
+    }
+    request = apimodels.JobRequest.model_validate(body)
+    chain = request.chain()
+    chain.check_request(10**8)
+    assert calls == ["contrast", "thumbnail"]
+    assert request.model_dump(mode="json")["operations"] == chain.to_dicts()
+    assert chain.to_dicts()[1] == {"op": "thumbnail", "params": {"width": 64, "fit": "contain", "upscale": False}}
+
+
+def test_the_api_document_takes_each_parameter_s_schema_from_its_kind() -> None:
+    from retouch import apimodels
+
+    schemas = apimodels.JobRequest.model_json_schema()["$defs"]
+    for operation in ops.specs.OPERATIONS:
+        properties = schemas[operation.name.title().replace("_", "") + "Params"]["properties"]
+        for p in operation.params:
+            assert properties[p.name]["anyOf"] == [p.json_schema(), {"type": "null"}]
+            assert properties[p.name]["description"] == p.help
+            assert properties[p.name].get("default") == p.default
+
+
+def test_the_deadline_is_checked_after_the_leading_thumbnail_too() -> None:
+    from retouch import pipeline
+    from retouch.models import OutputSpec
+
+    jpeg = cv2.imencode(".jpg", cv2.cvtColor(photo("astronaut"), cv2.COLOR_RGB2BGR))[1].tobytes()
+    chain = ops.bind([{"op": "thumbnail", "params": {"width": 64}}])
+    with pytest.raises(OperationTimeout, match="stopped after thumbnail"):
+        pipeline.render(jpeg, chain, OutputSpec("jpeg"), max_pixels=10**8, max_bytes=10**8, budget_seconds=0.0)
+    shrunk = pipeline.render(jpeg, chain, OutputSpec("jpeg"), max_pixels=10**8, max_bytes=10**8, budget_seconds=60)
+    assert (shrunk.width, shrunk.height) == (64, 64)
+
+
+def test_the_operations_modules_import_no_image_library_and_form_no_circle() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, retouch.ops, retouch.ops.specs, retouch.cli.operations, retouch.apimodels; "
+        "print(sorted(m for m in ('numpy', 'cv2', 'PIL') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    for module in ("retouch.ops.context", "retouch.ops.faces", "retouch.ops.registry", "retouch.ops.framing"):
+        subprocess.run([sys.executable, "-c", f"import {module}"], check=True)  # each first: no partial-import error
