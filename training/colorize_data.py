@@ -100,8 +100,8 @@ def _load(entry: dict[str, str], debs: Path) -> np.ndarray:
 
         return np.asarray(getattr(data, entry["file"].rsplit(".", 1)[1])())[:, :, :3]
     if entry.get("source") == "pypi":
-        data = np.frombuffer(_wheel_file(entry, debs.parent / "wheels"), np.uint8)
-        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        encoded = np.frombuffer(_wheel_file(entry, debs.parent / "wheels"), np.uint8)
+        bgr = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
         if bgr is None:
             raise FileNotFoundError(entry["file"])
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)

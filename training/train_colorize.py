@@ -198,6 +198,8 @@ def load_split(root: Path, split: str) -> list[tuple[str, np.ndarray]]:
     out = []
     for path in sorted((root / split).glob("*.png")):
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise FileNotFoundError(path)
         out.append((path.stem, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
     return out
 

@@ -388,9 +388,9 @@ def test_colorize_tinted_monochrome_is_coloured_as_its_grey(photos: dict[str, np
 @pytest.mark.parametrize("name", PHOTOS)
 def test_colorize_leaves_a_colour_photo_exactly_as_it_is_unless_forced(photos: dict[str, np.ndarray], name: str) -> None:
     truth = photos[name]
-    for mode, extra in (("auto", {}), ("hints", {"hints": "10,10,#ff0000"})):
+    for mode, hints in (("auto", None), ("hints", "10,10,#ff0000")):
         context = ChainContext()
-        result = colorize(truth.copy(), mode=mode, context=context, **extra)
+        result = colorize(truth.copy(), mode=mode, hints=hints, context=context)
         assert np.array_equal(result, truth)
         assert context.outcome.already_in_colour is True and context.outcome.colorized is False
     forced = ChainContext()

@@ -109,7 +109,7 @@ class OperationSettings(_EnvSettings):
 
     ``COLORIZE_MODEL_PATH``: an ONNX model for colorize ``auto`` (default: the model packaged with
     Retouch); ``COLORIZE_LIBRARY_PATH``: a reference library ``.npz`` for ``auto``, used instead
-    of the model when set and no model path is (see :mod:`retouch.ops.colorize_library`)."""
+    of the model when set and no model path is (see :mod:`retouch.ops.colorize.library`)."""
 
     colorize_model_path: str = ""
     colorize_library_path: str = ""
