@@ -1,12 +1,15 @@
 """The web page in real headless Chromium against the embedded stack, as a person uses it.
 
-Drop five files (three photos, a corrupt JPEG, a text file named .jpg), pick the portrait
-preset, see the preview, start, watch three finish and two fail with plain reasons, move a
-comparison slider with the keyboard, and download everything as one ZIP. The page's accessible
-names are a public contract (README): the test finds every control by them.
+Task first: add photos (bad ones are refused at once, before a byte is uploaded, saying why),
+choose what to do in plain words, see errors next to the control that caused them, skip a photo,
+start, follow the job from the address after a reload or in a second tab, read each photo's
+outcome, download a ZIP that waits for the job. On a phone, Start and the errors stay where the
+person is looking. axe-core checks each state the person sees. The page's accessible names are
+a public contract (README): the tests find every control by them.
 
-Chromium is Debian's (``make setup`` installs it), driven by Playwright's Python package; every
-wait is on a condition, with generous timeouts for a loaded two-core machine.
+Chromium is Debian's (``make setup`` installs it), driven by Playwright's Python package; axe-core
+comes with the ``axe-playwright-python`` package. Every wait is on a condition, with generous
+timeouts for a loaded two-core machine.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from __future__ import annotations
 import base64
 import io
 import re
+import struct
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,19 +34,37 @@ from retouch.local.stack import EmbeddedStack
 pytestmark = pytest.mark.e2e
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is installed by `make setup` (dev extras)")
+axe_package = pytest.importorskip("axe_playwright_python", reason="installed by `make setup` (dev extras)")
 expect = sync_api.expect
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "web.png"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 SLOW = 300_000  # ms: a whole job on a loaded two-core machine
 UI = 60_000
+LIMIT = 400_000  # bytes: the upload limit the tests publish in config.json
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 375, "height": 740}
 expect.set_options(timeout=UI)
+TASKS = (
+    "Fix red eyes",
+    "Whiten teeth",
+    "Colour an old photo",
+    "Brighten and add contrast",
+    "Crop for social media",
+    "Make thumbnails",
+)
+LEAVING = "() => { const e = new Event('beforeunload', { cancelable: true }); dispatchEvent(e); return e.defaultPrevented; }"
+AXE = (Path(axe_package.__file__).parent / "axe.min.js").read_text()
+
+
+# --- helpers shared with test_web_fullsize.py ------------------------------------------------------
 
 
 def write_photos(folder: Path) -> dict[str, Any]:
-    """Three real photos (sizes and formats known), a corrupt JPEG, and text named .jpg."""
+    """Three real photos, and five files the page must refuse before uploading: a JPEG cut short,
+    text named .jpg, a PNG whose header says 63 megapixels, a PNG cut short, a photo over the
+    400 KB limit the tests publish)."""
     folder.mkdir(parents=True, exist_ok=True)
-    expected: dict[str, tuple[str, tuple[int, int]]] = {}
     files: list[Path] = []
     for name, source, size, fmt in (
         ("astronaut.jpg", "astronaut", (480, 480), "JPEG"),
@@ -52,14 +75,28 @@ def write_photos(folder: Path) -> dict[str, Any]:
         path = folder / name
         image.save(path, fmt, **({"quality": 90} if fmt == "JPEG" else {}))
         files.append(path)
-        expected[name] = (fmt, size)
     good = io.BytesIO()
     Image.fromarray(np.asarray(photo("rocket"))).convert("RGB").save(good, "JPEG", quality=90)
-    corrupt = folder / "damaged.jpg"
-    corrupt.write_bytes(good.getvalue()[: len(good.getvalue()) // 3])
+    truncated = folder / "damaged.jpg"
+    truncated.write_bytes(good.getvalue()[: len(good.getvalue()) * 2 // 3])
     text = folder / "notes.jpg"
     text.write_text("Holiday notes: remember the red-eye photos from the beach.\n" * 20)
-    return {"files": [*files, corrupt, text], "expected": expected}
+    huge = folder / "panorama.png"  # 9,700 x 6,500: only the header, as big as it claims
+    huge.write_bytes(png_header(9700, 6500))
+    cut_png = folder / "cut.png"
+    cut_png.write_bytes((folder / "chelsea.png").read_bytes()[:5000])
+    big = folder / "big.jpg"
+    noise = np.random.default_rng(1).integers(0, 255, (700, 700, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(big, "JPEG", quality=95)
+    assert big.stat().st_size > LIMIT
+    return {"good": files, "bad": [truncated, text, huge, cut_png, big]}
+
+
+def png_header(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +106,30 @@ def browser() -> Iterator[Any]:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         yield b
         b.close()
+
+
+def new_page(browser: Any, viewport: dict[str, int] = DESKTOP, limits: dict[str, Any] | None = None) -> tuple[Any, Any, Any]:
+    """A fresh context (its own storage) and page; ``limits`` are published in config.json."""
+    context = browser.new_context(viewport=viewport, accept_downloads=True)
+    context.set_default_timeout(UI)
+    if limits is not None:
+
+        def config(route: Any) -> None:
+            response = route.fetch()
+            body = response.json()
+            body["limits"] = limits
+            route.fulfill(response=response, json=body)
+
+        context.route(re.compile(r".*/config\.json$"), config)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return context, page, errors
+
+
+def open_page(page: Any, stack: EmbeddedStack, fragment: str = "") -> None:
+    page.goto(f"{stack.api_url}/#token={stack.token}{'&' + fragment if fragment else ''}")
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
 
 
 def drop_files(page: Any, paths: list[Path]) -> None:
@@ -93,113 +154,294 @@ def _type(path: Path) -> str:
     return {".jpg": "image/jpeg", ".png": "image/png"}.get(path.suffix, "application/octet-stream")
 
 
-def test_web_page_drop_preview_start_compare_download(stack: EmbeddedStack, browser: Any, tmp_path: Path) -> None:
-    photos = write_photos(tmp_path / "photos")
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    context.set_default_timeout(UI)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        # signed in by ?token=, which the page removes from the address bar
-        page.goto(f"{stack.api_url}/?token={stack.token}")
-        expect(page.locator("body")).to_have_attribute("data-ready", "true")
-        assert "token=" not in page.url
+def axe_violations(page: Any) -> list[str]:
+    """axe-core's violations on the page as it is now (WCAG A/AA and best practices)."""
+    page.evaluate(AXE)
+    result = page.evaluate("async () => (await axe.run(document, { resultTypes: ['violations'] })).violations")
+    return [f"{v['id']}: {v['help']} ({', '.join(n['target'][0] for n in v['nodes'][:3])})" for v in result]
 
-        # a preset is chosen on load, so dropping photos and pressing Start works at once
-        preset = page.get_by_label("Preset")
-        expect(preset).to_have_value("portrait")
-        expect(page.get_by_label("Photos", exact=True)).to_have_attribute("type", "file")
 
-        drop_files(page, photos["files"])
-        images = page.get_by_role("list", name="Photos and results").get_by_role("listitem")
-        expect(images).to_have_count(5)
-        # not an image: flagged before anything is uploaded
-        notes = images.filter(has_text="notes.jpg")
-        expect(notes).to_contain_text("not an image")
+def results(page: Any) -> Any:
+    return page.get_by_role("list", name="Photos and results").get_by_role("listitem")
 
-        preset.select_option(label="Web thumbnails")
-        preset.select_option(label="Portrait touch-up")
-        expect(page.get_by_role("group", name="1. Red eye")).to_be_visible()
-        expect(page.get_by_role("group", name="2. Teeth whitening")).to_be_visible()
-        expect(page.get_by_role("group", name="3. Contrast")).to_be_visible()
 
-        # the preview: the first photo, through POST /preview, beside the original
-        expect(page.locator("#preview-status")).to_contain_text("Preview of astronaut.jpg ready", timeout=UI * 2)
-        after = page.get_by_role("img", name="After: astronaut.jpg")
-        expect(after).to_be_visible()
-        assert after.evaluate("img => img.naturalWidth") == 480
-
-        page.get_by_role("button", name="Start").click()
-        done = images.filter(has=page.get_by_text("done", exact=True))
-        try:
-            expect(done).to_have_count(3, timeout=SLOW)
-        except AssertionError:
-            pytest.fail(f"3 photos did not finish; the page shows: {page.locator('main').inner_text()}")
-        for name in photos["expected"]:
-            expect(images.filter(has_text=name)).to_contain_text("done")
-        damaged = images.filter(has_text="damaged.jpg")
-        expect(damaged).to_contain_text(re.compile(r"corrupt|truncated|cannot be read"), timeout=SLOW)
-        expect(notes).to_contain_text("not an image")
-        for item in (damaged, notes):
-            expect(item.get_by_text("done", exact=True)).to_have_count(0)
-        expect(page.locator("#job-summary")).to_contain_text("3 done, 2 failed", timeout=SLOW)
-
-        # a comparison slider, moved with the keyboard alone
-        slider = page.get_by_role("slider", name="Compare before and after: coffee.jpg")
-        slider.focus()
-        expect(slider).to_have_value("50")
-        for _ in range(10):
-            page.keyboard.press("ArrowRight")
-        expect(slider).to_have_value("60")
-        page.keyboard.press("Home")
-        expect(slider).to_have_value("0")
-        compare = images.filter(has_text="coffee.jpg").locator(".compare")
-        assert compare.evaluate("n => n.style.getPropertyValue('--split')").strip() == "0%"
-        page.keyboard.press("End")
-        expect(slider).to_have_value("100")
-
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        page.keyboard.press("Home")
-        for _ in range(55):
-            page.keyboard.press("ArrowRight")
-        page.screenshot(path=str(SCREENSHOT), full_page=True)
-
-        # one ZIP with exactly the three outputs, decodable, of the right sizes
-        with page.expect_download(timeout=SLOW) as download:
-            page.get_by_role("button", name="Download all").click()
-        data = Path(download.value.path()).read_bytes()
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            names = sorted(archive.namelist())
-            assert names == ["astronaut.jpg", "chelsea.png", "coffee.jpg"], names
-            for name in names:
-                fmt, size = photos["expected"][name]
-                with Image.open(io.BytesIO(archive.read(name))) as out:
-                    out.load()
-                    assert (out.format, out.size) == (fmt, size), name
-
-        # keyboard only: every control has a name, and Start is reachable with Tab
-        unnamed = page.evaluate(
-            """() => [...document.querySelectorAll('button, input, select, a[href]')]
-                .filter((n) => !n.closest('[hidden]'))
-                .filter((n) => !(n.labels?.length || n.getAttribute('aria-label') || n.textContent.trim()))
-                .map((n) => n.outerHTML)"""
+def in_viewport(locator: Any) -> bool:
+    return bool(
+        locator.evaluate(
+            """(n) => { const r = n.getBoundingClientRect();
+                return r.width > 0 && r.top >= 0 && r.bottom <= innerHeight && r.left >= 0 && r.right <= innerWidth; }"""
         )
-        assert unnamed == []
-        page.locator("body").focus()
-        for _ in range(200):
-            page.keyboard.press("Tab")
-            if page.evaluate("document.activeElement.id") == "start":
-                break
-        else:
-            pytest.fail("Start cannot be reached with the Tab key")
+    )
 
-        # reduced motion: no transitions; phone width: nothing wider than the screen
-        page.emulate_media(reduced_motion="reduce")
-        assert compare.evaluate("n => getComputedStyle(n.querySelector('.after')).transitionDuration") == "0s"
-        page.set_viewport_size({"width": 375, "height": 740})
-        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
+def focused_id(page: Any) -> str:
+    return str(page.evaluate("document.activeElement?.id || ''"))
+
+
+# --- the tests ---------------------------------------------------------------------------------------
+
+
+def test_task_first_checks_errors_skip_address_outcomes_and_zip(stack: EmbeddedStack, browser: Any, tmp_path: Path) -> None:
+    from retouch.cli.client import RetouchClient
+
+    photos = write_photos(tmp_path / "photos")
+    context, page, errors = new_page(browser, limits={"max_upload_bytes": LIMIT})
+    try:
+        # the token comes in the fragment and leaves the address (and the history) at once
+        page.goto("about:blank")
+        open_page(page, stack)
+        assert "token" not in page.url
+        page.go_back()
+        expect(page).to_have_url("about:blank")
+        page.go_forward()
+        expect(page.locator("body")).to_have_attribute("data-ready", "true")
+        assert "token" not in page.url
+
+        # signed in: no sign-in card or button anywhere ([hidden] is honoured)
+        expect(page.get_by_role("button", name="Sign in")).to_be_hidden()
+        expect(page.locator("#signin")).to_be_hidden()
+        expect(page.locator("#account")).to_contain_text("Signed in")
+        assert axe_violations(page) == []
+
+        # Start with nothing: the error is next to the photos, focus moves there
+        start = page.get_by_role("button", name="Start")
+        start.click()
+        photos_error = page.locator("#photos-error")
+        expect(photos_error).to_contain_text("Add photos first")
+        assert focused_id(page) == "file-input"
+        assert in_viewport(photos_error)
+
+        # every bad file is refused at once, saying why; nothing of them is uploaded
+        drop_files(page, photos["good"] + photos["bad"])
+        expect(photos_error).to_be_hidden()  # fixed: the message goes
+        items = results(page)
+        expect(items).to_have_count(8)
+        for name, reason in (
+            ("damaged.jpg", "incomplete"),
+            ("notes.jpg", "not an image"),
+            ("panorama.png", "9700 × 6500 is 63 megapixels"),
+            ("cut.png", "incomplete"),
+            ("big.jpg", "too large to upload"),
+        ):
+            item = items.filter(has_text=name)
+            expect(item).to_contain_text(reason)
+            expect(item).to_contain_text("Not uploaded")
+            expect(item).not_to_contain_text("Ready")
+        for path in photos["good"]:
+            expect(items.filter(has_text=path.name)).to_contain_text("Ready")
+        expect(page.locator("#limits")).to_contain_text(f"up to {round(LIMIT / 1024)} KB")
+
+        # Start without a task: the error is next to the task choice, focus on the first one
+        start.click()
+        expect(page.locator("#task-error")).to_contain_text("Choose what to do")
+        assert focused_id(page) == "task-red_eye"
+
+        # the task in plain words; its settings under Adjust, in plain words, with their ranges
+        for task in TASKS:
+            expect(page.get_by_role("checkbox", name=task)).to_be_visible()
+        page.get_by_role("checkbox", name="Fix red eyes").check()
+        expect(page.locator("#task-error")).to_be_hidden()
+        page.get_by_role("checkbox", name="Brighten and add contrast").check()
+        page.get_by_text("Adjust", exact=True).click()
+        adjust = page.locator("#adjust")
+        text = adjust.inner_text()
+        for jargon in ("R - max", "Lab b*", "percentile", "CLAHE", "chroma", "0 to 1 0 to 1", "Default false"):
+            assert jargon not in text, jargon
+        strength = page.get_by_label("How much to fix")
+        expect(strength).to_have_accessible_description(re.compile(r"From 0 to 1\. Usually 1\."))
+        assert axe_violations(page) == []
+        if DOCS.exists():
+            page.screenshot(path=str(DOCS / "web-task.png"))
+
+        # a value out of range is marked at once, Start moves focus to it, fixing it clears it
+        strength.fill("5")
+        strength.press("Tab")
+        expect(strength).to_have_attribute("aria-invalid", "true")
+        expect(page.locator("#op-red_eye-strength-error")).to_contain_text("from 0 to 1")
+        page.get_by_text("Adjust", exact=True).click()  # closed again: Start reopens it
+        start.click()
+        expect(strength).to_be_focused()
+        strength.fill("1")
+        strength.press("Tab")
+        expect(page.locator("#op-red_eye-strength-error")).to_be_hidden()
+        expect(strength).not_to_have_attribute("aria-invalid", "true")
+
+        # skip a photo before starting
+        items.filter(has_text="chelsea.png").get_by_role("button", name="Skip chelsea.png").click()
+        expect(items.filter(has_text="chelsea.png")).to_contain_text("Skipped")
+
+        # hold coffee.jpg's upload, to see the page while the job runs
+        held: list[Any] = []
+
+        def hold(route: Any) -> None:
+            body = route.request.post_data_buffer or b""
+            if route.request.method == "POST" and b'filename="coffee.jpg"' in body:
+                held.append(route)
+            else:
+                route.continue_()
+
+        page.route("**/*", hold)
+        start.click()
+        expect(page).to_have_url(re.compile(r"#job=[\w-]+"))
+        job_id = re.search(r"#job=([\w-]+)", page.url).group(1)  # type: ignore[union-attr]
+        coffee = items.filter(has_text="coffee.jpg")
+        expect(coffee).to_contain_text("Uploading")
+        # leaving now would lose the upload: the page asks first
+        assert page.evaluate(LEAVING)
+        # Download all, with one photo done and one still uploading: it waits, and says so
+        expect(items.filter(has_text="astronaut.jpg")).to_have_class(re.compile(r"\bdone\b"), timeout=SLOW)
+        download_all = page.get_by_role("button", name="Download all")
+        with page.expect_download(timeout=SLOW) as download:
+            download_all.click()
+            waiting = "will be saved when the 1 photo still in progress is finished"
+            expect(page.locator("#download-status")).to_contain_text(waiting)
+            expect(page.locator("#job-summary")).to_contain_text("1 done, 5 not accepted, 1 in progress, 1 skipped")
+            assert len(held) == 1
+            held[0].continue_()
+            page.unroute("**/*", hold)
+            expect(page.locator("#job-summary")).to_contain_text("2 done", timeout=SLOW)
+        with zipfile.ZipFile(Path(download.value.path())) as archive:
+            assert sorted(archive.namelist()) == ["astronaut.jpg", "coffee.jpg"]
+        expect(page.locator("#download-status")).to_contain_text("Saved all 2 results")
+        assert not page.evaluate(LEAVING)
+
+        # each photo says what was done to it: the outcome's sentence, as GET /jobs/{id} has it
+        job = RetouchClient(stack.api_url, stack.token).job(job_id)
+        for image in job["images"]:
+            sentence = (image.get("outcome") or {}).get("summary") or "Done."
+            expect(items.filter(has_text=image["name"]).locator(".status")).to_have_text(sentence)
+        expect(items.filter(has_text="chelsea.png")).to_contain_text("Skipped")
+        assert axe_violations(page) == []
+        if DOCS.exists():
+            page.screenshot(path=str(DOCS / "web-results.png"), full_page=True)
+
+        # a reload, and a second tab on the same address, come back to the same job, with comparisons
+        for view in (page, context.new_page()):
+            if view is page:
+                view.reload()
+            else:
+                view.goto(page.url)
+            expect(view.locator("body")).to_have_attribute("data-ready", "true")
+            again = results(view)
+            for name in ("astronaut.jpg", "coffee.jpg"):
+                card = again.filter(has_text=name)
+                expect(card.get_by_role("slider", name=f"Compare before and after: {name}")).to_be_visible()
+                expect(card.get_by_role("button", name=f"Open {name} full size")).to_be_visible()
         assert errors == []
+    finally:
+        context.close()
+
+
+def test_on_a_phone_start_and_errors_stay_where_the_person_looks(stack: EmbeddedStack, browser: Any, tmp_path: Path) -> None:
+    photos = write_photos(tmp_path / "photos")
+    context, page, errors = new_page(browser, viewport=PHONE)
+    try:
+        open_page(page, stack)
+        start = page.get_by_role("button", name="Start")
+        download = page.get_by_role("button", name="Download all")
+        for where in ("0", "document.body.scrollHeight / 2", "document.body.scrollHeight"):
+            page.evaluate(f"window.scrollTo(0, {where})")
+            assert in_viewport(start) and in_viewport(download), where
+        drop_files(page, photos["good"])
+        expect(results(page)).to_have_count(3)
+        page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        assert in_viewport(start)
+        start.click()  # no task chosen: the message and the focus go to the task choice, on screen
+        error = page.locator("#task-error")
+        expect(error).to_be_visible()
+        assert in_viewport(error) and focused_id(page) == "task-red_eye"
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        assert axe_violations(page) == []
+        if DOCS.exists():
+            page.get_by_role("checkbox", name="Fix red eyes").check()
+            page.evaluate("window.scrollTo(0, 0)")
+            page.screenshot(path=str(DOCS / "web-phone.png"))
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_sign_in_reads_consistently_on_the_local_stack(stack: EmbeddedStack, browser: Any) -> None:
+    context, page, _ = new_page(browser)
+    try:
+        page.goto(f"{stack.api_url}/")
+        card = page.locator("#signin")
+        expect(card).to_be_visible()
+        expect(card.locator("code").first).to_have_text("retouch local")
+        assert "`" not in card.inner_text()
+        expect(page.get_by_role("button", name="Sign in")).to_be_hidden()  # nothing to sign in to locally
+        expect(page.locator("#account")).to_have_text("")
+        page.goto(f"{stack.api_url}/#token=not-a-token")
+        expect(card).to_contain_text("not valid")
+        expect(page.locator("#account")).to_have_text("")
+        assert "token" not in page.url
+        assert axe_violations(page) == []
+    finally:
+        context.close()
+
+
+def test_zip_and_download_names_are_safe_on_every_system(stack: EmbeddedStack, browser: Any) -> None:
+    context, page, _ = new_page(browser)
+    try:
+        open_page(page, stack)
+        names = [
+            "..\\..\\evil.jpg",
+            "C:\\Windows\\win.ini.jpg",
+            "../../etc/passwd.jpg",
+            "C:evil.jpg",
+            "CON.jpg",
+            "nul",
+            "com1.tar.jpg",
+            'a<b>:c"d|e?f*.jpg',
+            "trailing. ",
+            "..",
+            ".hidden.jpg",
+            "x" * 300 + ".jpg",
+            "photo.jpg",
+            "PHOTO.jpg",
+        ]
+        safe = page.evaluate(
+            """async (names) => {
+                const { safeName, uniqueName } = await import('./checks.js');
+                const taken = new Set();
+                return names.map((n) => uniqueName(safeName(n), taken));
+            }""",
+            names,
+        )
+        assert safe[:5] == ["evil.jpg", "win.ini.jpg", "passwd.jpg", "evil-2.jpg", "_CON.jpg"], safe
+        assert safe[5:11] == ["_nul", "_com1.tar.jpg", "a_b__c_d_e_f_.jpg", "trailing", "photo", "_hidden.jpg"], safe
+        assert len(safe[11]) <= 180 and safe[11].endswith(".jpg")
+        assert safe[12:] == ["photo.jpg", "PHOTO-2.jpg"], safe
+        for name in safe:
+            assert not re.search(r'[\\/:*?"<>|\x00-\x1f]', name) and name not in ("", ".", "..") and not name.endswith((".", " "))
+    finally:
+        context.close()
+
+
+def test_the_page_stops_and_deletes_a_job(stack: EmbeddedStack, browser: Any) -> None:
+    from retouch.cli.client import ApiError, RetouchClient
+
+    client = RetouchClient(stack.api_url, stack.token)
+    job = client.create_job(
+        [{"name": "never-uploaded.jpg", "content_type": "image/jpeg", "size": 1000}], [{"op": "contrast"}], {}
+    )
+    context, page, _ = new_page(browser)
+    page.on("dialog", lambda dialog: dialog.accept())  # "Delete the job of …? … for good"
+    try:
+        open_page(page, stack)
+        page.get_by_role("button", name="Show earlier jobs").click()
+        recent = page.get_by_role("list", name="Earlier jobs").get_by_role("listitem")
+        row = recent.filter(has_text="1 photo, 0 done")
+        expect(row).to_contain_text("still running")
+        row.get_by_role("button", name="Stop the job").click()
+        expect(page.get_by_role("alert")).to_contain_text("Stopped")
+        assert client.job(job["job_id"])["cancelled_at"]
+        row = recent.filter(has_text="1 photo, 0 done, 1 failed (finished)")
+        row.get_by_role("button", name="Delete the job").click()
+        expect(page.get_by_role("alert")).to_contain_text("gone from the service")
+        with pytest.raises(ApiError) as gone:
+            client.job(job["job_id"])
+        assert gone.value.status == 404
     finally:
         context.close()
 
@@ -220,33 +462,3 @@ def test_api_docs_render_under_their_security_headers(stack: EmbeddedStack, brow
     page.locator(".opblock-summary-path", has_text="/jobs").first.wait_for(state="visible", timeout=60_000)
     assert refused == []
     page.close()
-
-
-def test_the_page_stops_and_deletes_a_job(stack: EmbeddedStack, browser: Any) -> None:
-    from retouch.cli.client import ApiError, RetouchClient
-
-    client = RetouchClient(stack.api_url, stack.token)
-    job = client.create_job(
-        [{"name": "never-uploaded.jpg", "content_type": "image/jpeg", "size": 1000}], [{"op": "contrast"}], {}
-    )
-    page = browser.new_page()
-    page.set_default_timeout(UI)
-    page.on("dialog", lambda dialog: dialog.accept())  # "Delete the job of …? … for good"
-    try:
-        page.goto(f"{stack.api_url}/?token={stack.token}")
-        expect(page.locator("body")).to_have_attribute("data-ready", "true")
-        page.get_by_role("button", name="Show recent jobs").click()
-        recent = page.get_by_role("list", name="Recent jobs").get_by_role("listitem")
-        row = recent.filter(has_text="1 photo, 0 done")
-        expect(row).to_contain_text("still running")
-        row.get_by_role("button", name="Stop the job").click()
-        expect(page.get_by_role("alert")).to_contain_text("Stopped")
-        assert client.job(job["job_id"])["cancelled_at"]
-        row = recent.filter(has_text="1 photo, 0 done, 1 failed (finished)")
-        row.get_by_role("button", name="Delete the job").click()
-        expect(page.get_by_role("alert")).to_contain_text("gone from the service")
-        with pytest.raises(ApiError) as gone:
-            client.job(job["job_id"])
-        assert gone.value.status == 404
-    finally:
-        page.close()
