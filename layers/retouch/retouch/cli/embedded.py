@@ -46,7 +46,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         console.print(f"  bearer token:  {stack.token}")
         console.print(f"  WebSocket:     {stack.websocket_url}  (connect with ?token=..., see README: Push)")
         console.print(f"  API docs:      {stack.api_url}/docs")
-        console.print(f"  web page:      {stack.api_url}/?token={stack.token}")
+        console.print(f"  web page:      {stack.api_url}/#token={stack.token}")
         if args.allow_private_callbacks:
             console.print("  callbacks:     http to loopback allowed (--allow-private-callbacks)")
         console.print(f"  AWS emulator:  {stack.endpoint} (moto server: S3, SQS)")
