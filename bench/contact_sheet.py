@@ -19,11 +19,11 @@ import numpy as np
 from PIL import Image, ImageDraw
 from skimage import data
 
-from bench.eval_portrait import paint_red_eyes, teeth_region, yellow_teeth
 from bench.photos import LOMIRI_16, load
 from retouch import ops
 from retouch.ops.context import ChainContext
 from retouch.ops.faces import detect_faces
+from retouch_testkit.portrait import paint_red_eyes, teeth_region, yellow_teeth
 
 CELL = 360
 

@@ -33,8 +33,8 @@ Scenes (all offline: scikit-image's bundled public-domain photos):
 
 Printed: red eyes fixed / painted, teeth yellowness (mean b* in the teeth mask) before and
 after and the share removed, PSNR outside the touched regions, faces found / placed, and
-timings on one core. The helpers that paint the defects are also used by
-``tests/unit/test_portrait.py``.
+timings on one core. The helpers that paint the defects are in :mod:`retouch_testkit.portrait`,
+which the tests use too.
 """
 
 from __future__ import annotations
@@ -50,12 +50,24 @@ from skimage import data
 from bench.photos import DLIB, OPENCV_DOC, load
 from retouch.ops import faces as face_analysis
 from retouch.ops import portrait
-from retouch.ops.faces import Eye, Face
-
-RED_PUPIL = (190, 25, 30)
-PUPIL_FRACTION = 0.75  # painted pupil radius / iris radius
-EYE_FIXED_REDNESS = 0.25  # mean redness inside a painted pupil below which the eye counts as fixed
-ASTRONAUT_FACE_CROP = (150, 30, 150, 185)  # x, y, w, h around the astronaut's face (86 px wide)
+from retouch.ops.faces import Face
+from retouch_testkit.portrait import (
+    ASTRONAUT_FACE_CROP,  # noqa: F401 - other benches import it from here
+    EYE_FIXED_REDNESS,
+    collage,
+    disc_mask,
+    eye_disc,
+    eye_windows,
+    eyes_darkened,
+    eyes_fixed,
+    lab,
+    matched,
+    paint_red_eyes,
+    paint_red_patch,
+    psnr,
+    teeth_region,
+    yellow_teeth,
+)
 
 # --------------------------------------------------------------------------- scenes
 
@@ -63,137 +75,6 @@ ASTRONAUT_FACE_CROP = (150, 30, 150, 185)  # x, y, w, h around the astronaut's f
 def astronaut_12mp() -> np.ndarray:
     """The astronaut's top 512x384 upscaled 7.8x to 4000x3000 (12 MP, aspect kept)."""
     return cv2.resize(data.astronaut()[:384], (4000, 3000), interpolation=cv2.INTER_CUBIC)
-
-
-def paint_red_eyes(
-    image: np.ndarray, faces: list[Face], colour: tuple[int, int, int] = RED_PUPIL
-) -> tuple[np.ndarray, list[tuple[float, float, float]]]:
-    """Paint a pupil of ``colour`` (``PUPIL_FRACTION`` of the iris radius) with a small white
-    catch-light over every detected iris. Returns the image and the painted discs ``(x, y, r)``."""
-    out = image.copy()
-    discs = []
-    for face in faces:
-        for eye in face.eyes:
-            x, y = eye.center
-            r = eye.iris_radius * PUPIL_FRACTION
-            cv2.circle(out, (round(x * 16), round(y * 16)), round(r * 16), colour, -1, cv2.LINE_AA, 4)
-            glint = max(0.6, 0.25 * r)
-            cv2.circle(
-                out,
-                (round((x + 0.35 * r) * 16), round((y - 0.35 * r) * 16)),
-                round(glint * 16),
-                (250, 250, 245),
-                -1,
-                cv2.LINE_AA,
-                4,
-            )
-            discs.append((x, y, r))
-    return out, discs
-
-
-def disc_mask(shape: tuple[int, ...], discs: list[tuple[float, float, float]], scale: float = 1.0) -> np.ndarray:
-    """Bool mask of discs ``(x, y, r)`` with their radius multiplied by ``scale``."""
-    mask = np.zeros(shape[:2], np.uint8)
-    for x, y, r in discs:
-        cv2.circle(mask, (round(x * 16), round(y * 16)), round(r * scale * 16), 1, -1, cv2.LINE_8, 4)
-    return mask.astype(bool)
-
-
-def eyes_fixed(image: np.ndarray, discs: list[tuple[float, float, float]]) -> int:
-    """How many painted pupils have mean redness below ``EYE_FIXED_REDNESS`` (core of the disc)."""
-    red = portrait.redness(image)
-    return sum(float(red[disc_mask(image.shape, [d], 0.7)].mean()) < EYE_FIXED_REDNESS for d in discs)
-
-
-def paint_red_patch(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """A saturated red rectangle (a red shirt, lipstick...)."""
-    out = image.copy()
-    x, y, w, h = box
-    out[y : y + h, x : x + w] = (200, 30, 35)
-    return out
-
-
-def lab(image: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(image[..., :3].astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
-
-
-def teeth_region(image: np.ndarray, face: Face) -> np.ndarray:
-    """Bool mask of the teeth (``portrait.teeth_mask`` above 0.5 inside the inner lips)."""
-    assert face.inner_lips is not None
-    inside = np.zeros(image.shape[:2], np.uint8)
-    cv2.fillPoly(inside, [np.round(face.inner_lips * 4).astype(np.int32)], 1, cv2.LINE_8, 2)
-    return portrait.teeth_mask(lab(image), inside.astype(bool)) > 0.5
-
-
-def yellow_teeth(image: np.ndarray, mask: np.ndarray, db: float = 18.0, dl: float = -3.0) -> np.ndarray:
-    """Add ``db`` to b* (yellower) and ``dl`` to L* inside ``mask``."""
-    lab_img = lab(image)
-    lab_img[..., 2] += db * mask
-    lab_img[..., 0] += dl * mask
-    out = image.copy()
-    out[..., :3] = np.clip(np.round(cv2.cvtColor(lab_img, cv2.COLOR_Lab2RGB) * 255), 0, 255).astype(np.uint8)
-    return out
-
-
-def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
-    """PSNR in dB over ``mask`` (everything by default); ``inf`` when identical."""
-    diff = a.astype(np.float64) - b.astype(np.float64)
-    if mask is not None:
-        diff = diff[mask]
-    mse = float(np.mean(diff**2)) if diff.size else 0.0
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
-
-
-def eye_windows(shape: tuple[int, ...], faces: list[Face], scale: float = 2.0) -> np.ndarray:
-    """Bool mask of discs of ``scale`` iris radii (+3 px) around every eye."""
-    return disc_mask(shape, [eye_disc(e, scale) for f in faces for e in f.eyes])
-
-
-def eye_disc(eye: Eye, scale: float = 2.0) -> tuple[float, float, float]:
-    """The disc ``(x, y, r)`` of :func:`eye_windows` around one eye."""
-    return (*eye.center, eye.iris_radius * scale + 3 / scale)
-
-
-def collage(
-    widths: tuple[int, ...] = (250, 150, 100, 75, 60, 48, 40), seed: int = 0
-) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
-    """Copies of the astronaut's face, ``widths`` px wide (face box), on a 1024x768 grey
-    gradient with mild noise. Returns the image and the placed face boxes ``x, y, w, h``."""
-    rng = np.random.default_rng(seed)
-    canvas = np.empty((768, 1024, 3), np.float32)
-    canvas[:] = np.linspace(90, 170, 1024, dtype=np.float32)[None, :, None]
-    canvas += rng.normal(0, 3, canvas.shape).astype(np.float32)
-    img = np.clip(canvas, 0, 255).astype(np.uint8)
-    source = data.astronaut()
-    cx, cy, cw, ch = ASTRONAUT_FACE_CROP
-    crop = source[cy : cy + ch, cx : cx + cw]
-    fx, fy, fw, fh = (182, 64, 86, 110)  # the astronaut's face box (MTCNN)
-    placed = []
-    x, y, row_h = 10, 10, 0
-    for width in widths:
-        s = width / fw
-        tile = cv2.resize(crop, (round(cw * s), round(ch * s)), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
-        th, tw = tile.shape[:2]
-        if x + tw > img.shape[1] - 10:
-            x, y, row_h = 10, y + row_h + 10, 0
-        img[y : y + th, x : x + tw] = tile
-        placed.append((round(x + (fx - cx) * s), round(y + (fy - cy) * s), round(fw * s), round(fh * s)))
-        x, row_h = x + tw + 10, max(row_h, th)
-    return img, placed
-
-
-def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    iw = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    ih = max(0, min(ay + ah, by + bh) - max(ay, by))
-    inter = iw * ih
-    return inter / float(aw * ah + bw * bh - inter)
-
-
-def matched(placed: list[tuple[int, int, int, int]], faces: list[Face], min_iou: float = 0.4) -> int:
-    """Placed boxes with a detected face overlapping them by at least ``min_iou``."""
-    return sum(any(iou(p, f.box) >= min_iou for f in faces) for p in placed)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -292,12 +173,6 @@ RESERVED_PHOTOS = {
         "bald_guys",
     )
 }
-
-
-def eyes_darkened(image: np.ndarray, discs: list[tuple[float, float, float]], limit: float = 100.0) -> int:
-    """How many painted bright pupils have a mean luma below ``limit`` (core of the disc)."""
-    luma = image[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-    return sum(float(luma[disc_mask(image.shape, [d], 0.7)].mean()) < limit for d in discs)
 
 
 def eyes_touched(before: np.ndarray, after: np.ndarray, faces: list[Face]) -> int:

@@ -11,7 +11,7 @@ eye it prints
   the mean and the 95th percentile. Bounds: mean <= 2.5 and 95th percentile <= 12 on *every*
   eye;
 * **de-reddened**: the mean redness ``(R - max(G, B)) / R`` of the painted pupil's core (70 % of
-  its radius) after correction is below 0.25 (:data:`bench.eval_portrait.EYE_FIXED_REDNESS`);
+  its radius) after correction is below 0.25 (:data:`retouch_testkit.portrait.EYE_FIXED_REDNESS`);
   bound: >= 97 % of eyes;
 * **cast**: the corrected pupil's mean a* and b* (CIE L*a*b*) over its core pixels that were
   clearly red (redness above 0.6: not the catch-light, nor edge pixels mixed with skin), the largest
@@ -19,14 +19,14 @@ eye it prints
   green, blue or purple pupils do not).
 
 Pupils are painted two ways: *flat* (a disc of 0.75 iris radii in one of three reds, with a
-white catch-light: :func:`bench.eval_portrait.paint_red_eyes`) and *textured* (0.6 iris radii,
+white catch-light: :func:`retouch_testkit.portrait.paint_red_eyes`) and *textured* (0.6 iris radii,
 brighter at the centre, a little noise, a soft 1 px edge and a catch-light, like a flash
 photo's retina; at least 0.8 px). Scenes, all from openly licensed photos:
 
 * faces found by the detector: Debian ``opencv-doc``'s group photos ``html/2.jpg`` (faces of
   48-84 px) and ``html/3.jpg`` (40-55 px); scikit-image's astronaut at 512 px (an 86 px face),
   as a close-up (upscaled 4x: iris radius about 17 px) and at 12 MP (iris about 35 px); the
-  astronaut's face at 40-250 px on one canvas (:func:`bench.eval_portrait.collage`);
+  astronaut's face at 40-250 px on one canvas (:func:`retouch_testkit.portrait.collage`);
 * eyes pointed at with ``points`` (no radius given), where no face is found: twelve copies
   of the astronaut's face 20 px wide, and a full-frame close-up of one eye (1600x1200,
   iris radius about 150 px);
@@ -44,27 +44,17 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from skimage import color, data
+from skimage import data
 
-from bench.eval_portrait import EYE_FIXED_REDNESS, RED_DEFECTS, astronaut_12mp, collage, paint_red_eyes
+from bench.eval_portrait import RED_DEFECTS, astronaut_12mp
 from bench.photos import OPENCV_DOC, load
 from retouch.ops import faces as face_analysis
 from retouch.ops import portrait
+from retouch_testkit.portrait import MEAN_BOUND, P95_BOUND, Disc, EyeResult, collage, measure, paint_red_eyes
 
-OUTSIDE_RADII = 2.2
-"""The region measured around a pupil, in iris radii."""
-PUPIL_MARGIN = 2
-"""Pixels around the painted pupil left out of the outside region (its feathered edge)."""
-MEAN_BOUND, P95_BOUND = 2.5, 12.0
 TEXTURED_FRACTION = 0.6
 
 Eye = tuple[float, float, float]  # x, y, iris radius
-Disc = tuple[float, float, float]  # x, y, pupil radius
-
-
-def ciede2000(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-pixel CIEDE2000 between two RGB uint8 arrays."""
-    return np.asarray(color.deltaE_ciede2000(color.rgb2lab(a[..., :3]), color.rgb2lab(b[..., :3])))
 
 
 def paint_textured(
@@ -92,46 +82,6 @@ def paint_textured(
         out[y0:y1, x0:x1, :3] = np.clip(np.round(region + cover[..., None] * (pupil - region)), 0, 255).astype(np.uint8)
         discs.append((x, y, r))
     return out, discs
-
-
-@dataclass
-class EyeResult:
-    mean: float
-    p95: float
-    fixed: bool
-    a: float
-    b: float
-
-    @property
-    def within(self) -> bool:
-        return self.mean <= MEAN_BOUND and self.p95 <= P95_BOUND
-
-
-def measure(painted: np.ndarray, fixed: np.ndarray, disc: Disc, iris: float) -> EyeResult:
-    """The numbers of the module docstring for one eye (``disc``: the painted pupil)."""
-    x, y, r = disc
-    h, w = painted.shape[:2]
-    half = int(np.ceil(OUTSIDE_RADII * iris + 2))
-    x0, y0, x1, y1 = max(0, int(x) - half), max(0, int(y) - half), min(w, int(x) + half + 1), min(h, int(y) + half + 1)
-    before, after = painted[y0:y1, x0:x1, :3], fixed[y0:y1, x0:x1, :3]
-    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-    d = np.hypot(xx + 0.5 - x, yy + 0.5 - y)
-    outside = (d <= OUTSIDE_RADII * iris) & (d > r + PUPIL_MARGIN)
-    de = ciede2000(before, after)[outside] if outside.any() else np.zeros(1)
-    core = d <= 0.7 * r + 0.5
-    red = portrait.redness(after)
-    lab = color.rgb2lab(after)
-    # the cast of what was clearly red (not the catch-light, nor edge pixels mixed with skin)
-    neutral_core = core & (portrait.redness(before) > 0.6)
-    if not neutral_core.any():
-        neutral_core = core
-    return EyeResult(
-        mean=float(de.mean()),
-        p95=float(np.percentile(de, 95)),
-        fixed=float(red[core].mean()) < EYE_FIXED_REDNESS,
-        a=float(lab[..., 1][neutral_core].mean()),
-        b=float(lab[..., 2][neutral_core].mean()),
-    )
 
 
 @dataclass

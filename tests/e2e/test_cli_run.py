@@ -134,8 +134,8 @@ def _retouch_inputs(folder: Path) -> dict[str, Path]:
     import numpy as np
     from skimage import data
 
-    from bench.eval_portrait import paint_red_eyes
     from retouch.ops.faces import detect_faces
+    from retouch_testkit.portrait import paint_red_eyes
 
     folder.mkdir(parents=True, exist_ok=True)
     astronaut = data.astronaut()

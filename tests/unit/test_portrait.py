@@ -2,7 +2,7 @@
 
 The photos are scikit-image's bundled public-domain images (``astronaut`` is a real smiling
 face); the defects (red pupils over the detected irises, yellowed teeth, a red patch on the
-shirt) are painted by the helpers in ``bench/eval_portrait.py``, so the answers are known.
+shirt) are painted by the helpers in :mod:`retouch_testkit.portrait`, so the answers are known.
 """
 
 from __future__ import annotations
@@ -13,7 +13,13 @@ import numpy as np
 import pytest
 from skimage import data
 
-from bench.eval_portrait import (
+from retouch import ops
+from retouch.errors import InvalidParameters
+from retouch.ops import faces as face_analysis
+from retouch.ops import get, portrait
+from retouch.ops.context import ChainContext
+from retouch.ops.faces import Face, detect_faces
+from retouch_testkit.portrait import (
     collage,
     disc_mask,
     eye_windows,
@@ -27,12 +33,6 @@ from bench.eval_portrait import (
     teeth_region,
     yellow_teeth,
 )
-from retouch import ops
-from retouch.errors import InvalidParameters
-from retouch.ops import faces as face_analysis
-from retouch.ops import get, portrait
-from retouch.ops.context import ChainContext
-from retouch.ops.faces import Face, detect_faces
 
 SHIRT = (140, 420, 60, 50)  # x, y, w, h of a patch on the astronaut's suit
 

@@ -3,8 +3,8 @@
 Synthetic eyes with known answers: an iris with radial texture under an upper lid, a sclera and
 skin, and a red pupil with a catch-light, rendered at a close-up (iris radius 40 px) and at the
 scale of a 20 px face (iris radius about 1 px). Measured as :mod:`bench.eval_red_eye` measures
-real photos: CIEDE2000 of the change within 2.2 iris radii outside the pupil (+2 px), the
-pupil's redness and colour cast.
+real photos (:func:`retouch_testkit.portrait.measure`): CIEDE2000 of the change within 2.2 iris
+radii outside the pupil (+2 px), the pupil's redness and colour cast.
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ import numpy as np
 import pytest
 from skimage import color, data
 
-from bench.eval_portrait import paint_red_eyes
-from bench.eval_red_eye import MEAN_BOUND, P95_BOUND, measure
 from retouch.errors import InvalidParameters
 from retouch.ops import get, parse_cli_operation, portrait
 from retouch.ops.faces import detect_faces
+from retouch_testkit.portrait import MEAN_BOUND, P95_BOUND, measure, paint_red_eyes
 
 SKIN = (205, 150, 125)
 SCLERA = (232, 228, 220)
