@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from skimage import color, data
@@ -299,8 +300,13 @@ def test_colorize_auto_packaged_model_stays_in_gamut_and_calm_on_an_edge() -> No
     lab = color.rgb2lab(result)
     assert np.abs(lab[..., 0] - color.rgb2lab(image)[..., 0]).max() < 1.5  # nothing clipped
     left, right = (half[..., 1:].reshape(-1, 2) for half in edge_halves(lab))
-    # two flat halves tell the model nothing: no blotches, an even colour on either side
-    assert left.std(axis=0).max() < 4 and right.std(axis=0).max() < 4
+    # on each side of the luminance edge the chroma varies only gently (the model may shade a flat
+    # region from top to bottom, like a sky), and not locally: no blotches
+    assert left.std(axis=0).max() < 10 and right.std(axis=0).max() < 10
+    ab = np.ascontiguousarray(lab[..., 1:], dtype=np.float32)
+    local = ab - cv2.blur(ab, (31, 31), borderType=cv2.BORDER_REFLECT)
+    for half in edge_halves(local):
+        assert half.reshape(-1, 2).std(axis=0).max() < 1.5
 
 
 def textured_edge() -> np.ndarray:

@@ -51,7 +51,7 @@ SKY_MIN_AREA = 0.03
 SKY_WEIGHT = 0.7
 TEXTURE_STD = 3.0
 """Local (5x5) L* standard deviation above which a working-grid pixel has texture."""
-TEXTURE_FULL = 0.06
+TEXTURE_FULL = 0.01
 """Fraction of textured pixels at and above which an image gets its full chroma."""
 SKIN_AB = (15.0, 19.0)
 """a*, b* of skin at mid luminance (a light-to-medium complexion; darker skin has a similar hue)."""
