@@ -62,14 +62,15 @@ def test_a_run_that_failed_on_the_service_is_refused_with_the_way_out_and_restar
 ) -> None:
     out = tmp_path / "out"
     inputs = [str(p) for p in photos[:3]]
-    outside = "colorize:mode=hints,hints=99999,10,#ff0000"  # valid, but outside every photo: fails when rendered
+    # valid, but outside every photo: fails when rendered (forced: the photos are in colour already)
+    outside = "colorize:mode=hints,force=true,hints=99999,10,#ff0000"
     failed = run("run", *inputs, "--op", outside, "--out", str(out), *api(stack))
     assert failed.returncode == 1, failed.stderr[-3000:]
     assert manifest(out)["failed"] == 3
     assert "--restart" in failed.stderr  # the failed run already says how to try again
     (out / "notes.txt").write_text("mine")  # a file of the user's: kept whatever happens
 
-    corrected = ["--op", "colorize:mode=hints,hints=10,10,#ff0000"]
+    corrected = ["--op", "colorize:mode=hints,force=true,hints=10,10,#ff0000"]
     refused = run("run", *inputs, *corrected, "--out", str(out), *api(stack))
     assert refused.returncode == 2
     line = error_line(refused.stderr)
@@ -296,7 +297,7 @@ def test_a_broken_model_is_reported_without_paths_or_library_text(photos: list[P
         "apply",
         str(photos[0]),
         "--op",
-        "colorize",
+        "colorize:force=true",  # the photo is in colour: only a forced colorize needs the model
         "-o",
         str(tmp_path / "out"),
         env={**os.environ, "COLORIZE_MODEL_PATH": str(model)},
