@@ -1,15 +1,20 @@
 """Evaluate ``colorize`` on held-out photos and on scikit-image's, and time it on 12 MP images.
 
 **Auto mode on photos it never saw** (``--held-out``, the default): the ``val`` split of
-``training/colorize_data.json`` (fetched by ``training.colorize_data``; never trained on) and
-photos reserved for evaluation, which nothing in Retouch is built from: the photographs of the
-``lomiri-wallpapers*`` packages and dlib's example photos (``libdlib19.1``), fetched here with
-``apt-get download NAME=VERSION`` and ``dpkg -x`` into ``build/eval-photos``. Each is shrunk to
-at most :data:`EVAL_SIDE` px, turned grey, and colorized by ``before`` (the reference library
-built from scikit-image's photos: the former ``auto``; or, with ``--before-model OLD.onnx``, an
-earlier model, to compare a retrained model with the one it replaces) and ``after`` (the packaged
-model). The table shows the mean a*b* error against the true photo (the grey input's error is the mean
-chroma) and Hasler-Suesstrunk colourfulness against the truth's.
+``training/colorize_data.json`` (24 openly licensed photos, licences per photo in the list;
+fetched by ``training.colorize_data``; never trained on). Each is shrunk to at most
+:data:`EVAL_SIDE` px, turned grey (``round(rgb2gray * 255)``), and colorized by ``before`` (the
+reference library built from scikit-image's photos; or, with ``--before-model OLD.onnx``, an
+earlier model) and ``after`` (the packaged model with the corrections of
+:mod:`retouch.ops.colorize.natural`). Per photo and on average it prints the a*b* error against
+the true photo (mean Euclidean a*b* distance; the grey input's error is the truth's mean
+chroma), the Hasler-Suesstrunk colourfulness M and the ratio M(result) / M(truth), and how many
+photos ``after`` beats grey on (lower a*b* error than leaving the photo grey).
+
+**Monochrome or colour** (same photos): every true photo, in colour, must come back unchanged
+with ``already_in_colour``; sepia, selenium, cyanotype and yellowed versions of its grey must be
+detected as monochrome and coloured like the grey itself; a featureless grey image (flat grey
+with noise) must stay calm (its largest chroma is printed).
 
 **All modes on scikit-image's photos:**
 
@@ -26,9 +31,12 @@ Modes: ``ref-self`` (the photo itself, hue rotated 10 degrees, chroma x1.15, mir
 in the library, so this is an optimistic case), ``auto-lib-loo`` (library without the photo:
 leave-one-out), ``hints-16`` (16 hints on a jittered 4x4 grid, coloured from the true photo).
 
-Usage: ``python -m bench.eval_colorize [--no-timing] [--no-modes] [--before-model OLD.onnx]``; needs scikit-image (dev
-dependency), ``apt-get`` and ``dpkg`` for the reserved photos and, for the tiny-model timing,
-``onnx``.
+The photos of ``lomiri-wallpapers*`` and ``libdlib*`` are not used here, nor anywhere in the
+colorize work.
+
+Usage: ``python -m bench.eval_colorize [--no-timing] [--no-modes] [--no-held-out] [--before-model OLD.onnx]``;
+needs scikit-image (dev dependency), ``apt-get`` and ``dpkg`` for the held-out photos and, for
+the tiny-model timing, ``onnx``.
 """
 
 from __future__ import annotations
@@ -50,7 +58,6 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from skimage import color, data  # noqa: E402
 
-from bench.photos import DLIB, LOMIRI_16, LOMIRI_20, load  # noqa: E402
 from retouch.ops.colorize import colorfulness, colorize  # noqa: E402
 from retouch.ops.context import ChainContext  # noqa: E402
 from retouch.settings import OperationSettings  # noqa: E402
@@ -59,41 +66,6 @@ from training import colorize_library  # noqa: E402
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 EVAL_SIDE = 768
 OWN_HELD_OUT = Path("build/colorize-data/val")
-
-# photographs (not illustrations) of the packages reserved for evaluation
-RESERVED: dict[tuple[str, str], tuple[str, ...]] = {
-    LOMIRI_16: tuple(
-        f"usr/share/backgrounds/{name}.jpg"
-        for name in (
-            "Bridge_by_Sander_Klootwijk",
-            "Dragonfly_by_Bolly",
-            "Picture_0B_by_freespace",
-            "Picture_1A_by_freespace",
-            "Wine_by_Jakkub_Mede",
-            "aitzgorri_by_Aitzol_Berasategi",
-            "friends_by_Aitzol_Berasategi",
-            "greentock_by_Peter_Nerlich",
-            "life_by_Aitzol_Berasategi",
-            "picosdeeuropa_by_Aitzol_Berasategi",
-            "seeding_by_Clements_Engelhardt",
-            "sunset_by_Aitzol_Berasategi",
-        )
-    ),
-    LOMIRI_20: ("usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg",),
-    DLIB: tuple(
-        f"usr/share/doc/libdlib19.1/examples/{name}.jpg"
-        for name in (
-            "faces/2008_002079",
-            "faces/2008_002470",
-            "faces/2008_004176",
-            "faces/2008_007676",
-            "faces/2009_004587",
-            "faces/bald_guys",
-            "faces/dogs",
-            "mmod_cars_test_image",
-        )
-    ),
-}
 
 
 def grey(rgb: np.ndarray) -> np.ndarray:
@@ -150,15 +122,15 @@ def evaluate(workdir: Path) -> None:
         loo = colorize_library.save_library(
             colorize_library.library_from_images([(n, photos[n]) for n in PHOTOS if n != name]), workdir / f"loo-{name}.npz"
         )
-        runs: dict[str, Callable[[], np.ndarray]] = {
-            "ref-self": lambda t=truth, g=g: colorize(g, mode="reference", reference=jitter_colours(t)),
-            "ref-other": lambda g=g, o=photos[PHOTOS[(k + 1) % len(PHOTOS)]]: colorize(g, mode="reference", reference=o),
-            "auto-lib": lambda g=g: colorize(g, mode="auto", context=with_library(full_lib)),
-            "auto-lib-loo": lambda g=g, loo=loo: colorize(g, mode="auto", context=with_library(loo)),
-            "hints-16": lambda t=truth, g=g: colorize(g, mode="hints", hints=grid_hints(t)),
+        results = {
+            "ref-self": colorize(g, mode="reference", reference=jitter_colours(truth)),
+            "ref-other": colorize(g, mode="reference", reference=photos[PHOTOS[(k + 1) % len(PHOTOS)]]),
+            "auto-lib": colorize(g, mode="auto", context=with_library(full_lib)),
+            "auto-lib-loo": colorize(g, mode="auto", context=with_library(loo)),
+            "hints-16": colorize(g, mode="hints", hints=grid_hints(truth)),
         }
-        for mode, run in runs.items():
-            psnr, colourful, err = metrics(run(), g, truth)
+        for mode, result in results.items():
+            psnr, colourful, err = metrics(result, g, truth)
             print(f"{name:<10} {mode:<13} {psnr:>8.1f} {colourful:>10.1f} {err:>8.1f}")
 
 
@@ -168,11 +140,6 @@ def _shrink(rgb: np.ndarray) -> np.ndarray:
     if scale == 1.0:
         return rgb
     return cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-
-
-def reserved_photos() -> list[tuple[str, np.ndarray]]:
-    """The reserved evaluation photos (see :mod:`bench.photos`)."""
-    return [(Path(file).stem[:24], load(source, file, EVAL_SIDE)) for source, files in RESERVED.items() for file in files]
 
 
 def own_held_out() -> list[tuple[str, np.ndarray]]:
@@ -199,35 +166,93 @@ def with_model(path: Path) -> ChainContext:
     return ChainContext(settings=OperationSettings(colorize_model_path=str(path)))
 
 
-def evaluate_auto_held_out(workdir: Path, before_model: Path | None = None) -> None:
-    """Auto mode before (library, or ``before_model``) and after (packaged model) on photos never used for building."""
+def evaluate_auto_held_out(workdir: Path, photos: list[tuple[str, np.ndarray]], before_model: Path | None = None) -> None:
+    """Auto mode before (library, or ``before_model``) and after (packaged model) on photos never trained on."""
     if before_model is None:
         library = colorize_library.save_library(colorize_library.build_library(), workdir / "library.npz")
-        print("before = the reference library (scikit-image's photos); after = the packaged model")
+        print("before = the reference library (scikit-image's photos); after = the packaged model + natural corrections")
     else:
-        print(f"before = {before_model}; after = the packaged model")
-    sets = {"own held-out split (training/colorize_data.json, split=val)": own_held_out()}
-    sets["reserved for evaluation (lomiri-wallpapers*, libdlib19.1)"] = reserved_photos()
-    for title, photos in sets.items():
-        print(f"\n{title}")
-        print(f"{'photo':<26} {'grey err':>8} {'before':>8} {'after':>8} {'M truth':>8} {'M before':>8} {'M after':>8}")
-        totals = np.zeros(6)
-        beats = 0
-        for name, truth in photos:
-            g = grey(truth)
-            if before_model is None:
-                before = colorize(g, mode="auto", context=with_library(library))
-            else:
-                before = colorize(g, mode="auto", context=with_model(before_model))
-            after = colorize(g, mode="auto")
-            errors = [ab_err(image, truth) for image in (g, before, after)]
-            row = np.array([*errors, *(colorfulness(image) for image in (truth, before, after))])
-            totals += row
-            beats += int(row[2] < row[0])
-            print(f"{name:<26} " + " ".join(f"{v:>8.1f}" for v in row), flush=True)
-        mean = totals / len(photos)
-        print(f"{'mean of ' + str(len(photos)) + ' photos':<26} " + " ".join(f"{v:>8.1f}" for v in mean))
-        print(f"after beats grey on {beats}/{len(photos)} photos; err = mean a*b* distance to the truth; M = colourfulness")
+        print(f"before = {before_model}; after = the packaged model + natural corrections")
+    print("\nown held-out split (training/colorize_data.json, split=val; never trained on)")
+    header = ("grey err", "before", "after", "M truth", "M before", "M after", "ratio")
+    print(f"{'photo':<26} " + " ".join(f"{h:>8}" for h in header))
+    rows = []
+    for name, truth in photos:
+        g = grey(truth)
+        if before_model is None:
+            before = colorize(g, mode="auto", context=with_library(library))
+        else:
+            before = colorize(g, mode="auto", context=with_model(before_model))
+        after = colorize(g, mode="auto")
+        errors = [ab_err(image, truth) for image in (g, before, after)]
+        colourful = [colorfulness(image) for image in (truth, before, after)]
+        row = np.array([*errors, *colourful, colourful[2] / max(colourful[0], 1e-6)])
+        rows.append(row)
+        print(f"{name[:26]:<26} " + " ".join(f"{v:>8.2f}" for v in row), flush=True)
+    table = np.array(rows)
+    print(f"{'mean of ' + str(len(rows)) + ' photos':<26} " + " ".join(f"{v:>8.2f}" for v in table.mean(axis=0)))
+    beats = int(np.sum(table[:, 2] < table[:, 0]))
+    print(
+        f"after beats grey (lower a*b* error) on {beats}/{len(rows)} photos ({100 * beats / len(rows):.0f} %); "
+        f"mean colourfulness ratio M(after)/M(truth) {table[:, 6].mean():.2f} (median {np.median(table[:, 6]):.2f}); "
+        f"err = mean a*b* distance to the truth"
+    )
+
+
+def toned(g: np.ndarray, dark_ab: tuple[float, float], light_ab: tuple[float, float]) -> np.ndarray:
+    """A tinted monochrome print of the grey ``g``: its L*, a*b* a function of L* only."""
+    lab = color.rgb2lab(g)
+    t = (lab[..., :1] / 100.0).clip(0, 1)
+    lab[..., 1:] = (1 - t) * np.array(dark_ab) + t * np.array(light_ab)
+    return np.clip(color.lab2rgb(lab) * 255, 0, 255).round().astype(np.uint8)
+
+
+TONES = {
+    "sepia": ((14, 28), (4, 14)),
+    "selenium": ((10, -2), (2, 3)),
+    "cyanotype": ((-12, -30), (-6, -14)),
+    "yellowed": ((2, 6), (3, 22)),
+}
+
+
+def _jpeg(rgb: np.ndarray, quality: int = 85) -> np.ndarray:
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    assert ok and decoded is not None
+    return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+
+
+def monochrome_or_colour(photos: list[tuple[str, np.ndarray]]) -> None:
+    """Colour photos unchanged; tinted monochrome (as JPEG) coloured as grey; a flat grey image calm."""
+    from retouch.ops.colorize.tint import is_monochrome, residual_chroma
+
+    unchanged = 0
+    detected = {tone: 0 for tone in TONES}
+    differences: list[float] = []
+    residuals: list[float] = []
+    for _, truth in photos:
+        context = ChainContext()
+        unchanged += int(np.array_equal(colorize(truth, context=context), truth) and bool(context.outcome.already_in_colour))
+        residuals.append(residual_chroma(truth))
+        g = grey(truth)
+        from_grey = colorize(g)
+        for tone, (dark, light) in TONES.items():
+            print_ = _jpeg(toned(g, dark, light))
+            detected[tone] += int(is_monochrome(print_))
+            differences.append(float(np.abs(colorize(print_).astype(int) - from_grey).mean()))
+    n = len(photos)
+    print(f"\nmonochrome or colour, on the same {n} photos")
+    print(
+        f"  colour photos returned unchanged with already_in_colour: {unchanged}/{n} (residual chroma min {min(residuals):.1f})"
+    )
+    for tone, count in detected.items():
+        print(f"  {tone} version of the grey (JPEG q85) treated as monochrome: {count}/{n}")
+    print(f"  tinted result vs the grey's result: mean |RGB difference| {np.mean(differences):.2f} (max {max(differences):.2f})")
+    rng = np.random.default_rng(0)
+    flat = np.clip(128 + rng.normal(0, 2, (480, 640)), 0, 255).astype(np.uint8)
+    lab = _lab(colorize(np.dstack([flat] * 3)))
+    chroma = np.hypot(lab[..., 1], lab[..., 2])
+    print(f"  featureless grey image (128 +- 2): chroma mean {chroma.mean():.2f}, max {chroma.max():.2f} (Lab units)")
 
 
 def tiny_model(path: Path) -> Path | None:
@@ -262,7 +287,10 @@ def timing(workdir: Path, repeats: int = 3) -> None:
     reference = np.asarray(data.astronaut())
     library = colorize_library.save_library(colorize_library.build_library(), workdir / "library.npz")
     model = tiny_model(workdir / "tiny.onnx")
+    portrait = cv2.resize(grey(reference), (4000, 3000), interpolation=cv2.INTER_CUBIC)
     runs: dict[str, Callable[[], np.ndarray]] = {
+        "auto (packaged model)": lambda: colorize(big),
+        "auto (model, one face)": lambda: colorize(portrait),
         "reference": lambda: colorize(big, mode="reference", reference=reference),
         "hints (16)": lambda: colorize(big, mode="hints", hints=grid_hints(cv2.resize(photo, (4000, 3000)))),
         "auto (library)": lambda: colorize(big, mode="auto", context=with_library(library)),
@@ -293,7 +321,9 @@ def main() -> None:
     os.environ.pop("COLORIZE_LIBRARY_PATH", None)
     with tempfile.TemporaryDirectory() as tmp:
         if not args.no_held_out:
-            evaluate_auto_held_out(Path(tmp), args.before_model)
+            photos = own_held_out()
+            evaluate_auto_held_out(Path(tmp), photos, args.before_model)
+            monochrome_or_colour(photos)
         if not args.no_modes:
             evaluate(Path(tmp))
         if not args.no_timing:
