@@ -420,3 +420,51 @@ def test_an_early_upload_deadline_is_rescheduled_not_applied(aws: Aws) -> None:
         QueueUrl=aws.queue_url("ResponseQueue"), AttributeNames=["ApproximateNumberOfMessagesDelayed"]
     )
     assert int(attrs["Attributes"]["ApproximateNumberOfMessagesDelayed"]) == 2  # the API's and the re-sent one
+
+
+# --- push: WebSocket routes and fan-out ---------------------------------------------------------
+class _Connections:
+    def __init__(self) -> None:
+        self.added: list[tuple[str, str]] = []
+
+    def add(self, connection_id: str, owner: str) -> None:
+        self.added.append((connection_id, owner))
+
+
+def test_websocket_connect_takes_the_authorizers_principal_and_refuses_without_one() -> None:
+    from types import SimpleNamespace
+
+    from retouch.local.websocket import websocket_event
+    from retouch.logic import push
+
+    deps = SimpleNamespace(connections=_Connections())
+    assert push.websocket_route(websocket_event("$connect", "c1", sub="alice"), deps) == {"statusCode": 200}  # type: ignore[arg-type]
+    assert push.websocket_route(websocket_event("$connect", "c2"), deps) == {"statusCode": 401}  # type: ignore[arg-type]
+    assert deps.connections.added == [("c1", "alice")]
+
+
+def test_push_fan_out_parses_each_signal_once_and_works_a_jobs_last_event_signal_only(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from retouch.adapters.queue import MessageQueue
+    from retouch.events import EventSignal
+    from retouch.logic import push
+
+    parsed: list[str] = []
+    parse = EventSignal.from_json.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(EventSignal, "from_json", classmethod(lambda cls, text: parsed.append(text) or parse(cls, text)))
+    worked: list[EventSignal] = []
+    monkeypatch.setattr(push, "fan_out", lambda signal, deps: worked.append(signal) or 1)
+    signals = [
+        EventSignal("event", "j1", seq=1),
+        EventSignal("event", "j2", seq=1),
+        EventSignal("event", "j1", seq=2),
+        EventSignal("subscribe", "j1", connection_id="c1", after=0),
+    ]
+    messages = [{"MessageId": f"m{n}", "ReceiptHandle": f"r{n}", "Body": s.to_json()} for n, s in enumerate(signals)]
+    sqs = SimpleNamespace(change_message_visibility_batch=lambda **_: {})
+    deps = SimpleNamespace(events=MessageQueue(sqs, "events.fifo"), settings=SimpleNamespace(visibility_lease_seconds=30))  # type: ignore[arg-type]
+    response = push.fan_out_batch(sqs_event(messages, "arn:aws:sqs:us-east-1:123456789012:events.fifo"), context(), deps)  # type: ignore[arg-type]
+    assert response == {"batchItemFailures": []}
+    assert len(parsed) == len(signals)
+    assert worked == signals[1:]  # j1's first event signal is covered by its second
