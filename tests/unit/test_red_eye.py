@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from skimage import color, data
 
+from retouch.cli.operations import parse_cli_operation
 from retouch.errors import InvalidParameters
-from retouch.ops import get, parse_cli_operation, portrait
+from retouch.ops import get, portrait
 from retouch.ops.faces import detect_faces
 from retouch_testkit.portrait import MEAN_BOUND, P95_BOUND, measure, paint_red_eyes
 

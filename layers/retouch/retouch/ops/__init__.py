@@ -6,8 +6,6 @@ One module per family implements them as pure functions: :mod:`.geometry` (crop,
 :mod:`.colorize`. Importing this package imports none of them (nor numpy or OpenCV).
 """
 
-from typing import Any
-
 from retouch.ops.registry import apply_operations
 from retouch.ops.specs import (
     MAX_OPERATIONS,
@@ -43,12 +41,3 @@ __all__ = [
     "output_size",
     "validate_operations",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    # the command line's NAME:key=value parser moved to retouch.cli.operations; still found here
-    if name == "parse_cli_operation":
-        from retouch.cli.operations import parse_cli_operation
-
-        return parse_cli_operation
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
