@@ -526,8 +526,8 @@ async function previewInput(item) {
   canvas.width = Math.max(1, Math.round(bitmap.width * scale));
   canvas.height = Math.max(1, Math.round(bitmap.height * scale));
   canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
-  bitmap.close();
   item.previewScale = canvas.width / bitmap.width;
+  bitmap.close();
   item.previewBlob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
   item.previewUrl = URL.createObjectURL(item.previewBlob);
   return item.previewBlob;
@@ -625,7 +625,7 @@ function writeAddress() {
   const hash = fragment();
   if (state.jobs.length) hash.set("job", state.jobs.join(","));
   else hash.delete("job");
-  const text = hash.toString();
+  const text = hash.toString().replace(/%2C/gi, ","); // job ids, comma separated, readable
   history.replaceState(null, "", `${location.pathname}${location.search}${text ? `#${text}` : ""}`);
 }
 

@@ -17,8 +17,10 @@ export function setUpViewer(h) {
   $("#viewer-close").addEventListener("click", () => dialog.close());
   dialog.addEventListener("close", () => {
     abort?.abort();
+    // back to the button that opened the view (the card may have been redrawn meanwhile)
+    const again = current?.node?.querySelector('[data-action="open"]');
     current = null;
-    opener?.focus();
+    (opener?.isConnected ? opener : again)?.focus();
   });
   $("#viewer-zoom").addEventListener("change", layout);
   $("#viewer-compare").addEventListener("input", compare);
@@ -104,8 +106,8 @@ function place(event) {
   if (!current || m === "look" || !current.file) return;
   const rect = $("#viewer-canvas").getBoundingClientRect();
   const [w, h] = baseSize();
-  const x = Math.round(((event.clientX - rect.left) / rect.width) * w);
-  const y = Math.round(((event.clientY - rect.top) / rect.height) * h);
+  const x = Math.floor(((event.clientX - rect.left) / rect.width) * w); // the pixel clicked
+  const y = Math.floor(((event.clientY - rect.top) / rect.height) * h);
   if (x < 0 || y < 0 || x >= w || y >= h) return;
   if (m === "eye") current.points.push([x, y]);
   else current.hints.push({ x, y, colour: $("#viewer-colour").value });
