@@ -30,6 +30,7 @@ expect = sync_api.expect
 __all__ = ["browser"]  # the module's Chromium, shared with test_web.py's definition
 
 OFFSET = (120, 90)
+CENTRE = "(s) => s.scrollTo((s.scrollWidth - s.clientWidth) / 2, (s.scrollHeight - s.clientHeight) / 2)"
 
 
 def red_eyed_close_up(path: Path) -> tuple[int, int]:
@@ -98,9 +99,7 @@ def test_full_size_view_zoom_point_at_an_eye_rerun_and_place_a_colour(stack: Emb
         expect(page.locator("#viewer-status")).to_contain_text("Preview with your points")
         if DOCS.exists():
             viewer.get_by_label("Zoom").select_option(label="200 %")
-            page.locator("#viewer-stage").evaluate(
-                "(s) => s.scrollTo(s.scrollWidth / 2 - s.clientWidth / 2, s.scrollHeight / 2 - s.clientHeight / 2)"
-            )
+            page.locator("#viewer-stage").evaluate(CENTRE)
             page.screenshot(path=str(DOCS / "web-fullsize.png"))
             viewer.get_by_label("Zoom").select_option(label="100 %")
 
