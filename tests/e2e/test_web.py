@@ -332,6 +332,52 @@ def test_task_first_checks_errors_skip_address_outcomes_and_zip(stack: EmbeddedS
         context.close()
 
 
+def test_a_reload_during_the_uploads_warns_first_and_loses_nothing(stack: EmbeddedStack, browser: Any, tmp_path: Path) -> None:
+    photos = write_photos(tmp_path / "photos")
+    context, page, errors = new_page(browser)
+    dialogs: list[str] = []
+    try:
+        open_page(page, stack)
+        drop_files(page, photos["good"][:2])
+        items = results(page)
+        expect(items.filter(has_text="coffee.jpg")).to_contain_text("Ready")
+        page.get_by_role("checkbox", name="Brighten and add contrast").check()
+        held: list[Any] = []
+
+        def hold(route: Any) -> None:
+            if route.request.method == "POST" and b'filename="coffee.jpg"' in (route.request.post_data_buffer or b""):
+                held.append(route)
+            else:
+                route.continue_()
+
+        page.route("**/*", hold)
+        page.get_by_role("button", name="Start").click()
+        expect(items.filter(has_text="astronaut.jpg")).to_have_class(re.compile(r"\bdone\b"), timeout=SLOW)
+        expect(items.filter(has_text="coffee.jpg")).to_contain_text("Uploading")
+        address = page.url
+        assert "#job=" in address
+        page.unroute("**/*", hold)
+
+        def leave(dialog: Any) -> None:
+            dialogs.append(dialog.type)
+            dialog.accept()  # "leave the page": the person reloads anyway
+
+        page.on("dialog", leave)
+        page.reload()
+        assert dialogs == ["beforeunload"]  # the browser asked first
+        expect(page.locator("body")).to_have_attribute("data-ready", "true")
+        assert page.url == address
+        # the same job, and the interrupted upload is sent again from the kept original
+        for name in ("astronaut.jpg", "coffee.jpg"):
+            card = results(page).filter(has_text=name)
+            expect(card).to_have_class(re.compile(r"\bdone\b"), timeout=SLOW)
+            expect(card.get_by_role("slider", name=f"Compare before and after: {name}")).to_be_visible()
+        expect(page.locator("#job-summary")).to_have_text("2 done.")
+        assert errors == []
+    finally:
+        context.close()
+
+
 def test_on_a_phone_start_and_errors_stay_where_the_person_looks(stack: EmbeddedStack, browser: Any, tmp_path: Path) -> None:
     photos = write_photos(tmp_path / "photos")
     context, page, errors = new_page(browser, viewport=PHONE)

@@ -684,17 +684,23 @@ async function runJob(items, operations, { replaces = null } = {}) {
   created.uploads.forEach((target, n) => {
     const item = items[n];
     Object.assign(item, { jobId: created.job_id, imageId: target.image_id, operations, downloadUrl: null, outcome: null, format: null });
-    kept[target.image_id] = { file: item.file, name: item.name, points: item.points, hints: item.hints };
+    kept[target.image_id] = { file: item.file, name: item.name, points: item.points, hints: item.hints, target };
     item.status = "uploading";
     renderItem(item);
   });
   keepJob(created.job_id, { images: kept, replaces });
   updateSummary();
   const finished = follow(created, items);
-  const queue = created.uploads.map((target, n) => [target, items[n]]);
+  await uploadAll(created.uploads.map((target, n) => [target, items[n]]));
+  await finished;
+}
+
+/** Upload `[target, item]` pairs, a few at a time, each with its progress bar. */
+async function uploadAll(queue) {
   const worker = async () => {
     for (let next = queue.shift(); next; next = queue.shift()) {
       const [target, item] = next;
+      setStatus(item, "uploading");
       try {
         await upload(target, item.file, (fraction) => setProgress(item, fraction));
         if (item.status === "uploading") setStatus(item, "queued");
@@ -704,7 +710,6 @@ async function runJob(items, operations, { replaces = null } = {}) {
     }
   };
   await Promise.all(Array.from({ length: UPLOAD_CONCURRENCY }, worker));
-  await finished;
 }
 
 /** Follow a job's photos until each is done or failed. */
@@ -1077,6 +1082,7 @@ async function reopen(jobId, scroll = false) {
     const kept = await keptJob(jobId);
     rememberJob(jobId);
     const items = [];
+    const resume = []; // uploads the page was closed during: sent again, from the kept originals
     for (const image of job.images) {
       let item = state.items.find((i) => i.jobId === jobId && i.imageId === image.image_id);
       const replaced = kept?.replaces && state.items.find((i) => i.jobId === kept.replaces.jobId && i.imageId === kept.replaces.imageId);
@@ -1088,16 +1094,22 @@ async function reopen(jobId, scroll = false) {
         state.items.push(item);
       }
       item.operations = job.operations.map((o) => ({ op: o.op, params: { ...(o.params || {}) } }));
-      if (image.status === "pending") {
+      const own = kept?.images?.[image.image_id];
+      if (image.status === "pending" && job.status !== "complete" && own?.file && own.target) {
+        resume.push([own.target, item]);
+      } else if (image.status === "pending") {
         item.status = "pending";
-        item.message = job.status === "complete" ? "Never uploaded." : "Waiting for its upload: if the page was closed while uploading, re-run it once the job ends.";
+        item.message = job.status === "complete" ? "Never uploaded." : "Waiting for its upload (it was being sent from another tab or browser).";
       }
       applyImage(item, image);
       renderItem(item);
       items.push(item);
     }
     updateSummary();
-    if (job.status !== "complete") follow({ job_id: jobId, websocket_url: job.websocket_url }, items);
+    if (job.status !== "complete") {
+      follow({ job_id: jobId, websocket_url: job.websocket_url }, items);
+      await uploadAll(resume);
+    }
     if (scroll) $("#results-section").scrollIntoView({ block: "start" });
   } catch (error) {
     fieldError($("#start-error"), `The job ${jobId} could not be opened: ${error.message}`, null, { focus: false });
