@@ -49,8 +49,10 @@ from skimage import data
 
 from bench.photos import DLIB, OPENCV_DOC, load
 from retouch.ops import faces as face_analysis
-from retouch.ops import portrait
 from retouch.ops.faces import Face
+from retouch.ops.portrait import teeth
+from retouch.ops.portrait.eyes import red_eye
+from retouch.ops.portrait.pupils import redness
 from retouch_testkit.portrait import (
     ASTRONAUT_FACE_CROP,  # noqa: F401 - other benches import it from here
     EYE_FIXED_REDNESS,
@@ -104,17 +106,17 @@ def evaluate_face_photo(name: str, image: np.ndarray, patch_box: tuple[int, int,
     row = Row(name, faces=f"{len(faces)}/1")
     painted, discs = paint_red_eyes(image, faces)
     painted = paint_red_patch(painted, patch_box)
-    fixed, t_red = _timed(portrait.red_eye, painted)
+    fixed, t_red = _timed(red_eye, painted)
     outside = ~eye_windows(image.shape, faces)
     x, y, w, h = patch_box
-    patch_red = float(portrait.redness(fixed[y : y + h, x : x + w]).mean())
+    patch_red = float(redness(fixed[y : y + h, x : x + w]).mean())
     row.eyes = f"{eyes_fixed(fixed, discs)}/{len(discs)}"
     row.psnr_red_eye = f"{psnr(painted, fixed, outside):.1f}"
     row.red_patch = f"{patch_red:.2f}"
 
     mask = teeth_region(image, faces[0])
     yellowed = yellow_teeth(image, mask)
-    whitened, t_teeth = _timed(portrait.teeth_whitening, yellowed)
+    whitened, t_teeth = _timed(teeth.teeth_whitening, yellowed)
     b_before = float(lab(yellowed)[..., 2][mask].mean())
     b_after = float(lab(whitened)[..., 2][mask].mean())
     lips = np.zeros(image.shape[:2], np.uint8)
@@ -131,7 +133,7 @@ def evaluate_collage() -> Row:
     img, placed = collage()
     faces = face_analysis.detect_faces(img)
     painted, discs = paint_red_eyes(img, faces)
-    fixed, t_red = _timed(portrait.red_eye, painted)
+    fixed, t_red = _timed(red_eye, painted)
     outside = ~eye_windows(img.shape, faces)
     return Row(
         "collage 1024x768, faces 40-250 px",
@@ -145,8 +147,8 @@ def evaluate_collage() -> Row:
 def evaluate_no_faces() -> Row:
     img = data.coffee()
     faces = face_analysis.detect_faces(img)
-    a = portrait.red_eye(img)
-    b = portrait.teeth_whitening(img)
+    a = red_eye(img)
+    b = teeth.teeth_whitening(img)
     return Row("coffee (no face)", faces=f"{len(faces)}/0", psnr_red_eye=f"{psnr(img, a):.1f}", psnr_teeth=f"{psnr(img, b):.1f}")
 
 
@@ -186,14 +188,14 @@ def red_eye_counts(image: np.ndarray) -> dict[str, tuple[int, int, float]]:
     ``cat_eye`` on the photo as it is (no defect painted): (eyes touched, eyes, PSNR of the whole
     photo) - eyes darkened that had no flash defect."""
     faces = face_analysis.detect_faces(image)
-    plain = portrait.red_eye(image)
-    with_cat_eye = portrait.red_eye(image, cat_eye=True)
+    plain = red_eye(image)
+    with_cat_eye = red_eye(image, cat_eye=True)
     n_eyes = sum(len(f.eyes) for f in faces)
     out = {CLEAN_CAT_EYE: (eyes_touched(plain, with_cat_eye, faces), n_eyes, psnr(plain, with_cat_eye))}
     for name, colour in {**RED_DEFECTS, **BRIGHT_DEFECTS}.items():
         painted, discs = paint_red_eyes(image, faces, colour)
         bright = name in BRIGHT_DEFECTS
-        fixed = portrait.red_eye(painted, cat_eye=bright)
+        fixed = red_eye(painted, cat_eye=bright)
         count = eyes_darkened(fixed, discs) if bright else eyes_fixed(fixed, discs)
         out[name] = (count, len(discs), psnr(painted, fixed, ~eye_windows(image.shape, faces)))
     return out
@@ -210,12 +212,12 @@ def teeth_rows(
     for face in faces:
         if face.inner_lips is None:
             continue
-        if face.mouth_opening < portrait.MIN_MOUTH_OPENING:
+        if face.mouth_opening < teeth.MIN_MOUTH_OPENING:
             closed += 1
             y0 = max(0, int(face.box[1]))
             x0 = max(0, int(face.box[0]))
             region = (slice(y0, y0 + face.box[3]), slice(x0, x0 + face.box[2]))
-            unchanged += int(np.array_equal(portrait.teeth_whitening(image)[region], image[region]))
+            unchanged += int(np.array_equal(teeth.teeth_whitening(image)[region], image[region]))
             continue
         mask = teeth_region(image, face)
         if mask.sum() < 12:
@@ -224,7 +226,7 @@ def teeth_rows(
         cv2.fillPoly(mouth, [np.round(face.inner_lips * 4).astype(np.int32)], 1, cv2.LINE_8, 2)
         for db in shifts:
             yellowed = yellow_teeth(image, mask, db=db)
-            whitened = portrait.teeth_whitening(yellowed)
+            whitened = teeth.teeth_whitening(yellowed)
             rows.append(
                 (
                     float(lab(image)[..., 2][mask].mean()),

@@ -49,7 +49,7 @@ from skimage import data
 from bench.eval_portrait import RED_DEFECTS, astronaut_12mp
 from bench.photos import OPENCV_DOC, load
 from retouch.ops import faces as face_analysis
-from retouch.ops import portrait
+from retouch.ops.portrait.eyes import red_eye
 from retouch_testkit.portrait import MEAN_BOUND, P95_BOUND, Disc, EyeResult, collage, measure, paint_red_eyes
 
 TEXTURED_FRACTION = 0.6
@@ -117,7 +117,7 @@ def crop(image: np.ndarray, x: float, y: float, half: int) -> np.ndarray:
 def run_scene(
     scene: Scene, painted: np.ndarray, discs: list[Disc], irises: list[float], points: list[list[float]] | None = None
 ) -> None:
-    fixed = portrait.red_eye(painted, points=points) if points else portrait.red_eye(painted)
+    fixed = red_eye(painted, points=points) if points else red_eye(painted)
     for disc, iris in zip(discs, irises, strict=True):
         scene.results.append(measure(painted, fixed, disc, iris))
     for disc, iris in list(zip(discs, irises, strict=True))[:2]:
@@ -198,12 +198,12 @@ def non_red_points() -> Scene:
     scene = Scene("non-red eyes at points (changed px)")
     img = data.astronaut()
     eyes = detected_eyes(img)
-    out = portrait.red_eye(img, points=[[x, y] for x, y, _ in eyes])
+    out = red_eye(img, points=[[x, y] for x, y, _ in eyes])
     scene.crops.append((crop(img, eyes[0][0], eyes[0][1], 12), crop(out, eyes[0][0], eyes[0][1], 12)))
     print(f"non-red eyes at points: astronaut {int(np.any(out != img, axis=2).sum())} px changed", end="; ")
     cat = data.chelsea()
-    out = portrait.red_eye(cat, points=[[x, y] for x, y, _ in CAT_EYES])
-    on_iris = portrait.red_eye(cat, points=[[x + 0.6 * r, y] for x, y, r in CAT_EYES])
+    out = red_eye(cat, points=[[x, y] for x, y, _ in CAT_EYES])
+    on_iris = red_eye(cat, points=[[x + 0.6 * r, y] for x, y, r in CAT_EYES])
     print(
         f"chelsea (no shine) {int(np.any(out != cat, axis=2).sum())} px changed at the pupils, "
         f"{int(np.any(on_iris != cat, axis=2).sum())} px at points on the irises"
@@ -220,7 +220,7 @@ def shine_scene() -> Scene:
     cat = data.chelsea()
     eyes = CAT_EYES
     painted, discs = paint_textured(cat, eyes, (60, 220, 140))
-    fixed = portrait.red_eye(painted, points=[[x, y] for x, y, _ in eyes])
+    fixed = red_eye(painted, points=[[x, y] for x, y, _ in eyes])
     scene = Scene("chelsea, green eye-shine at points")
     for disc, (x, y, iris) in zip(discs, eyes, strict=True):
         result = measure(painted, fixed, disc, iris)

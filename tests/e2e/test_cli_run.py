@@ -151,11 +151,11 @@ def _retouch_inputs(folder: Path) -> dict[str, Path]:
 def _redness_in_eyes(path: Path) -> float:
     import numpy as np
 
-    from retouch.ops import portrait
     from retouch.ops.faces import detect_faces
+    from retouch.ops.portrait.pupils import redness
 
     image = np.asarray(Image.open(path).convert("RGB"))
-    red = portrait.redness(image)
+    red = redness(image)
     values = [
         red[int(e.center[1]) - 2 : int(e.center[1]) + 3, int(e.center[0]) - 2 : int(e.center[0]) + 3].mean()
         for f in detect_faces(image)

@@ -16,9 +16,12 @@ from skimage import data
 from retouch import ops
 from retouch.errors import InvalidParameters
 from retouch.ops import faces as face_analysis
-from retouch.ops import get, portrait
+from retouch.ops import get
 from retouch.ops.context import ChainContext
 from retouch.ops.faces import Face, detect_faces
+from retouch.ops.portrait import teeth
+from retouch.ops.portrait.eyes import red_eye
+from retouch.ops.portrait.patches import polygon_mask
 from retouch_testkit.portrait import (
     collage,
     disc_mask,
@@ -62,7 +65,7 @@ def mosaic() -> tuple[np.ndarray, list[tuple[int, int, int, int]], list[Face]]:
 
 
 def inner_lips_mask(shape: tuple[int, ...], lips: np.ndarray) -> np.ndarray:
-    return portrait._polygon_mask(lips, 0, 0, shape[:2]).astype(bool)
+    return polygon_mask(lips, 0, 0, (shape[0], shape[1])).astype(bool)
 
 
 # --------------------------------------------------------------------------- detection
@@ -130,7 +133,7 @@ def test_red_eye_fixes_painted_pupils_and_touches_nothing_else(
     astronaut: np.ndarray, astronaut_face: Face, red_eyed: tuple[np.ndarray, list[tuple[float, float, float]]]
 ) -> None:
     painted, discs = red_eyed
-    fixed = portrait.red_eye(painted)
+    fixed = red_eye(painted)
     assert eyes_fixed(painted, discs) == 0
     assert eyes_fixed(fixed, discs) == len(discs) == 2
     assert psnr(painted, fixed, ~eye_windows(astronaut.shape, [astronaut_face])) > 45
@@ -144,7 +147,7 @@ def test_red_eye_fixes_painted_pupils_and_touches_nothing_else(
 
 def test_red_eye_keeps_catch_light(red_eyed: tuple[np.ndarray, list[tuple[float, float, float]]]) -> None:
     painted, discs = red_eyed
-    fixed = portrait.red_eye(painted)
+    fixed = red_eye(painted)
     for x, y, r in discs:
         gx, gy = round(x + 0.35 * r - 0.5), round(y - 0.35 * r - 0.5)
         assert painted[gy, gx].min() > 200
@@ -156,7 +159,7 @@ def test_red_eye_fixes_small_faces_in_collage(
 ) -> None:
     img, _, faces = mosaic
     painted, discs = paint_red_eyes(img, faces)
-    fixed = portrait.red_eye(painted)
+    fixed = red_eye(painted)
     assert eyes_fixed(fixed, discs) == len(discs) == 2 * len(faces)
     assert psnr(painted, fixed, ~eye_windows(img.shape, faces)) > 45
 
@@ -164,20 +167,20 @@ def test_red_eye_fixes_small_faces_in_collage(
 def test_red_eye_leaves_photos_without_red_eyes_unchanged(
     astronaut: np.ndarray, mosaic: tuple[np.ndarray, list[tuple[int, int, int, int]], list[Face]]
 ) -> None:
-    assert np.array_equal(portrait.red_eye(astronaut), astronaut)
-    assert np.array_equal(portrait.red_eye(mosaic[0]), mosaic[0])
-    assert np.array_equal(portrait.red_eye(data.coffee()), data.coffee())
+    assert np.array_equal(red_eye(astronaut), astronaut)
+    assert np.array_equal(red_eye(mosaic[0]), mosaic[0])
+    assert np.array_equal(red_eye(data.coffee()), data.coffee())
 
 
 def test_red_eye_strength_zero_changes_nothing(red_eyed: tuple[np.ndarray, list[tuple[float, float, float]]]) -> None:
     painted, _ = red_eyed
-    assert np.array_equal(portrait.red_eye(painted, strength=0.0), painted)
+    assert np.array_equal(red_eye(painted, strength=0.0), painted)
 
 
 def test_red_eye_keeps_alpha_channel(red_eyed: tuple[np.ndarray, list[tuple[float, float, float]]]) -> None:
     painted, discs = red_eyed
     alpha = np.full((*painted.shape[:2], 1), 77, np.uint8)
-    fixed = portrait.red_eye(np.concatenate([painted, alpha], axis=2))
+    fixed = red_eye(np.concatenate([painted, alpha], axis=2))
     assert fixed.shape[2] == 4 and np.all(fixed[..., 3] == 77)
     assert eyes_fixed(fixed[..., :3], discs) == 2
 
@@ -189,7 +192,7 @@ def test_teeth_whitening_removes_yellow_only_inside_the_mouth(astronaut: np.ndar
     mask = teeth_region(astronaut, astronaut_face)
     assert mask.sum() > 80  # the smile shows teeth
     yellowed = yellow_teeth(astronaut, mask)
-    whitened = portrait.teeth_whitening(yellowed)
+    whitened = teeth.teeth_whitening(yellowed)
     before, after = lab(yellowed), lab(whitened)
     b0, b1 = before[..., 2][mask].mean(), after[..., 2][mask].mean()
     assert b0 > 20
@@ -198,17 +201,22 @@ def test_teeth_whitening_removes_yellow_only_inside_the_mouth(astronaut: np.ndar
     [seen] = detect_faces(yellowed)  # the lips as the operation saw them in its own input
     assert seen.inner_lips is not None and seen.outer_lips is not None
     mouth = inner_lips_mask(astronaut.shape, seen.inner_lips)
-    assert psnr(yellowed, whitened, ~mouth) > 45  # lips, skin and everything else
-    lips = inner_lips_mask(astronaut.shape, seen.outer_lips) & ~mouth
-    assert np.array_equal(whitened[lips], yellowed[lips])
+    outer = inner_lips_mask(astronaut.shape, seen.outer_lips)
+    assert np.array_equal(whitened[~outer], yellowed[~outer])  # skin and everything else
+    assert psnr(yellowed, whitened, ~mouth) > 45
+    lips = outer & ~mouth & (before[..., 1] >= 10)  # lip tissue (reddish) between the contours
+    assert lips.sum() > 200 and np.array_equal(whitened[lips], yellowed[lips])
+    # between the contours only teeth the inner contour cuts off change: bright and not red
+    rim = outer & ~mouth & np.any(whitened != yellowed, axis=2)
+    assert rim.sum() < 40 and (before[..., 1][rim] < 10).all() and (before[..., 0][rim] > 60).all()
 
 
 def test_teeth_whitening_strength_scales_the_effect(astronaut: np.ndarray, astronaut_face: Face) -> None:
     mask = teeth_region(astronaut, astronaut_face)
     yellowed = yellow_teeth(astronaut, mask)
-    b = [lab(portrait.teeth_whitening(yellowed, strength=s))[..., 2][mask].mean() for s in (0.0, 0.3, 1.0)]
+    b = [lab(teeth.teeth_whitening(yellowed, strength=s))[..., 2][mask].mean() for s in (0.0, 0.3, 1.0)]
     assert b[0] > b[1] > b[2]
-    assert np.array_equal(portrait.teeth_whitening(yellowed, strength=0.0), yellowed)
+    assert np.array_equal(teeth.teeth_whitening(yellowed, strength=0.0), yellowed)
 
 
 def test_teeth_whitening_leaves_closed_mouth_alone(astronaut: np.ndarray, astronaut_face: Face) -> None:
@@ -217,14 +225,14 @@ def test_teeth_whitening_leaves_closed_mouth_alone(astronaut: np.ndarray, astron
     closed[14] = closed[13]  # lower inner lip on the upper one
     face = replace(astronaut_face, landmarks=closed)
     assert face.mouth_opening == 0.0
-    assert portrait._whiten_face(astronaut, face, 1.0) is None
-    assert portrait._whiten_face(astronaut, astronaut_face, 1.0) is not None
+    assert teeth._whiten_face(astronaut, face, 1.0) is None
+    assert teeth._whiten_face(astronaut, astronaut_face, 1.0) is not None
 
 
 def test_portrait_ops_leave_faceless_photo_unchanged() -> None:
     coffee = data.coffee()
-    assert portrait.red_eye(coffee) is coffee
-    assert portrait.teeth_whitening(coffee) is coffee
+    assert red_eye(coffee) is coffee
+    assert teeth.teeth_whitening(coffee) is coffee
 
 
 # --------------------------------------------------------------------------- registry
@@ -247,7 +255,7 @@ def test_teeth_whitening_default_brings_clearly_yellow_teeth_to_natural_white(
     assert 6 < natural < 16  # the astronaut's own teeth: natural white
     for db in (14.0, 20.0, 26.0):  # b* about 24, 30, 36: clearly yellow
         yellowed = yellow_teeth(astronaut, mask, db=db)
-        whitened = portrait.teeth_whitening(yellowed)
+        whitened = teeth.teeth_whitening(yellowed)
         before, after = lab(yellowed), lab(whitened)
         assert 24 <= before[..., 2][mask].mean() <= 38
         assert 8 <= after[..., 2][mask].mean() <= 14  # near natural white, not blue-grey
@@ -258,7 +266,7 @@ def test_teeth_whitening_default_brings_clearly_yellow_teeth_to_natural_white(
 
 def test_teeth_whitening_leaves_natural_white_teeth_nearly_unchanged(astronaut: np.ndarray, astronaut_face: Face) -> None:
     mask = teeth_region(astronaut, astronaut_face)
-    before, after = lab(astronaut), lab(portrait.teeth_whitening(astronaut))
+    before, after = lab(astronaut), lab(teeth.teeth_whitening(astronaut))
     # only the few pixels above natural white (b* 10) lose some yellow
     assert 0 <= before[..., 2][mask].mean() - after[..., 2][mask].mean() < 2.5
     assert after[..., 2][mask].mean() > 7
@@ -266,13 +274,13 @@ def test_teeth_whitening_leaves_natural_white_teeth_nearly_unchanged(astronaut: 
 
 def test_whitening_targets_follow_strength() -> None:
     yellow = np.array([[[75.0, 2.0, 30.0]]], np.float32)
-    b = {s: float(portrait.whitening_targets(yellow, s)[0, 0, 2]) for s in (0.0, 0.3, 0.6, 1.0)}
+    b = {s: float(teeth.whitening_targets(yellow, s)[0, 0, 2]) for s in (0.0, 0.3, 0.6, 1.0)}
     assert b[0.0] == pytest.approx(30.0)
     assert b[0.3] == pytest.approx(20.0)  # half of the excess over natural white (10)
-    assert b[0.6] == pytest.approx(portrait.NATURAL_TEETH_B)
-    assert b[1.0] == pytest.approx(portrait.WHITEST_TEETH_B)
+    assert b[0.6] == pytest.approx(teeth.NATURAL_TEETH_B)
+    assert b[1.0] == pytest.approx(teeth.WHITEST_TEETH_B)
     bluish = np.array([[[75.0, 0.0, -3.0]]], np.float32)
-    assert portrait.whitening_targets(bluish, 1.0)[0, 0, 2] == pytest.approx(-3.0)  # never bluer
+    assert teeth.whitening_targets(bluish, 1.0)[0, 0, 2] == pytest.approx(-3.0)  # never bluer
 
 
 def test_red_eye_fixes_faces_of_26_to_48_px() -> None:
@@ -281,20 +289,20 @@ def test_red_eye_fixes_faces_of_26_to_48_px() -> None:
     assert matched(placed, faces) == len(placed)
     for colour in ((190, 25, 30), (160, 55, 50), (110, 30, 30)):
         painted, discs = paint_red_eyes(img, faces, colour)
-        fixed = portrait.red_eye(painted)
+        fixed = red_eye(painted)
         assert eyes_fixed(fixed, discs) == len(discs) == 2 * len(placed)
         assert psnr(painted, fixed, ~eye_windows(img.shape, faces)) > 45
 
 
 def test_red_eye_cat_eye_darkens_golden_pupils_only_when_asked(astronaut: np.ndarray, astronaut_face: Face) -> None:
     painted, discs = paint_red_eyes(astronaut, [astronaut_face], (225, 185, 80))
-    assert np.array_equal(portrait.red_eye(painted), painted)  # off by default
-    fixed = portrait.red_eye(painted, cat_eye=True)
+    assert np.array_equal(red_eye(painted), painted)  # off by default
+    fixed = red_eye(painted, cat_eye=True)
     core = disc_mask(astronaut.shape, discs, 0.6)
     assert fixed[core].astype(float).mean() < 90
     assert np.ptp(fixed[core].mean(axis=0)) < 10  # dark and neutral
     assert psnr(painted, fixed, ~eye_windows(astronaut.shape, [astronaut_face])) > 45
-    assert np.array_equal(portrait.red_eye(astronaut, cat_eye=True), astronaut)  # no bright pupils here
+    assert np.array_equal(red_eye(astronaut, cat_eye=True), astronaut)  # no bright pupils here
 
 
 def test_red_eye_cat_eye_finds_bright_pupils_in_faces_of_26_to_48_px() -> None:
@@ -302,9 +310,9 @@ def test_red_eye_cat_eye_finds_bright_pupils_in_faces_of_26_to_48_px() -> None:
     (before it: 4 and 2 of 12) and still leaves normal eyes alone."""
     img, _ = collage(widths=(48, 40, 34, 30, 28, 26), seed=1)
     faces = detect_faces(img)
-    assert np.array_equal(portrait.red_eye(img, cat_eye=True), img)
+    assert np.array_equal(red_eye(img, cat_eye=True), img)
     for colour in ((225, 185, 80), (235, 232, 222)):  # golden, white
         painted, discs = paint_red_eyes(img, faces, colour)
-        fixed = portrait.red_eye(painted, cat_eye=True)
+        fixed = red_eye(painted, cat_eye=True)
         assert eyes_darkened(fixed, discs) >= 10 and len(discs) == 12
         assert psnr(painted, fixed, ~eye_windows(img.shape, faces)) > 45

@@ -15,8 +15,10 @@ from skimage import color, data
 
 from retouch.cli.operations import parse_cli_operation
 from retouch.errors import InvalidParameters
-from retouch.ops import get, portrait
+from retouch.ops import get
 from retouch.ops.faces import detect_faces
+from retouch.ops.portrait.eyes import red_eye
+from retouch.ops.portrait.pupils import redness
 from retouch_testkit.portrait import MEAN_BOUND, P95_BOUND, measure, paint_red_eyes
 
 SKIN = (205, 150, 125)
@@ -72,7 +74,7 @@ def cast(image: np.ndarray, centre: tuple[float, float], r: float) -> tuple[floa
 def test_close_up_pupil_turns_dark_and_neutral_and_nothing_around_it_changes(radius: int | None) -> None:
     img, (cx, cy) = render_eye(40, 18)
     point = [cx, cy] if radius is None else [cx, cy, radius]
-    fixed = portrait.red_eye(img, points=[point])
+    fixed = red_eye(img, points=[point])
     result = measure(img, fixed, (cx, cy, 18), 40)
     assert result.fixed
     assert result.mean <= MEAN_BOUND and result.p95 <= P95_BOUND, result
@@ -93,8 +95,8 @@ def test_close_up_pupil_turns_dark_and_neutral_and_nothing_around_it_changes(rad
 
 def test_twenty_px_face_scale_pupil_fixed_at_a_point_and_surroundings_kept() -> None:
     img, (cx, cy) = render_eye(1.1, 0.8, scale=16)
-    fixed = portrait.red_eye(img, points=[[cx, cy]])
-    assert portrait.redness(fixed).max() < 0.3
+    fixed = red_eye(img, points=[[cx, cy]])
+    assert redness(fixed).max() < 0.3
     h, w = img.shape[:2]
     yy, xx = np.mgrid[0:h, 0:w]
     outside = np.hypot(xx + 0.5 - cx, yy + 0.5 - cy) > 0.8 + 2
@@ -109,7 +111,7 @@ def test_detected_close_up_pupils_change_nothing_outside_and_come_out_neutral() 
     faces = detect_faces(close_up)
     assert len(faces) == 1
     painted, discs = paint_red_eyes(close_up, faces)
-    fixed = portrait.red_eye(painted)
+    fixed = red_eye(painted)
     for (x, y, r), eye in zip(discs, faces[0].eyes, strict=True):
         result = measure(painted, fixed, (x, y, r), eye.iris_radius)
         assert result.fixed and result.within, result
@@ -121,7 +123,7 @@ def test_red_pixels_outside_the_pupil_are_not_touched() -> None:
     img, (cx, cy) = render_eye(30, 12)
     r = 30
     img[int(cy - 1.9 * r) : int(cy - 1.2 * r), int(cx - 10) : int(cx + 10)] = RED  # red mark on the lid
-    fixed = portrait.red_eye(img, points=[[cx, cy]])
+    fixed = red_eye(img, points=[[cx, cy]])
     assert np.array_equal(fixed[: int(cy - 1.2 * r)], img[: int(cy - 1.2 * r)])
     assert measure(img, fixed, (cx, cy, 12), r).fixed
 
@@ -132,17 +134,17 @@ def test_red_pixels_outside_the_pupil_are_not_touched() -> None:
 def test_a_point_on_an_eye_that_is_not_red_changes_nothing() -> None:
     for iris_r, pupil_r in ((40, 18), (1.1, 0.8)):
         img, (cx, cy) = render_eye(iris_r, pupil_r, pupil=(22, 20, 24))
-        assert np.array_equal(portrait.red_eye(img, points=[[cx, cy]]), img)
+        assert np.array_equal(red_eye(img, points=[[cx, cy]]), img)
     astronaut = data.astronaut()
     eyes = [e.center for f in detect_faces(astronaut) for e in f.eyes]
-    assert np.array_equal(portrait.red_eye(astronaut, points=[list(e) for e in eyes]), astronaut)
+    assert np.array_equal(red_eye(astronaut, points=[list(e) for e in eyes]), astronaut)
 
 
 def test_pet_eye_shine_at_a_point_becomes_a_dark_pupil() -> None:
     for shine in ((225, 185, 80), (60, 215, 140), (235, 232, 222)):  # golden, green, white
         img, (cx, cy) = render_eye(30, 16, pupil=shine)
-        assert np.array_equal(portrait.red_eye(img), img)  # nothing without a point
-        fixed = portrait.red_eye(img, points=[[cx, cy]])
+        assert np.array_equal(red_eye(img), img)  # nothing without a point
+        fixed = red_eye(img, points=[[cx, cy]])
         result = measure(img, fixed, (cx, cy, 16), 30)
         luma = fixed[..., :3].astype(float) @ [0.299, 0.587, 0.114]
         assert luma[round(cy + 0.3 * 16), round(cx - 0.3 * 16)] < 60, shine
@@ -154,18 +156,18 @@ def test_points_merge_with_detected_eyes() -> None:
     astronaut = data.astronaut()
     faces = detect_faces(astronaut)
     painted, _ = paint_red_eyes(astronaut, faces)
-    detected = portrait.red_eye(painted)
+    detected = red_eye(painted)
     assert not np.array_equal(detected, painted)
     eyes = [list(e.center) for f in faces for e in f.eyes]
     # the same eyes pointed at (twice) are corrected once: the result is the same
-    assert np.array_equal(portrait.red_eye(painted, points=eyes + [[x + 1, y] for x, y in eyes]), detected)
+    assert np.array_equal(red_eye(painted, points=eyes + [[x + 1, y] for x, y in eyes]), detected)
 
 
 def test_points_outside_the_image_are_refused() -> None:
     img, (cx, cy) = render_eye(10, 5)
     w = img.shape[1]
     with pytest.raises(InvalidParameters, match=r"red_eye: point 2 \(.*\) lies outside the"):
-        portrait.red_eye(img, points=[[cx, cy], [w + 5, 3]])
+        red_eye(img, points=[[cx, cy], [w + 5, 3]])
 
 
 def test_points_parameter_parses_cli_text_and_json_lists_the_same() -> None:
