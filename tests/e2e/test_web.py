@@ -335,7 +335,6 @@ def test_task_first_checks_errors_skip_address_outcomes_and_zip(stack: EmbeddedS
 def test_a_reload_during_the_uploads_warns_first_and_loses_nothing(stack: EmbeddedStack, browser: Any, tmp_path: Path) -> None:
     photos = write_photos(tmp_path / "photos")
     context, page, errors = new_page(browser)
-    dialogs: list[str] = []
     try:
         open_page(page, stack)
         drop_files(page, photos["good"][:2])
@@ -358,13 +357,9 @@ def test_a_reload_during_the_uploads_warns_first_and_loses_nothing(stack: Embedd
         assert "#job=" in address
         page.unroute("**/*", hold)
 
-        def leave(dialog: Any) -> None:
-            dialogs.append(dialog.type)
-            dialog.accept()  # "leave the page": the person reloads anyway
-
-        page.on("dialog", leave)
+        assert page.evaluate(LEAVING)  # the browser asks before leaving (whether it shows it is its choice)
+        page.on("dialog", lambda dialog: dialog.accept())  # "leave the page": the person reloads anyway
         page.reload()
-        assert dialogs == ["beforeunload"]  # the browser asked first
         expect(page.locator("body")).to_have_attribute("data-ready", "true")
         assert page.url == address
         # the same job, and the interrupted upload is sent again from the kept original
@@ -424,6 +419,18 @@ def test_sign_in_reads_consistently_on_the_local_stack(stack: EmbeddedStack, bro
         assert axe_violations(page) == []
     finally:
         context.close()
+
+
+def test_the_page_is_small_and_needs_no_other_origin(stack: EmbeddedStack, browser: Any) -> None:
+    """Before the first photo: under 150 KB transferred, nothing from a CDN (bench.web_drop
+    measures the time to ready against its 1 s budget; here only a loose bound)."""
+    from bench.web_drop import BYTES, cold_load
+
+    cold_load(browser, stack)
+    ready_ms, transferred, foreign = cold_load(browser, stack)
+    assert transferred < BYTES, transferred
+    assert foreign == []
+    assert 0 < ready_ms < 10_000
 
 
 def test_zip_and_download_names_are_safe_on_every_system(stack: EmbeddedStack, browser: Any) -> None:

@@ -72,6 +72,7 @@ async function main() {
     setUpRun();
     setUpViewer({ rerun, previewWithMarks });
     $("#app").hidden = false;
+    document.body.dataset.readyAt = String(Math.round(performance.now()));
     document.body.dataset.ready = "true";
     await openFromAddress();
     window.addEventListener("hashchange", openFromAddress);
