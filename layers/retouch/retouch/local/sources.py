@@ -13,6 +13,7 @@ schedules, as supervised worker processes.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -92,7 +93,8 @@ class EventSources:
 
     # --- supervision --------------------------------------------------------------------------
     def supervise(self, stop: threading.Event, after: list[Future[bool]]) -> None:
-        """Start the schedules, then keep every source's workers running and scaled until ``stop``.
+        """Keep the schedules' processes running, and every queue's workers running and scaled
+        with its depth, until ``stop`` (no step starts a process once it is set).
 
         The workers wait for ``after`` (the API's processes starting): creating the job is the
         first thing every client does, and on two cores the workers starting beside them (5 more
@@ -102,16 +104,17 @@ class EventSources:
         while after and not stop.is_set() and wait(after, timeout=0.1).not_done:
             pass
         while not stop.is_set():
-            try:
-                self.supervise_schedules(stop)
-            except Exception:  # noqa: BLE001 - the supervisor must keep going
-                logger.exception("supervisor step failed", extra={"function": "schedules"})
+            steps = [("schedules", functools.partial(self.supervise_schedules, stop))]
             for fn in self.model.functions.values():
-                for source in fn.sqs:
-                    try:
-                        self.scale(fn.logical_id, source, sqs)
-                    except Exception:  # noqa: BLE001 - the supervisor must keep going
-                        logger.exception("supervisor step failed", extra={"function": fn.logical_id})
+                steps += [(fn.logical_id, functools.partial(self.scale, fn.logical_id, source, sqs)) for source in fn.sqs]
+            for function, step in steps:
+                if stop.is_set():
+                    return
+                try:
+                    step()
+                except Exception:  # noqa: BLE001 - the supervisor must keep going
+                    if not stop.is_set():  # (stopping: the emulator may be gone already)
+                        logger.exception("supervisor step failed", extra={"function": function})
             # each round asks the emulator for every queue's depth; one function's first poller
             # always runs, so a new message never waits for this loop, only extra workers do
             stop.wait(SCALE_EVERY_SECONDS)
