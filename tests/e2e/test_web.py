@@ -373,6 +373,34 @@ def test_a_reload_during_the_uploads_warns_first_and_loses_nothing(stack: Embedd
         context.close()
 
 
+def test_a_service_error_about_a_setting_shows_next_to_it(stack: EmbeddedStack, browser: Any, tmp_path: Path) -> None:
+    """What only the service checks ("crop: parameter 'box' must be 4 numbers, got [...]") lands
+    next to the setting, in the page's words, with the focus; correcting it clears it."""
+    photos = write_photos(tmp_path / "photos")
+    context, page, errors = new_page(browser)
+    try:
+        open_page(page, stack)
+        drop_files(page, photos["good"][:1])
+        expect(results(page).first).to_contain_text("Ready")
+        page.get_by_role("checkbox", name="Crop for social media").check()
+        page.get_by_text("Adjust", exact=True).click()
+        area = page.get_by_label("Area to keep")
+        area.fill("1, 2, 3")
+        page.get_by_label("Keep in the frame").focus()
+        page.get_by_role("button", name="Start").click()
+        error = page.locator("#op-crop-box-error")
+        expect(error).to_contain_text("Must be 4 numbers")
+        assert "parameter" not in error.inner_text() and "crop:" not in error.inner_text()
+        expect(area).to_be_focused()
+        expect(area).to_have_attribute("aria-invalid", "true")
+        area.fill("")
+        page.get_by_label("Keep in the frame").focus()
+        expect(error).to_be_hidden()
+        assert errors == []
+    finally:
+        context.close()
+
+
 def test_on_a_phone_start_and_errors_stay_where_the_person_looks(stack: EmbeddedStack, browser: Any, tmp_path: Path) -> None:
     photos = write_photos(tmp_path / "photos")
     context, page, errors = new_page(browser, viewport=PHONE)

@@ -657,6 +657,7 @@ async function start() {
   $("#start").disabled = true;
   $("#clear").disabled = true;
   document.body.dataset.startedAt = String(performance.now());
+  $("#results-section").scrollIntoView({ block: "start" }); // where the photos now move
   try {
     for (let i = 0; i < ready.length; i += MAX_IMAGES_PER_JOB) await runJob(ready.slice(i, i + MAX_IMAGES_PER_JOB), requestedOperations());
   } catch (error) {
