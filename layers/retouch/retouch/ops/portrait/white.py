@@ -18,7 +18,8 @@ Two cues, both in CIE L*a*b* (the photo's white is given by its a* and b* at L* 
 
 The estimate is the mean of the cues found (their gains' geometric mean), the sclera weighted
 by its pixels up to :data:`FULL_SCLERA_PIXELS`; when the two disagree by more than
-:data:`CUES_AGREE` the sclera is taken alone. Casts below :data:`DEAD_ZONE` (a neutral photo,
+:data:`CUES_AGREE` neither is trusted (a blue sky among the highlights, lines drawn over the
+eyes) and the photo is judged against neutral. Casts below :data:`DEAD_ZONE` (a neutral photo,
 near-white highlights that are slightly warm or cool) count as none - the photo is then judged
 as before, against absolute neutral - casts above twice that are taken whole (eased in between),
 capped at :data:`MAX_CAST`. An estimate that would leave the faces' skin outside the range of
@@ -54,7 +55,7 @@ DEAD_ZONE = 4.0
 MAX_CAST = 35.0
 REFERENCE_L = 75.0
 CUES_AGREE = 10.0
-"""When the two cues differ by more than this (a*, b*), the sclera's is taken alone."""
+"""When the two cues differ by more than this (a*, b*), neither is trusted: no correction."""
 SKIN_B = (4.0, 38.0)
 """b* of skin under neutral light, from pale to dark skin with some margin: an estimate that
 would put the faces' skin outside it is not the light's (a blue sky taken for white light)."""
@@ -82,7 +83,8 @@ def sclera_white(image: Image, faces: list[Face]) -> tuple[np.ndarray, int] | No
             yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
             outside_iris = np.hypot(xx + 0.5 - eye.center[0], yy + 0.5 - eye.center[1]) > 1.15 * eye.iris_radius + 0.5
             lab = _lab(rgb)
-            sclera = opening & outside_iris & (lab[..., 1] < 12.0)  # not the pink corner or the lids
+            # not the pink corner, the lids, or anything coloured drawn over the eye
+            sclera = opening & outside_iris & (lab[..., 1] < 12.0) & (lab[..., 1] > -10.0) & (np.abs(lab[..., 2]) < 40.0)
             if int(sclera.sum()) < 2:
                 continue
             light = lab[..., 0] >= float(np.median(lab[..., 0][sclera]))
@@ -126,7 +128,9 @@ def photo_white(image: Image, faces: list[Face]) -> np.ndarray | None:
     if found is not None:
         sclera, pixels = found
         if highlights is not None and float(np.hypot(*(sclera - highlights))) > CUES_AGREE:
-            cues = []  # bright coloured things (a blue sky, a cream wall): the eyes are lit like the teeth
+            # bright coloured things (a blue sky, a cream wall), or something drawn over the eyes:
+            # no telling which, so no correction (judged against neutral, as without a cast)
+            return None
         cues.append((sclera, min(1.0, pixels / FULL_SCLERA_PIXELS)))
     if not cues:
         return None
