@@ -95,3 +95,11 @@ def test_teeth_whitened_counts_faces_whose_teeth_were_whitened() -> None:
     out = teeth.teeth_whitening(yellow, context=context)
     assert context.outcome.teeth_whitened == 1 and context.outcome.faces_found == 1
     assert not np.array_equal(out, yellow)
+
+
+def test_balancing_round_trips_and_is_skipped_in_neutral_light() -> None:
+    rgb = np.random.default_rng(0).uniform(0.05, 0.7, (8, 8, 3)).astype(np.float32)
+    assert white.to_balanced(rgb, None) is rgb and white.from_balanced(rgb, None) is rgb
+    gains = white.white_gains(0.0, -20.0)  # a blue light: blue above green above red
+    assert gains[2] > gains[1] == 1.0 > gains[0]
+    assert np.allclose(white.from_balanced(white.to_balanced(rgb, gains), gains), rgb, atol=1e-4)
