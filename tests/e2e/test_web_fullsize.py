@@ -100,7 +100,9 @@ def test_full_size_view_zoom_point_at_an_eye_rerun_and_place_a_colour(stack: Emb
         if DOCS.exists():
             viewer.get_by_label("Zoom").select_option(label="200 %")
             page.locator("#viewer-stage").evaluate(CENTRE)
+            slider.fill("49")  # the divider through the pupil: before on the left, the preview on the right
             page.screenshot(path=str(DOCS / "web-fullsize.png"))
+            slider.fill("0")
             viewer.get_by_label("Zoom").select_option(label="100 %")
 
         # re-run the photo with the point: a new one-photo job, said plainly
