@@ -131,6 +131,13 @@ def test_full_size_view_zoom_point_at_an_eye_rerun_and_place_a_colour(stack: Emb
         assert colorize["mode"] == "hints" and colorize["hints"] == "40,30,#c03020"
         viewer.get_by_role("button", name="Remove: Colour #c03020 at 40, 30").click()
         expect(viewer.get_by_role("list", name="Points placed")).to_have_text("")
+        # without a mouse: from the photo, the arrow keys move a cross and Enter places it
+        viewer.get_by_role("radio", name="fix an eye").check()
+        page.locator("#viewer-stage").focus()
+        for key in ("ArrowRight", "ArrowRight", "ArrowRight", "Shift+ArrowDown", "Enter"):
+            page.keyboard.press(key)
+        expect(viewer.get_by_role("list", name="Points placed")).to_have_text(re.compile(r"Eye at 223, 170"))
+        viewer.get_by_role("button", name="Remove: Eye at 223, 170").click()
         page.keyboard.press("Escape")
         expect(viewer).to_be_hidden()
         expect(opener).to_be_focused()

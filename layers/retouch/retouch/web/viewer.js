@@ -26,6 +26,7 @@ export function setUpViewer(h) {
   $("#viewer-compare").addEventListener("input", compare);
   for (const radio of document.querySelectorAll('input[name="viewer-mode"]')) radio.addEventListener("change", modeChanged);
   $("#viewer-canvas").addEventListener("click", place);
+  $("#viewer-stage").addEventListener("keydown", keyboardPoint);
   $("#viewer-clear").addEventListener("click", () => {
     current.points = [];
     current.hints = [];
@@ -37,6 +38,7 @@ export function setUpViewer(h) {
 
 export function openViewer(item, from) {
   current = item;
+  cursor = null;
   opener = from;
   const dialog = $("#viewer");
   $("#viewer-title").textContent = `${item.name}, full size`;
@@ -60,7 +62,7 @@ export function openViewer(item, from) {
   }
   $("#viewer-zoom").value = "fit";
   $("#viewer-status").textContent = item.file
-    ? `${item.outcome?.summary || "Done."} Choose "fix an eye" or "place a colour", then click on the photo.`
+    ? `${item.outcome?.summary || "Done."} Choose "fix an eye" or "place a colour", then click on the photo (or, from the photo, the arrow keys and Enter).`
     : `${item.outcome?.summary || "Done."} The original is not in this browser, so points cannot be placed on it.`;
   modeChanged();
   renderMarks();
@@ -97,21 +99,48 @@ function compare() {
 
 function modeChanged() {
   const m = mode();
+  if (current) renderMarks();
   $("#viewer-canvas").classList.toggle("pointing", m !== "look");
   $("#viewer-colour").hidden = $("#viewer-colour-label").hidden = m !== "colour";
 }
 
 function place(event) {
-  const m = mode();
-  if (!current || m === "look" || !current.file) return;
   const rect = $("#viewer-canvas").getBoundingClientRect();
   const [w, h] = baseSize();
   const x = Math.floor(((event.clientX - rect.left) / rect.width) * w); // the pixel clicked
   const y = Math.floor(((event.clientY - rect.top) / rect.height) * h);
-  if (x < 0 || y < 0 || x >= w || y >= h) return;
+  placeAt(x, y);
+}
+
+function placeAt(x, y) {
+  const m = mode();
+  const [w, h] = baseSize();
+  if (!current || m === "look" || !current.file || x < 0 || y < 0 || x >= w || y >= h) return;
   if (m === "eye") current.points.push([x, y]);
   else current.hints.push({ x, y, colour: $("#viewer-colour").value });
   changed();
+}
+
+let cursor = null; // [x, y] in the photo's pixels: pointing with the keyboard
+
+/** Without a mouse: the arrow keys move a cross over the photo (Shift: 10 pixels), Enter or Space places it. */
+function keyboardPoint(event) {
+  if (!current || mode() === "look" || !current.file) return;
+  const [w, h] = baseSize();
+  const step = event.shiftKey ? 10 : 1;
+  const moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
+  if (!cursor) cursor = [Math.floor(w / 2), Math.floor(h / 2)];
+  if (event.key in moves) {
+    const [dx, dy] = moves[event.key];
+    cursor = [Math.min(w - 1, Math.max(0, cursor[0] + dx)), Math.min(h - 1, Math.max(0, cursor[1] + dy))];
+    $("#viewer-status").textContent = `The cross is at ${cursor[0]}, ${cursor[1]}: press Enter to place it there.`;
+  } else if (event.key === "Enter" || event.key === " ") {
+    placeAt(...cursor);
+  } else {
+    return;
+  }
+  event.preventDefault();
+  renderMarks();
 }
 
 function changed() {
@@ -133,6 +162,7 @@ function renderMarks() {
     if (colour) dot.style.background = colour;
     marks.append(dot);
   };
+  if (cursor && mode() !== "look") mark(cursor[0], cursor[1], "cursor");
   current.points.forEach(([x, y], n) => {
     mark(x, y, "eye");
     list.append(pointRow(`Eye at ${x}, ${y}`, () => current.points.splice(n, 1)));
