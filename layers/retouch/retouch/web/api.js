@@ -58,6 +58,23 @@ export function fragment() {
   return new URLSearchParams(location.hash.replace(/^#/, ""));
 }
 
+function writeFragment(hash) {
+  const text = hash.toString().replace(/%2C/gi, ",");
+  history.replaceState(null, "", `${location.pathname}${location.search}${text ? `#${text}` : ""}`);
+}
+
+// The sign-in token leaves the address as soon as this module runs, before any request: it is
+// never kept in the browser's history.
+const ARRIVED_TOKEN = (() => {
+  const hash = fragment();
+  const token = hash.get("token");
+  if (token) {
+    hash.delete("token");
+    writeFragment(hash);
+  }
+  return token;
+})();
+
 function redirectUri(config) {
   return config.auth.redirect_uri || `${location.origin}${location.pathname}`;
 }
@@ -72,8 +89,7 @@ function redirectUri(config) {
  */
 export async function signIn(config) {
   const params = new URLSearchParams(location.search);
-  const hash = fragment();
-  const token = hash.get("token") || params.get("token");
+  const token = ARRIVED_TOKEN || params.get("token");
   if (config.auth.mode === "token" && token) {
     storeTokens({ access_token: token });
   } else if (config.auth.mode === "cognito" && params.get("code")) {
@@ -90,10 +106,8 @@ export async function signIn(config) {
     params.delete("state");
   }
   params.delete("token");
-  hash.delete("token");
   const query = params.toString();
-  const rest = hash.toString();
-  history.replaceState(null, "", `${location.pathname}${query ? `?${query}` : ""}${rest ? `#${rest}` : ""}`);
+  history.replaceState(null, "", `${location.pathname}${query ? `?${query}` : ""}${location.hash}`);
   return storedTokens() ? tokenProvider(config) : null;
 }
 
