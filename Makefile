@@ -18,7 +18,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 DEMO_IN := build/samples
 DEMO_OUT := build/demo
 
-.PHONY: help setup demo test lint typecheck template checkov sam-build bench chaos local clean
+.PHONY: help setup demo test lint typecheck template checkov sam-build bench contact-sheet chaos local clean
 
 help:
 	@echo "make demo   - process sample photos end to end on the embedded local stack"
@@ -102,6 +102,9 @@ deploy-%: sam-build
 # integration and end-to-end tests
 test: lint typecheck checkov
 	$(PY) -m pytest
+
+contact-sheet: setup
+	$(PY) -m bench.contact_sheet docs/contact-sheet.png
 
 bench: setup
 	$(PY) -m bench.bench_ops
