@@ -499,6 +499,29 @@ def test_zip_and_download_names_are_safe_on_every_system(stack: EmbeddedStack, b
         context.close()
 
 
+def test_the_browser_keeps_the_originals_of_recent_jobs_only(stack: EmbeddedStack, browser: Any) -> None:
+    """The originals kept for reloads (IndexedDB) are the last 20 jobs', not every job's ever."""
+    context, page, _ = new_page(browser)
+    try:
+        open_page(page, stack)
+        kept = page.evaluate(
+            """async () => {
+                const { keepJob, keptJob } = await import('./keep.js');
+                for (let n = 0; n < 22; n++) {
+                    const file = new File([new Uint8Array(10)], `p${n}.jpg`, { type: 'image/jpeg' });
+                    await keepJob(`job-${n}`, { images: { i: { file, name: file.name } } });
+                }
+                const found = [];
+                for (let n = 0; n < 22; n++) if (await keptJob(`job-${n}`)) found.push(n);
+                const last = await keptJob('job-21');
+                return { found, name: last.images.i.file.name, size: last.images.i.file.size };
+            }"""
+        )
+        assert kept == {"found": list(range(2, 22)), "name": "p21.jpg", "size": 10}
+    finally:
+        context.close()
+
+
 def test_the_page_stops_and_deletes_a_job(stack: EmbeddedStack, browser: Any) -> None:
     from retouch.cli.client import ApiError, RetouchClient
 

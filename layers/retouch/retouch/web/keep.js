@@ -27,14 +27,39 @@ async function transact(mode, work) {
   }
 }
 
-/** Keep `{images: {imageId: {file, name}}, replaces?}` for a job (best effort: storage may be full or off). */
+const KEEP_JOBS = 20; // the most recent jobs' originals are kept...
+const KEEP_DAYS = 14; // ...for two weeks at most
+let lastKept = 0;
+
+/** Keep `{images: {imageId: {file, name, target}}, replaces?}` for a job (best effort: storage may be full or off). */
 export async function keepJob(jobId, record) {
   try {
-    await transact("readwrite", (store) => store.put(record, jobId));
+    lastKept = Math.max(Date.now(), lastKept + 1); // strictly increasing: the newest is always known
+    await transact("readwrite", (store) => store.put({ ...record, keptAt: lastKept }, jobId));
+    await prune();
     return true;
   } catch {
     return false;
   }
+}
+
+/** Forget the originals of old jobs, so that the browser's storage does not grow without end. */
+async function prune() {
+  const ages = [];
+  await transact("readonly", (store) => {
+    const request = store.openCursor();
+    request.onsuccess = () => {
+      const cursor = request.result;
+      if (!cursor) return;
+      ages.push([cursor.key, cursor.value?.keptAt || 0]);
+      cursor.continue();
+    };
+    return request;
+  });
+  ages.sort((a, b) => b[1] - a[1]);
+  const oldest = Date.now() - KEEP_DAYS * 86_400_000;
+  const stale = ages.filter(([, at], n) => n >= KEEP_JOBS || at < oldest).map(([key]) => key);
+  if (stale.length) await transact("readwrite", (store) => stale.forEach((key) => store.delete(key)));
 }
 
 /** What this browser kept of a job, or null. */
