@@ -47,8 +47,8 @@ def red_eyed_close_up(path: Path) -> tuple[int, int]:
 def redness_at(data: bytes, x: int, y: int) -> float:
     with Image.open(io.BytesIO(data)) as im:
         px = np.asarray(im.convert("RGB"), np.float32)[y - 2 : y + 3, x - 2 : x + 3]
-    r, g, b = px[..., 0].mean(), px[..., 1].mean(), px[..., 2].mean()
-    return float((r - max(g, b)) / max(r, 1))
+    r, g, b = (float(px[..., c].mean()) for c in range(3))
+    return (r - max(g, b)) / max(r, 1.0)
 
 
 def preview_operations(request: Any) -> list[dict[str, Any]]:
