@@ -538,11 +538,11 @@ def test_the_page_stops_and_deletes_a_job(stack: EmbeddedStack, browser: Any) ->
         row = recent.filter(has_text="1 photo, 0 done")
         expect(row).to_contain_text("still running")
         row.get_by_role("button", name="Stop the job").click()
-        expect(page.get_by_role("alert")).to_contain_text("Stopped")
+        expect(page.locator("#recent-status")).to_contain_text("Stopped")
         assert client.job(job["job_id"])["cancelled_at"]
         row = recent.filter(has_text="1 photo, 0 done, 1 failed (finished)")
         row.get_by_role("button", name="Delete the job").click()
-        expect(page.get_by_role("alert")).to_contain_text("gone from the service")
+        expect(page.locator("#recent-status")).to_contain_text("gone from the service")
         with pytest.raises(ApiError) as gone:
             client.job(job["job_id"])
         assert gone.value.status == 404

@@ -1050,13 +1050,20 @@ async function showRecentJobs() {
   }
 }
 
+/** A message about earlier jobs, beside their list (where the person pressed Stop or Delete). */
+function recentStatus(message) {
+  const box = $("#recent-status");
+  box.textContent = message;
+  box.className = /could not/.test(message) ? "field-error" : "hint";
+}
+
 async function stopJob(jobId) {
   try {
     const job = await state.api.cancel(jobId);
-    showAlert(`Stopped: the photos not processed yet will not be (${job.succeeded} were already done).`);
+    recentStatus(`Stopped: the photos not processed yet will not be (${job.succeeded} were already done).`);
     await showRecentJobs();
   } catch (error) {
-    showAlert(`The job could not be stopped: ${error.message}`);
+    recentStatus(`The job could not be stopped: ${error.message}`);
   }
 }
 
@@ -1070,10 +1077,10 @@ async function deleteJob(jobId, when) {
     state.jobs = state.jobs.filter((id) => id !== jobId);
     writeAddress();
     updateSummary();
-    showAlert("Deleted: the job's photos and results are gone from the service.");
+    recentStatus("Deleted: the job's photos and results are gone from the service.");
     await showRecentJobs();
   } catch (error) {
-    showAlert(`The job could not be deleted: ${error.message}`);
+    recentStatus(`The job could not be deleted: ${error.message}`);
   }
 }
 
