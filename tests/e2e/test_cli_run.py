@@ -187,9 +187,15 @@ def test_retouching_operations_work_through_run_and_apply_alike(stack: EmbeddedS
         "apply", str(paths["portrait"]), "--op", "red_eye", "--op", "teeth_whitening", "--format", "png", "-o", str(apply_out)
     )
     assert local.returncode == 0, local.stderr[-3000:]
+    said = next(line for line in local.stderr.splitlines() if " -> " in line)
+    assert "red eye" in said and "fixed" in said, said  # what the operations did, said per photo
     served, applied = Image.open(run_out / "portrait.png"), Image.open(apply_out / "portrait.png")
     assert np.array_equal(np.asarray(served), np.asarray(applied))  # the same code in the service and locally
     assert _redness_in_eyes(run_out / "portrait.png") < 0.2
+    (image,) = json.loads((run_out / "job.json").read_text())["images"]
+    outcome = image["outcome"]  # what the operations did, as GET /jobs/{id} reported it
+    assert outcome["red_eyes_fixed"] >= 1 and "red eye" in outcome["summary"], outcome
+    assert f"{paths['portrait']}: {outcome['summary']}" in proc.stderr  # and said in the run's summary
 
     proc = run_on(
         stack,
