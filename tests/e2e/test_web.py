@@ -421,10 +421,32 @@ def test_on_a_phone_start_and_errors_stay_where_the_person_looks(stack: Embedded
         assert in_viewport(error) and focused_id(page) == "task-red_eye"
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         assert axe_violations(page) == []
+        page.get_by_role("checkbox", name="Fix red eyes").check()
         if DOCS.exists():
-            page.get_by_role("checkbox", name="Fix red eyes").check()
             page.evaluate("window.scrollTo(0, 0)")
             page.screenshot(path=str(DOCS / "web-phone.png"))
+
+        # the results and the full-size view fit a phone, and the action bar stays in reach
+        start.click()
+        items = results(page)
+        for path in photos["good"]:
+            expect(items.filter(has_text=path.name)).to_have_class(re.compile(r"\bdone\b"), timeout=SLOW)
+        assert in_viewport(start) and in_viewport(download)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        coffee = items.filter(has_text="coffee.jpg")
+        coffee.scroll_into_view_if_needed()
+        if DOCS.exists():
+            page.screenshot(path=str(DOCS / "web-phone-results.png"))
+        coffee.get_by_role("button", name="Open coffee.jpg full size").click()
+        viewer = page.get_by_role("dialog", name="coffee.jpg, full size")
+        expect(viewer).to_be_visible()
+        viewer.get_by_role("radio", name="fix an eye").check()
+        page.locator("#viewer-canvas").click(position={"x": 150, "y": 100})
+        expect(viewer.get_by_role("list", name="Points placed")).to_contain_text("Eye at")
+        assert in_viewport(viewer.get_by_role("button", name="Re-run this photo with these points"))
+        assert axe_violations(page) == []
+        if DOCS.exists():
+            page.screenshot(path=str(DOCS / "web-phone-fullsize.png"))
         assert errors == []
     finally:
         context.close()
