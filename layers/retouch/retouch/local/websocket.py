@@ -173,6 +173,7 @@ class WebSocketGateway:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # (headers and body are two writes: no 40 ms delayed-ACK wait)
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
