@@ -11,9 +11,10 @@
 * Requests wait for the stack to be ready: the port is bound before the template's resources
   exist, so that its URL is known early.
 
-Framing, threads and files are werkzeug's; werkzeug's server closes every connection after one
-answer, so the handler here answers without that (a body the gateway did not read closes the
-connection, as API Gateway's framing errors do).
+Request parsing, routing, threads and file serving are werkzeug's; the body's framing rules
+(:func:`body_length`) are checked here, as API Gateway refuses what it cannot frame. werkzeug's
+server closes every connection after one answer; :class:`KeepAliveHandler` keeps it open unless
+the gateway left a body unread (it then answers ``Connection: close``).
 """
 
 from __future__ import annotations
