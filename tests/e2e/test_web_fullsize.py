@@ -147,6 +147,7 @@ def test_full_size_view_zoom_point_at_an_eye_rerun_and_place_a_colour(stack: Emb
         card.get_by_role("button", name="Re-run close-up.png with the current settings").click()
         expect(page).to_have_url(re.compile(rf"#job={first_job},{second_job},[\w-]+"))
         expect(card).to_have_class(re.compile(r"\bdone\b"), timeout=SLOW)
+        expect(card).to_contain_text("Re-run as a new job")
         third = client.job(page.url.rsplit(",", 1)[1])
         assert [o["op"] for o in third["operations"]] == ["red_eye", "contrast"]
         assert errors == []

@@ -808,7 +808,7 @@ function renderItem(item) {
     $("#images").append(item.node);
   }
   const node = item.node;
-  const signature = JSON.stringify([item.status, item.message, item.downloadUrl, item.thumbUrl, item.decodable, item.outcome?.summary, item.rerun, item.points?.length, item.hints?.length]);
+  const signature = JSON.stringify([item.status, item.message, item.downloadUrl, item.thumbUrl, item.decodable, item.outcome?.summary, item.rerun, item.reran, item.points?.length, item.hints?.length]);
   if (node.dataset.signature === signature) return;
   node.dataset.signature = signature;
   node.className = `image ${item.status === "done" ? "done" : failed ? "failed" : item.status === "skipped" ? "skipped" : ""}`;
@@ -819,6 +819,7 @@ function renderItem(item) {
   parts.push(el("p", { class: "name", text: item.name }));
   parts.push(el("p", { class: "status", text: statusText(item) }));
   if (item.status === "done" && item.outWidth) parts.push(el("p", { class: "hint", text: `${item.outWidth} × ${item.outHeight} ${(item.format || "").toUpperCase()}` }));
+  if (item.reran) parts.push(el("p", { class: "hint", text: "Re-run as a new job: the service cannot re-run a photo in place, so it was uploaded again." }));
   if (item.status === "uploading") parts.push(el("progress", { max: 1, value: item.progress || 0, "aria-label": `Uploading ${item.name}` }));
   const actions = el("div", { class: "actions" });
   if (item.status === "ready" || item.status === "skipped") {
@@ -924,7 +925,7 @@ async function rerun(item, { current = false } = {}) {
     return false;
   }
   const replaces = { jobId: item.jobId, imageId: item.imageId };
-  item.rerun = true;
+  item.rerun = item.reran = true;
   item.status = "uploading";
   item.message = "";
   renderItem(item);
