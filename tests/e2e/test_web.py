@@ -315,6 +315,11 @@ def test_task_first_checks_errors_skip_address_outcomes_and_zip(stack: EmbeddedS
         if DOCS.exists():
             page.screenshot(path=str(DOCS / "web-results.png"), full_page=True)
 
+        # the job is findable among the earlier ones by its photos' names
+        page.get_by_role("button", name="Show earlier jobs").click()
+        earlier = page.get_by_role("list", name="Earlier jobs").get_by_role("listitem")
+        expect(earlier.filter(has_text="astronaut.jpg, coffee.jpg (shown above)")).to_have_count(1)
+
         # a reload, and a second tab on the same address, come back to the same job, with comparisons
         for view in (page, context.new_page()):
             if view is page:

@@ -1033,11 +1033,15 @@ async function showRecentJobs() {
       const when = new Date(job.created_at).toLocaleString();
       const photos = `${job.total} photo${job.total === 1 ? "" : "s"}`;
       const state_ = job.status === "running" ? "still running" : "finished";
+      // the photos' names, when this browser sent them (the list has only counts)
+      const names = Object.values((await keptJob(job.job_id))?.images || {}).map((i) => i.name);
+      const which = names.length ? `: ${names.slice(0, 3).join(", ")}${names.length > 3 ? ` and ${names.length - 3} more` : ""}` : "";
+      const shown = state.jobs.includes(job.job_id) ? " (shown above)" : "";
       list.append(
         el(
           "li",
           {},
-          el("span", { text: `${when}: ${photos}, ${job.succeeded} done, ${job.failed} failed (${state_})` }),
+          el("span", { text: `${when}: ${photos}, ${job.succeeded} done, ${job.failed} failed (${state_})${which}${shown}` }),
           el("button", { type: "button", class: "secondary", "aria-label": `Open the job of ${when}`, onclick: () => reopen(job.job_id, true) }, "Open"),
           job.status === "running"
             ? el("button", { type: "button", class: "secondary", "aria-label": `Stop the job of ${when}`, onclick: () => stopJob(job.job_id) }, "Stop")
