@@ -1,8 +1,11 @@
 """Evaluate ``colorize`` on held-out photos and on scikit-image's, and time it on 12 MP images.
 
-**Auto mode on photos it never saw** (``--held-out``, the default): the ``val`` split of
-``training/colorize_data.json`` (24 openly licensed photos, licences per photo in the list;
-fetched by ``training.colorize_data``; never trained on). Each is shrunk to at most
+**Auto mode on photos it never saw** (the default): the held-out splits of
+``training/colorize_data.json`` (openly licensed photos, package, version, file and licence per
+photo in the list; fetched by ``training.colorize_data``; none trained on), each reported on its
+own (``--sets``, default all three): ``val`` (24 photos; the export's and the run-time
+corrections' settings were chosen on them), ``tune`` (6; may be tuned on) and ``test`` (16;
+never tuned on: the independent figure). Each is shrunk to at most
 :data:`EVAL_SIDE` px, turned grey (``round(rgb2gray * 255)``), and colorized by ``before`` (the
 reference library built from scikit-image's photos; or, with ``--before-model OLD.onnx``, an
 earlier model) and ``after`` (the packaged model with the corrections of
@@ -65,7 +68,8 @@ from training import colorize_library  # noqa: E402
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 EVAL_SIDE = 768
-OWN_HELD_OUT = Path("build/colorize-data/val")
+HELD_OUT = Path("build/colorize-data")
+SETS = ("val", "tune", "test")
 
 
 def grey(rgb: np.ndarray) -> np.ndarray:
@@ -142,11 +146,11 @@ def _shrink(rgb: np.ndarray) -> np.ndarray:
     return cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
 
 
-def own_held_out() -> list[tuple[str, np.ndarray]]:
-    """The ``val`` split of the training list (``python -m training.colorize_data`` fetches it)."""
-    subprocess.run([sys.executable, "-m", "training.colorize_data", "--split", "val"], check=True)  # skips what is there
+def own_held_out(split: str = "val") -> list[tuple[str, np.ndarray]]:
+    """A held-out split of the training list (``python -m training.colorize_data`` fetches it)."""
+    subprocess.run([sys.executable, "-m", "training.colorize_data", "--split", split], check=True)  # skips what is there
     photos = []
-    for path in sorted(OWN_HELD_OUT.glob("*.png")):
+    for path in sorted((HELD_OUT / split).glob("*.png")):
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         assert bgr is not None, path
         photos.append((path.stem, _shrink(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))))
@@ -166,14 +170,16 @@ def with_model(path: Path) -> ChainContext:
     return ChainContext(settings=OperationSettings(colorize_model_path=str(path)))
 
 
-def evaluate_auto_held_out(workdir: Path, photos: list[tuple[str, np.ndarray]], before_model: Path | None = None) -> None:
+def evaluate_auto_held_out(
+    workdir: Path, photos: list[tuple[str, np.ndarray]], before_model: Path | None = None, split: str = "val"
+) -> None:
     """Auto mode before (library, or ``before_model``) and after (packaged model) on photos never trained on."""
     if before_model is None:
         library = colorize_library.save_library(colorize_library.build_library(), workdir / "library.npz")
         print("before = the reference library (scikit-image's photos); after = the packaged model + natural corrections")
     else:
         print(f"before = {before_model}; after = the packaged model + natural corrections")
-    print("\nown held-out split (training/colorize_data.json, split=val; never trained on)")
+    print(f"\nheld-out split {split} (training/colorize_data.json; never trained on)")
     header = ("grey err", "before", "after", "M truth", "M before", "M after", "ratio")
     print(f"{'photo':<26} " + " ".join(f"{h:>8}" for h in header))
     rows = []
@@ -193,7 +199,7 @@ def evaluate_auto_held_out(workdir: Path, photos: list[tuple[str, np.ndarray]], 
     print(f"{'mean of ' + str(len(rows)) + ' photos':<26} " + " ".join(f"{v:>8.2f}" for v in table.mean(axis=0)))
     beats = int(np.sum(table[:, 2] < table[:, 0]))
     print(
-        f"after beats grey (lower a*b* error) on {beats}/{len(rows)} photos ({100 * beats / len(rows):.0f} %); "
+        f"{split}: after beats grey (lower a*b* error) on {beats}/{len(rows)} photos ({100 * beats / len(rows):.0f} %); "
         f"mean colourfulness ratio M(after)/M(truth) {table[:, 6].mean():.2f} (median {np.median(table[:, 6]):.2f}); "
         f"err = mean a*b* distance to the truth"
     )
@@ -315,15 +321,16 @@ def main() -> None:
     parser.add_argument("--no-timing", action="store_true", help="skip the 12 MP timing")
     parser.add_argument("--no-modes", action="store_true", help="skip all modes on scikit-image's photos")
     parser.add_argument("--no-held-out", action="store_true", help="skip auto mode on held-out photos")
+    parser.add_argument("--sets", default=",".join(SETS), help="held-out splits to report, comma-separated (default: all)")
     parser.add_argument("--before-model", type=Path, help="an earlier ONNX model for the 'before' column (default: the library)")
     args = parser.parse_args()
     os.environ.pop("COLORIZE_MODEL_PATH", None)
     os.environ.pop("COLORIZE_LIBRARY_PATH", None)
     with tempfile.TemporaryDirectory() as tmp:
         if not args.no_held_out:
-            photos = own_held_out()
-            evaluate_auto_held_out(Path(tmp), photos, args.before_model)
-            monochrome_or_colour(photos)
+            for split in args.sets.split(","):
+                evaluate_auto_held_out(Path(tmp), own_held_out(split), args.before_model, split)
+            monochrome_or_colour(own_held_out("val"))
         if not args.no_modes:
             evaluate(Path(tmp))
         if not args.no_timing:

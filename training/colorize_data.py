@@ -1,11 +1,11 @@
 """Fetch the colorize training photos listed in ``training/colorize_data.json``.
 
-    .venv/bin/python -m training.colorize_data [--out build/colorize-data] [--split train|val]
+    .venv/bin/python -m training.colorize_data [--out build/colorize-data] [--split train|val|tune|test]
 
 Downloads each Debian package at the pinned version (``apt-get download NAME=VERSION``), unpacks
 it with ``dpkg -x`` into ``<out>/debs``, and writes every listed photo, shrunk so that its longest
 side is at most :data:`MAX_SIDE` pixels (training photos; the training crops them at several
-scales) or :data:`VAL_SIDE` (held-out photos), as ``<out>/<split>/<name>.png``. Photos bundled in
+scales) or :data:`VAL_SIDE` (held-out photos: ``val``, ``tune``, ``test``), as ``<out>/<split>/<name>.png``. Photos bundled in
 PyPI packages (``"source": "pypi"``: scikit-learn's and matplotlib's sample photos) are read from
 the wheel of the listed version (``pip download --no-deps``; nothing is installed);
 scikit-image's (``skimage.data.*``) come from the installed package. Already fetched packages,
@@ -29,7 +29,9 @@ import numpy as np
 LIST = Path(__file__).with_name("colorize_data.json")
 MAX_SIDE = 1024
 VAL_SIDE = 512
-RESERVED = ("lomiri-wallpapers", "libdlib")
+RESERVED = ("lomiri-wallpapers", "libdlib", "gcompris-qt-data", "visp-images-data")
+SPLITS = ("train", "val", "tune", "test")
+"""train: trained on; val, tune: held out, may be used to choose settings; test: held out, evaluated only."""
 
 log = logging.getLogger("colorize_data")
 
@@ -145,11 +147,11 @@ def fetch(out: Path, split: str | None = None) -> list[Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, default=Path("build/colorize-data"))
-    parser.add_argument("--split", choices=("train", "val"), help="fetch only this split (default: both)")
+    parser.add_argument("--split", choices=SPLITS, help="fetch only this split (default: all)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     written = fetch(args.out, args.split)
-    log.info("%d photos in %s (train/ and val/)", len(written), args.out)
+    log.info("%d photos in %s (one folder a split)", len(written), args.out)
 
 
 if __name__ == "__main__":

@@ -334,12 +334,17 @@ def test_colorize_training_list_is_licensed_held_out_and_free_of_reserved_photos
     from training import colorize_data
 
     photos = json.loads(colorize_data.LIST.read_text())["photos"]
-    assert all(entry["licence"] and entry["version"] and entry["split"] in ("train", "val") for entry in photos)
+    assert all(entry["licence"] and entry["version"] and entry["split"] in colorize_data.SPLITS for entry in photos)
     assert not [entry for entry in photos if entry["package"].startswith(colorize_data.RESERVED)]
     names = [colorize_data.photo_name(entry) for entry in photos]
     assert len(set(names)) == len(names)
-    held_out = sum(entry["split"] == "val" for entry in photos) / len(photos)
+    trained = [entry for entry in photos if entry["split"] in ("train", "val")]
+    held_out = sum(entry["split"] == "val" for entry in trained) / len(trained)
     assert 0.08 <= held_out <= 0.2
+    # the test photos come from packages none of whose photos were trained on or tuned on
+    test_packages = {entry["package"] for entry in photos if entry["split"] == "test"}
+    assert sum(entry["split"] == "test" for entry in photos) >= 16
+    assert not test_packages & {entry["package"] for entry in photos if entry["split"] == "train"}
 
 
 def test_colorize_training_fetcher_refuses_reserved_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -427,3 +432,30 @@ def test_colorize_gives_a_face_skin_tones(photos: dict[str, np.ndarray]) -> None
     assert 7 < a < 25 and 8 < b < 30  # a warm, skin-like chroma (the truth is about 11, 19)
     hue = np.degrees(np.arctan2(b, a))
     assert 30 < hue < 70
+
+
+def test_colorize_warm_chroma_fades_in_bright_regions_only() -> None:
+    from retouch.ops.colorize.natural import hue_prior
+
+    work_l = np.array([[92.0, 50.0, 92.0]], np.float32)
+    ab = np.array([[[10.0, 30.0], [10.0, 30.0], [-3.0, -20.0]]], np.float32)  # orange, orange, blue
+    factor = hue_prior(work_l, ab)[0]
+    assert factor[0] < 0.3  # cream painted on a white wall: mostly removed
+    assert factor[1] == pytest.approx(1.0)  # orange in the mid-tones is kept
+    assert factor[2] == pytest.approx(1.0)  # a bright blue sky is kept
+
+
+def test_colorize_magenta_on_texture_turns_green_and_stays_on_smooth_areas() -> None:
+    from retouch.ops.colorize.natural import naturalize
+
+    rng = np.random.default_rng(3)
+    work_l = np.full((96, 128), 50.0, np.float32)
+    work_l[:, 64:] += rng.normal(0, 10, (96, 64)).astype(np.float32)  # foliage-like texture on the right
+    magenta = np.zeros((96, 128, 2), np.float32)
+    magenta[:] = (20.0, -12.0)
+    out = naturalize(work_l, magenta, packaged=True)
+    smooth, textured = out[20:76, 8:40].reshape(-1, 2).mean(axis=0), out[20:76, 88:120].reshape(-1, 2).mean(axis=0)
+    assert smooth[0] > 10 and smooth[1] < -5  # a magenta object (smooth) keeps its colour
+    assert textured[0] < -5 and textured[1] > 3  # magenta on leaves and grass becomes green
+    # no islands: the chroma within the textured half varies smoothly
+    assert float(np.std(out[20:76, 88:120, 0])) < 4
