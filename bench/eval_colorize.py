@@ -4,7 +4,7 @@
 ``training/colorize_data.json`` (openly licensed photos, package, version, file and licence per
 photo in the list; fetched by ``training.colorize_data``; none trained on), each reported on its
 own (``--sets``, default all three): ``val`` (24 photos; the export's and the run-time
-corrections' settings were chosen on them), ``tune`` (6; may be tuned on) and ``test`` (16;
+corrections' settings were chosen on them), ``tune`` (6; may be tuned on) and ``test`` (22;
 never tuned on: the independent figure). Each is shrunk to at most
 :data:`EVAL_SIDE` px, turned grey (``round(rgb2gray * 255)``), and colorized by ``before`` (the
 reference library built from scikit-image's photos; or, with ``--before-model OLD.onnx``, an

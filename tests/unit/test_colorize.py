@@ -434,15 +434,16 @@ def test_colorize_gives_a_face_skin_tones(photos: dict[str, np.ndarray]) -> None
     assert 30 < hue < 70
 
 
-def test_colorize_warm_chroma_fades_in_bright_regions_only() -> None:
+def test_colorize_warm_chroma_fades_in_bright_regions_and_green_gets_livelier() -> None:
     from retouch.ops.colorize.natural import hue_prior
 
-    work_l = np.array([[92.0, 50.0, 92.0]], np.float32)
-    ab = np.array([[[10.0, 30.0], [10.0, 30.0], [-3.0, -20.0]]], np.float32)  # orange, orange, blue
+    work_l = np.array([[92.0, 50.0, 92.0, 50.0]], np.float32)
+    ab = np.array([[[10.0, 30.0], [10.0, 30.0], [-3.0, -20.0], [-20.0, 20.0]]], np.float32)  # orange, orange, blue, green
     factor = hue_prior(work_l, ab)[0]
     assert factor[0] < 0.3  # cream painted on a white wall: mostly removed
     assert factor[1] == pytest.approx(1.0)  # orange in the mid-tones is kept
     assert factor[2] == pytest.approx(1.0)  # a bright blue sky is kept
+    assert 1.2 < factor[3] < 1.5  # green foliage a little livelier
 
 
 def test_colorize_magenta_on_texture_turns_green_and_stays_on_smooth_areas() -> None:

@@ -13,7 +13,7 @@ and a yellowish sky. :func:`naturalize` corrects its a*b* on the working grid (l
    :data:`WEAK_CHROMA`) and confident chroma gets the model's calibration gain (the packaged
    model's colours are muted by training on few photos; :data:`PACKAGED_GAIN`). Its hue mistakes
    that the held-out photos show to be systematic are corrected: warm chroma in bright regions
-   fades (:func:`hue_prior`), and magenta on textured regions (leaves, grass) turns green
+   fades and green gets livelier (:func:`hue_prior`), and magenta on textured regions (leaves, grass) turns green
    (:func:`foliage_flip`).
 3. **Sky**: bright, smooth regions touching the top of the frame (:func:`sky_mask`) are drawn
    toward a blue that pales as the sky brightens toward haze (overcast skies stay nearly
@@ -47,11 +47,14 @@ WEAK_CHROMA = 5.0
 """Chroma (Lab units) below which a prediction counts as unsure: c -> c * c^2 / (c^2 + WEAK^2)."""
 PACKAGED_GAIN = 1.4
 """Chroma gain for the packaged model (its export scale minimises error, which mutes colours)."""
-UNLIKELY_HUES = ((75.0, 50.0, 0.85, 65.0),)
-"""Hues the packaged model gets wrong more often than right on the held-out ``val`` and ``tune``
-photos: (hue in degrees of atan2(b*, a*), half-width, shrink at the centre, L* from which it
-applies, fully from 25 above). Warm orange-yellow in bright regions (white walls, icing and
-skies painted cream): there its chroma hardly correlates with the truth's."""
+HUE_GAINS = ((75.0, 50.0, 0.15, 65.0), (150.0, 60.0, 1.4, 0.0))
+"""Chroma gains by predicted hue where the packaged model's chroma, on the held-out ``val`` and
+``tune`` photos, correlates with the truth's much less or much more than elsewhere: (hue in
+degrees of atan2(b*, a*), half-width, gain at the centre, L* from which it applies, fully from 25
+above; 0: everywhere). Warm orange-yellow in bright regions mostly goes (white walls, icing and
+skies painted cream: there it hardly correlates with the truth); green is made livelier (the
+truth under a green prediction is greener still).
+"""
 SKY_AB = (-3.0, -16.0)
 SKY_MIN_L = 55.0
 SKY_MAX_STD = 2.5
@@ -73,13 +76,13 @@ def _local_std(lab_l: np.ndarray, size: int = 5) -> np.ndarray:
 
 
 def hue_prior(work_l: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """Per-pixel chroma factor (0..1) that shrinks the :data:`UNLIKELY_HUES` of ``ab``."""
+    """Per-pixel chroma factor for ``ab`` from :data:`HUE_GAINS`."""
     angle = np.arctan2(ab[:, :, 1], ab[:, :, 0])
     factor = np.ones(work_l.shape, np.float32)
-    for centre, width, shrink, min_l in UNLIKELY_HUES:
+    for centre, width, gain, min_l in HUE_GAINS:
         near = (np.cos(angle - np.deg2rad(centre)) - np.cos(np.deg2rad(width))) / (1 - np.cos(np.deg2rad(width)))
-        weight = np.clip(near, 0, 1) * np.clip((work_l - min_l) / 25.0, 0, 1)
-        factor *= 1 - shrink * weight
+        weight = np.clip(near, 0, 1) * (np.clip((work_l - min_l) / 25.0, 0, 1) if min_l > 0 else 1.0)
+        factor *= 1 + (gain - 1) * weight
     return factor.astype(np.float32)
 
 
