@@ -32,6 +32,15 @@ RED_EYE = [{"op": "red_eye"}]
         (Outcome(faces_found=1, eyes_looked_at=2, red_eyes_fixed=0), "No red eyes: left as they were."),
         (Outcome(faces_found=3, teeth_whitened=2), "Teeth whitened on 2 faces."),
         (Outcome(faces_found=2, teeth_whitened=0), "No teeth visible: nothing whitened."),
+        (Outcome(faces_found=0, teeth_whitened=0), "No face found: no teeth to whiten."),
+        (
+            Outcome(faces_found=0, eyes_looked_at=0, red_eyes_fixed=0, teeth_whitened=0, colorized=True),
+            "No face found: no red eyes or teeth to fix; coloured.",
+        ),
+        (
+            Outcome(faces_found=0, eyes_looked_at=2, red_eyes_fixed=2, teeth_whitened=0),
+            "No face found: no teeth to whiten; 2 red eyes fixed.",
+        ),
         (Outcome(already_in_colour=True, colorized=False), "Already in colour: left as it was."),
         (Outcome(colorized=True), "Coloured."),
         (Outcome(faces_found=5, faces_outside=1), "1 face could not fit in the frame."),

@@ -78,27 +78,42 @@ class Outcome:
 
     def sentence(self) -> str:
         """One plain sentence: what changed, what was not there to change."""
-        parts = [p for p in (self._eyes(), self._teeth(), self._colour(), self._frame()) if p]
+        parts = [p for p in (self._no_face(), self._eyes(), self._teeth(), self._colour(), self._frame()) if p]
         if not parts:
             return "Done."
         text = "; ".join(parts)
         return text[0].upper() + text[1:] + "."
 
+    def _faceless(self) -> tuple[bool, bool]:
+        """Whether the eyes, the teeth were looked for and nothing was there: no face (and no
+        eye pointed at)."""
+        if self.faces_found != 0:
+            return False, False
+        return self.red_eyes_fixed == 0 and not self.eyes_looked_at, self.teeth_whitened == 0
+
+    def _no_face(self) -> str | None:
+        eyes, teeth = self._faceless()
+        if eyes and teeth:
+            return "no face found: no red eyes or teeth to fix"
+        if eyes or teeth:
+            return "no face found: " + ("no red eyes to fix" if eyes else "no teeth to whiten")
+        return None
+
     def _eyes(self) -> str | None:
-        if self.red_eyes_fixed is None:
+        if self.red_eyes_fixed is None or self._faceless()[0]:
             return None
         if self.red_eyes_fixed:
             return _count(self.red_eyes_fixed, "red eye") + " fixed"
         if not self.eyes_looked_at:
-            return "no face found: no red eyes to fix" if self.faces_found == 0 else "no eyes found: nothing to fix"
+            return "no eyes found: nothing to fix"
         return "no red eyes: left as they were"
 
     def _teeth(self) -> str | None:
-        if self.teeth_whitened is None:
+        if self.teeth_whitened is None or self._faceless()[1]:
             return None
         if self.teeth_whitened:
             return "teeth whitened on " + _count(self.teeth_whitened, "face")
-        return "no face found: no teeth to whiten" if self.faces_found == 0 else "no teeth visible: nothing whitened"
+        return "no teeth visible: nothing whitened"
 
     def _colour(self) -> str | None:
         if self.already_in_colour:
