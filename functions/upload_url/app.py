@@ -139,7 +139,8 @@ def revoke_api_key(key_id: str) -> Response[None]:
 @app.get("/operations", responses={200: {"description": "the operations"}, 401: ERRORS[401]})
 def list_operations() -> m.OperationList:
     caller(app)
-    return api.list_operations()
+    settings = api_deps().settings
+    return api.list_operations(settings.max_upload_bytes, settings.max_pixels)
 
 
 @app.get("/openapi.json", include_in_schema=False)

@@ -7,6 +7,7 @@ statistics and regions, never with exact bytes.
 from __future__ import annotations
 
 import inspect
+from dataclasses import fields
 from functools import cache
 
 import cv2
@@ -175,13 +176,53 @@ def test_param_describe_lists_only_set_fields() -> None:
         "name": "low",
         "type": "float",
         "help": low["help"],
+        "label": low["label"],
+        "plain_help": low["plain_help"],
         "default": 0.5,
         "minimum": 0,
         "maximum": 50,
         "only_with": {"method": ["auto"]},
     }
     box = next(p for p in ops.get("crop").describe()["params"] if p["name"] == "box")
-    assert set(box) == {"name", "type", "help"}
+    assert set(box) == {"name", "type", "help", "label", "plain_help"}
+
+
+FORMULA_SPEAK = ("R - max", "Lab b*", "CLAHE", "percentile", "luma", "chroma", "saliency", "gamma")
+
+
+def test_every_operation_and_parameter_has_plain_words() -> None:
+    """The words people read (the web page shows only these) are in the table, plain: a label and
+    help for every operation and parameter, a label for every choice, no formula or algorithm."""
+    orders = []
+    for op in ops.specs.OPERATIONS:
+        d = op.describe()
+        assert d["label"] and d["task_help"], op.name
+        orders.append(d["order"])
+        assert set(d["preset"]) <= {p.name for p in op.params}, op.name
+        op.validate(d["preset"])  # a preset is a valid start
+        words = [d["label"], d["task_help"]]
+        for p in d["params"]:
+            assert p["label"] and p["plain_help"], (op.name, p["name"])
+            words += [p["label"], p["plain_help"], *(p.get("choice_labels") or {}).values()]
+            if p["type"] == "choice":
+                assert set(p["choice_labels"]) == set(p["choices"]), (op.name, p["name"])
+            assert p.get("ui") in (None, "points", "photo"), (op.name, p["name"])
+        for text in words:
+            for jargon in FORMULA_SPEAK:
+                assert jargon.lower() not in text.lower(), (op.name, text, jargon)
+    assert sorted(orders) == list(range(1, len(ops.specs.OPERATIONS) + 1))  # one place each
+
+
+def test_operations_document_publishes_the_upload_limits() -> None:
+    from retouch.logic.api import list_operations
+    from retouch.settings import ApiSettings
+    from retouch.sniff import SUPPORTED
+
+    limits = list_operations(400_000, 20_000_000).model_dump()["limits"]
+    assert limits == {"max_upload_bytes": 400_000, "max_pixels": 20_000_000, "formats": list(SUPPORTED)}
+    defaults = {f.name: f.default for f in fields(ApiSettings)}
+    assert list_operations().limits.max_upload_bytes == defaults["max_upload_bytes"] == 50 * 1024 * 1024
+    assert list_operations().limits.max_pixels == defaults["max_pixels"]
 
 
 # --- registry: Operation.validate ----------------------------------------------------------------

@@ -330,22 +330,54 @@ class JobList(BaseModel):
 
 
 class ParamOut(BaseModel):
+    """One parameter (its kind's facts, such as ``minimum`` or ``choices``, are listed too)."""
+
     model_config = ConfigDict(extra="allow")
 
     name: str
     type: str
     help: str
+    """What it does, technically (``retouch ops``)."""
+    label: str
+    """Its name in a person's words (the web page's)."""
+    plain_help: str
+    """What it does in a person's words, no formula."""
+    ui: str | None = None
+    """Not typed in: ``points`` are placed on one photo, ``photo`` names another photo of the job."""
+    choice_labels: dict[str, str] | None = None
+    """A ``choice``'s values in a person's words."""
+    suggestions: list[str] | None = None
+    """Usual values to pick from (an ``aspect``'s shapes)."""
 
 
 class OperationDescription(BaseModel):
     name: str
     summary: str
+    label: str
+    """The task a person chooses ("Fix red eyes")."""
+    task_help: str
+    """What the task does, in plain words."""
+    preset: dict[str, Any]
+    """The settings the task starts with, beyond the parameters' defaults."""
+    order: int
+    """Where the task sits among the others: the page offers and applies them in this order."""
     params: list[ParamOut]
+
+
+class UploadLimits(BaseModel):
+    """What an upload is checked against (the stack's settings): a page checks files before sending them."""
+
+    max_upload_bytes: int
+    max_pixels: int
+    """Images whose header declares more pixels fail before decoding."""
+    formats: list[str]
+    """The image formats read (sniffed from the file's first bytes, whatever its name)."""
 
 
 class OperationList(BaseModel):
     operations: list[OperationDescription]
     output_formats: list[str]
+    limits: UploadLimits
 
 
 class Event(BaseModel):

@@ -65,10 +65,15 @@ def _param_range(p: dict[str, Any]) -> str:
     return ""
 
 
+def _task(op: dict[str, Any]) -> str:
+    """The operation as the web page offers it, a task in plain words."""
+    return f" (on the web page: {op['label']})" if op.get("label") else ""
+
+
 def _print_plain(document: dict[str, Any]) -> None:
     """Piped: plain lines, every value whole."""
     for op in document["operations"]:
-        sys.stdout.write(f"{op['name']} - {op['summary']}\n")
+        sys.stdout.write(f"{op['name']} - {op['summary']}{_task(op)}\n")
         for p in op["params"]:
             facts = [p["type"]]
             if p.get("default") is not None:
@@ -90,7 +95,8 @@ def cmd_ops(args: argparse.Namespace) -> int:
         _print_plain(document)
         return 0
     for op in document["operations"]:
-        table = Table(title=f"[bold]{op['name']}[/] - {op['summary']}", title_justify="left", show_edge=False)
+        title = f"[bold]{op['name']}[/] - {op['summary']}{_task(op)}"
+        table = Table(title=title, title_justify="left", show_edge=False)
         for col in ("parameter", "type", "default", "range / choices", "meaning"):
             table.add_column(col, overflow="fold")  # a narrow terminal folds a cell, never cuts it
         for p in op["params"]:

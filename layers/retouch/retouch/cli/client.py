@@ -60,6 +60,7 @@ class RetouchClient:
         return response.json() if response.content else None
 
     def operations(self) -> dict[str, Any]:
+        """``GET /operations``: ``operations`` (with their words), ``output_formats``, ``limits``."""
         return self._call("GET", "/operations")  # type: ignore[no-any-return]
 
     def create_job(

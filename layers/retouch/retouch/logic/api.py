@@ -11,6 +11,7 @@ import json
 import re
 import time
 import uuid
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,6 +43,8 @@ from retouch.models import (
 )
 from retouch.observability import logger, metrics
 from retouch.ops import specs
+from retouch.settings import ApiSettings
+from retouch.sniff import SUPPORTED
 
 
 def check_images(images: list[m.ImageIn], max_images: int, max_bytes: int) -> list[ImageUpload]:
@@ -344,8 +347,21 @@ def revoke_api_key(owner: str, key_id: str, deps: ApiDeps) -> None:
     logger.info("API key revoked", extra={"key_id": key_id})
 
 
-def list_operations() -> m.OperationList:
-    return m.OperationList.model_validate({"operations": specs.describe_all(), "output_formats": list(FORMAT_CHOICES)})
+_DEFAULTS = {f.name: f.default for f in fields(ApiSettings)}
+
+
+def list_operations(max_upload_bytes: int | None = None, max_pixels: int | None = None) -> m.OperationList:
+    """``GET /operations``: every operation (in a person's words too), the output formats, and the
+    limits an upload is checked against: the stack's settings, or, when not given (``retouch
+    ops``), the defaults a stack is deployed with."""
+    limits = {
+        "max_upload_bytes": _DEFAULTS["max_upload_bytes"] if max_upload_bytes is None else max_upload_bytes,
+        "max_pixels": _DEFAULTS["max_pixels"] if max_pixels is None else max_pixels,
+        "formats": list(SUPPORTED),
+    }
+    return m.OperationList.model_validate(
+        {"operations": specs.describe_all(), "output_formats": list(FORMAT_CHOICES), "limits": limits}
+    )
 
 
 def route_not_found(method: str, path: str) -> NotFound:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from retouch.errors import InvalidParameters
@@ -28,6 +28,11 @@ class Operation:
     the result will be, before any pixel is touched; ``decode_hint(params, (w, h))``, when
     given, is the smallest size the operation needs its input decoded at when it runs first
     (shrink-on-load), and it then receives the source size as ``source_size``.
+
+    ``label``, ``task_help`` and ``preset`` are the operation as a task a person chooses (the web
+    page's words, published by ``GET /operations``): what it is called, what it does, and the
+    settings it starts with; ``order`` is where it sits among the tasks, which the page offers
+    and applies in that order.
     """
 
     name: str
@@ -43,6 +48,10 @@ class Operation:
     uses_context: bool = False
     """The implementation takes the chain's :class:`~retouch.ops.context.ChainContext` as
     ``context`` (faces analysed once per image, settings, the deadline inside long work)."""
+    label: str = ""
+    task_help: str = ""
+    preset: Mapping[str, Any] = field(default_factory=dict)
+    order: int = 100
 
     @property
     def fn(self) -> Callable[..., Any]:
@@ -78,4 +87,12 @@ class Operation:
         return values
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "summary": self.summary, "params": [p.describe() for p in self.params]}
+        return {
+            "name": self.name,
+            "summary": self.summary,
+            "label": self.label,
+            "task_help": self.task_help,
+            "preset": dict(self.preset),
+            "order": self.order,
+            "params": [p.describe() for p in self.params],
+        }

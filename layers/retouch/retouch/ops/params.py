@@ -6,7 +6,10 @@ values, and nothing else needs to switch on its kind:
 * :meth:`Param.parse` converts and checks one raw value, from JSON or from the command line
   (``"64"``, ``"true"``, ``"0.1,0.1,0.8,0.8"``), raising :class:`InvalidParameters` with a
   message that names the operation and the parameter;
-* :meth:`Param.describe` is what ``GET /operations`` and ``retouch ops`` list;
+* :meth:`Param.describe` is what ``GET /operations`` and ``retouch ops`` list, the technical
+  ``help`` and, for people, a ``label`` and ``plain_help`` in plain words (the web page shows
+  only these; ``ui`` says when a parameter is not typed in: ``points`` are placed on one photo,
+  ``photo`` names another photo of the job);
 * :meth:`Param.json_schema` is the JSON Schema of one value, which the API's models
   (:mod:`retouch.apimodels`) put in the OpenAPI document.
 
@@ -41,7 +44,9 @@ class Param:
     """One parameter of an operation (the base of the kinds below).
 
     ``default`` is used when the parameter is absent or null; ``only_with`` restricts it to some
-    values of another parameter, e.g. ``{"method": ("linear",)}``.
+    values of another parameter, e.g. ``{"method": ("linear",)}``. ``label`` and ``plain_help``
+    are the parameter in a person's words (no formula, no algorithm's name); ``ui`` is
+    ``"points"`` for points placed on one photo, ``"photo"`` for the name of another photo.
     """
 
     kind: ClassVar[str] = ""
@@ -51,6 +56,9 @@ class Param:
     help: str
     default: Any = None
     only_with: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    label: str = ""
+    plain_help: str = ""
+    ui: str = ""
 
     def where(self, op: str) -> str:
         return f"{op}: parameter {self.name!r}"
@@ -65,6 +73,9 @@ class Param:
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "type": self.kind, "help": self.help}
+        out.update(label=self.label, plain_help=self.plain_help)
+        if self.ui:
+            out["ui"] = self.ui
         if self.default is not None:
             out["default"] = self.default
         out.update(self._limits())
@@ -169,6 +180,8 @@ class Choice(Param):
 
     kind: ClassVar[str] = "choice"
     choices: tuple[str, ...] = ()
+    choice_labels: Mapping[str, str] = field(default_factory=dict)
+    """Each choice in a person's words."""
 
     def parse(self, op: str, raw: Any) -> Any:
         if not isinstance(raw, str) or raw.lower() not in self.choices:
@@ -179,7 +192,8 @@ class Choice(Param):
         return {"enum": list(self.choices), "type": "string"}
 
     def _limits(self) -> dict[str, Any]:
-        return {"choices": list(self.choices)}
+        labels = {"choice_labels": dict(self.choice_labels)} if self.choice_labels else {}
+        return {"choices": list(self.choices), **labels}
 
 
 _NUMBER_ITEM = {"anyOf": [{"type": "integer"}, {"type": "number"}]}
@@ -208,6 +222,8 @@ class Aspect(Param):
     """An aspect ratio ``W:H`` with positive sides written as plain decimals (``16:9``, ``2.35:1``)."""
 
     kind: ClassVar[str] = "aspect"
+    suggestions: tuple[str, ...] = ()
+    """Usual values, offered to pick from."""
 
     def parse(self, op: str, raw: Any) -> Any:
         where = self.where(op)
@@ -220,6 +236,9 @@ class Aspect(Param):
 
     def json_schema(self) -> dict[str, Any]:
         return {"pattern": ASPECT_PATTERN, "type": "string"}
+
+    def _limits(self) -> dict[str, Any]:
+        return {"suggestions": list(self.suggestions)} if self.suggestions else {}
 
 
 @dataclass(frozen=True)
