@@ -18,13 +18,14 @@ export AWS_DEFAULT_REGION ?= us-east-1
 DEMO_IN := build/samples
 DEMO_OUT := build/demo
 
-.PHONY: help setup demo test lint typecheck template checkov sam-build bench contact-sheet chaos local clean
+.PHONY: help setup demo test lint typecheck template checkov sam-build bench contact-sheet screenshots chaos local clean
 
 help:
 	@echo "make demo   - process sample photos end to end on the embedded local stack"
 	@echo "make test   - lint, type-check, template checks (checkov), sam build, and every test"
 	@echo "make local  - run the embedded stack in the foreground (prints the API URL and token)"
 	@echo "make bench  - image operation benchmark"
+	@echo "make screenshots - retake the web page's screenshots in docs/"
 	@echo "make chaos  - 500 images with workers killed at random and every message delivered twice"
 
 setup: $(VENV)/.installed $(TOOLS)/.installed $(CHECKOV)/.installed /usr/bin/chromium /usr/bin/jq
@@ -105,6 +106,12 @@ test: lint typecheck checkov
 
 contact-sheet: setup
 	$(PY) -m bench.contact_sheet docs/contact-sheet.png
+
+# The README's pictures of the web page (docs/web-*.png), taken by the browser tests that set the
+# page up for them; only when asked, so `make test` leaves the checkout as it was.
+screenshots: setup
+	RETOUCH_SCREENSHOTS=docs $(PY) -m pytest -q tests/e2e/test_web.py tests/e2e/test_web_fullsize.py \
+		-k "task_first or on_a_phone or full_size_view"
 
 bench: setup
 	$(PY) -m bench.bench_ops

@@ -7,6 +7,10 @@ outcome, download a ZIP that waits for the job. On a phone, Start and the errors
 person is looking. axe-core checks each state the person sees. The page's accessible names are
 a public contract (README): the tests find every control by them.
 
+The stack runs with a small upload limit and pixel limit, which GET /operations publishes and the
+page checks files against. Screenshots for the README are taken only when RETOUCH_SCREENSHOTS
+names a folder (``make screenshots`` sets it to ``docs``), so a test run leaves the checkout as it was.
+
 Chromium is Debian's (``make setup`` installs it), driven by Playwright's Python package; axe-core
 comes with the ``axe-playwright-python`` package. Every wait is on a condition, with generous
 timeouts for a loaded two-core machine.
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import re
 import struct
 import zipfile
@@ -38,10 +43,14 @@ axe_package = pytest.importorskip("axe_playwright_python", reason="installed by 
 expect = sync_api.expect
 
 CHROMIUM = Path("/usr/bin/chromium")
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+ROOT = Path(__file__).resolve().parents[2]
+WEB = ROOT / "layers" / "retouch" / "retouch" / "web"
+SCREENSHOTS = os.environ.get("RETOUCH_SCREENSHOTS", "")
+"""Where to write the README's screenshots (a folder, relative to the repository), or "" for nowhere."""
 SLOW = 300_000  # ms: a whole job on a loaded two-core machine
 UI = 60_000
-LIMIT = 400_000  # bytes: the upload limit the tests publish in config.json
+LIMIT = 400_000  # bytes: the stack's upload limit here (MaxUploadBytes), published by GET /operations
+PIXELS = 40_000_000  # the stack's pixel limit here (MaxPixels)
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 740}
 expect.set_options(timeout=UI)
@@ -57,13 +66,36 @@ LEAVING = "() => { const e = new Event('beforeunload', { cancelable: true }); di
 AXE = (Path(axe_package.__file__).parent / "axe.min.js").read_text()
 
 
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
+    """The module's stack, with smaller limits than the defaults (the page must use the published ones)."""
+    limits = {"MaxUploadBytes": str(LIMIT), "MaxPixels": str(PIXELS)}
+    with EmbeddedStack(workdir=tmp_path_factory.mktemp("stack"), overrides=limits) as s:
+        yield s
+
+
 # --- helpers shared with test_web_fullsize.py ------------------------------------------------------
+
+
+def screenshot(page: Any, name: str, **options: Any) -> bool:
+    """Save the page as ``name`` in the RETOUCH_SCREENSHOTS folder, when it is set (``make
+    screenshots``); whether it was (a test may set the page up for the picture first)."""
+    if not SCREENSHOTS:
+        return False
+    folder = ROOT / SCREENSHOTS
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / name), **options)
+    return True
+
+
+def screenshots_wanted() -> bool:
+    return bool(SCREENSHOTS)
 
 
 def write_photos(folder: Path) -> dict[str, Any]:
     """Three real photos, and five files the page must refuse before uploading: a JPEG cut short,
-    text named .jpg, a PNG whose header says 63 megapixels, a PNG cut short, a photo over the
-    400 KB limit the tests publish)."""
+    text named .jpg, a PNG whose header says 63 megapixels, a PNG cut short, a photo over a
+    400 KB limit)."""
     folder.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     for name, source, size, fmt in (
@@ -108,19 +140,10 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
-def new_page(browser: Any, viewport: dict[str, int] = DESKTOP, limits: dict[str, Any] | None = None) -> tuple[Any, Any, Any]:
-    """A fresh context (its own storage) and page; ``limits`` are published in config.json."""
+def new_page(browser: Any, viewport: dict[str, int] = DESKTOP) -> tuple[Any, Any, Any]:
+    """A fresh context (its own storage) and page."""
     context = browser.new_context(viewport=viewport, accept_downloads=True)
     context.set_default_timeout(UI)
-    if limits is not None:
-
-        def config(route: Any) -> None:
-            response = route.fetch()
-            body = response.json()
-            body["limits"] = limits
-            route.fulfill(response=response, json=body)
-
-        context.route(re.compile(r".*/config\.json$"), config)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -185,7 +208,7 @@ def test_task_first_checks_errors_skip_address_outcomes_and_zip(stack: EmbeddedS
     from retouch.cli.client import RetouchClient
 
     photos = write_photos(tmp_path / "photos")
-    context, page, errors = new_page(browser, limits={"max_upload_bytes": LIMIT})
+    context, page, errors = new_page(browser)
     try:
         # the token comes in the fragment and leaves the address (and the history) at once
         page.goto("about:blank")
@@ -229,7 +252,11 @@ def test_task_first_checks_errors_skip_address_outcomes_and_zip(stack: EmbeddedS
             expect(item).not_to_contain_text("Ready")
         for path in photos["good"]:
             expect(items.filter(has_text=path.name)).to_contain_text("Ready")
-        expect(page.locator("#limits")).to_contain_text(f"up to {round(LIMIT / 1024)} KB")
+        # the limits are the stack's, as GET /operations publishes them
+        expect(page.locator("#limits")).to_contain_text(
+            f"up to {round(LIMIT / 1024)} KB and {PIXELS // 1_000_000} megapixels each"
+        )
+        expect(items.filter(has_text="panorama.png")).to_contain_text(f"the service takes up to {PIXELS // 1_000_000} megapixels")
 
         # Start without a task: the error is next to the task choice, focus on the first one
         start.click()
@@ -250,8 +277,7 @@ def test_task_first_checks_errors_skip_address_outcomes_and_zip(stack: EmbeddedS
         strength = page.get_by_label("How much to fix")
         expect(strength).to_have_accessible_description(re.compile(r"From 0 to 1\. Usually 1\."))
         assert axe_violations(page) == []
-        if DOCS.exists():
-            page.screenshot(path=str(DOCS / "web-task.png"))
+        screenshot(page, "web-task.png")
 
         # a value out of range is marked at once, Start moves focus to it, fixing it clears it
         strength.fill("5")
@@ -312,8 +338,7 @@ def test_task_first_checks_errors_skip_address_outcomes_and_zip(stack: EmbeddedS
             expect(items.filter(has_text=image["name"]).locator(".status")).to_have_text(sentence)
         expect(items.filter(has_text="chelsea.png")).to_contain_text("Skipped")
         assert axe_violations(page) == []
-        if DOCS.exists():
-            page.screenshot(path=str(DOCS / "web-results.png"), full_page=True)
+        screenshot(page, "web-results.png", full_page=True)
 
         # the job is findable among the earlier ones by its photos' names
         page.get_by_role("button", name="Show earlier jobs").click()
@@ -427,9 +452,9 @@ def test_on_a_phone_start_and_errors_stay_where_the_person_looks(stack: Embedded
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         assert axe_violations(page) == []
         page.get_by_role("checkbox", name="Fix red eyes").check()
-        if DOCS.exists():
+        if screenshots_wanted():
             page.evaluate("window.scrollTo(0, 0)")
-            page.screenshot(path=str(DOCS / "web-phone.png"))
+            screenshot(page, "web-phone.png")
 
         # the results and the full-size view fit a phone, and the action bar stays in reach
         start.click()
@@ -440,8 +465,7 @@ def test_on_a_phone_start_and_errors_stay_where_the_person_looks(stack: Embedded
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         coffee = items.filter(has_text="coffee.jpg")
         coffee.scroll_into_view_if_needed()
-        if DOCS.exists():
-            page.screenshot(path=str(DOCS / "web-phone-results.png"))
+        screenshot(page, "web-phone-results.png")
         coffee.get_by_role("button", name="Open coffee.jpg full size").click()
         viewer = page.get_by_role("dialog", name="coffee.jpg, full size")
         expect(viewer).to_be_visible()
@@ -450,8 +474,7 @@ def test_on_a_phone_start_and_errors_stay_where_the_person_looks(stack: Embedded
         expect(viewer.get_by_role("list", name="Points placed")).to_contain_text("Eye at")
         assert in_viewport(viewer.get_by_role("button", name="Re-run this photo with these points"))
         assert axe_violations(page) == []
-        if DOCS.exists():
-            page.screenshot(path=str(DOCS / "web-phone-fullsize.png"))
+        screenshot(page, "web-phone-fullsize.png")
         assert errors == []
     finally:
         context.close()
@@ -593,3 +616,12 @@ def test_api_docs_render_under_their_security_headers(stack: EmbeddedStack, brow
     page.locator(".opblock-summary-path", has_text="/jobs").first.wait_for(state="visible", timeout=60_000)
     assert refused == []
     page.close()
+
+
+def test_the_page_preloads_every_module_it_imports() -> None:
+    """index.html names each module for preloading (one round trip instead of one per import
+    level); a module added to the page and not to that list would load late."""
+    page = (WEB / "index.html").read_text()
+    preloaded = set(re.findall(r'<link rel="modulepreload" href="([^"]+)">', page))
+    modules = {p.name for p in WEB.glob("*.js")} - {"app.js"}
+    assert preloaded == modules | {"vendor/client-zip/index.js"}

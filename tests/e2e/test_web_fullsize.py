@@ -20,7 +20,17 @@ import requests
 from PIL import Image
 
 from retouch.local.stack import EmbeddedStack
-from tests.e2e.test_web import DOCS, SLOW, axe_violations, browser, drop_files, new_page, open_page, results
+from tests.e2e.test_web import (
+    SLOW,
+    axe_violations,
+    browser,
+    drop_files,
+    new_page,
+    open_page,
+    results,
+    screenshot,
+    screenshots_wanted,
+)
 from tests.unit.test_red_eye import SKIN, render_eye
 
 pytestmark = pytest.mark.e2e
@@ -97,11 +107,11 @@ def test_full_size_view_zoom_point_at_an_eye_rerun_and_place_a_colour(stack: Emb
         assert points == [[ex, ey]]  # the photo is smaller than the preview's 1024 px: not scaled
         expect(viewer).to_have_attribute("data-preview", "ready", timeout=SLOW)
         expect(page.locator("#viewer-status")).to_contain_text("Preview with your points")
-        if DOCS.exists():
+        if screenshots_wanted():
             viewer.get_by_label("Zoom").select_option(label="200 %")
             page.locator("#viewer-stage").evaluate(CENTRE)
             slider.fill("49")  # the divider through the pupil: before on the left, the preview on the right
-            page.screenshot(path=str(DOCS / "web-fullsize.png"))
+            screenshot(page, "web-fullsize.png")
             slider.fill("0")
             viewer.get_by_label("Zoom").select_option(label="100 %")
 

@@ -2,14 +2,10 @@
 // header without decoding, a file cut short), and file names made safe on every operating system.
 import { sniff } from "./api.js";
 
-/** The service's limits when it does not publish them (`limits` in GET /operations or config.json). */
-export const DEFAULT_LIMITS = {
-  max_upload_bytes: 50 * 1024 * 1024,
-  max_pixels: 50_000_000,
-  formats: ["jpeg", "png", "webp", "gif", "tiff", "bmp", "avif", "heic"],
-};
-
 const NAMES = { jpeg: "JPEG", png: "PNG", webp: "WebP", gif: "GIF", tiff: "TIFF", bmp: "BMP", avif: "AVIF", heic: "HEIC" };
+
+/** A format's name as people write it (WebP, not webp). */
+export const formatName = (format) => NAMES[format] || format.toUpperCase();
 
 const read = async (file, start, end) => new Uint8Array(await file.slice(start, end).arrayBuffer());
 const u16be = (b, i) => (b[i] << 8) | b[i + 1];
@@ -90,16 +86,17 @@ async function headerSize(file, format) {
 /**
  * Everything the browser can know about a photo before uploading it: `{type, format, width,
  * height}` when it would be accepted, or `{error}` saying in plain words why it would not.
+ * `limits` are the service's, as GET /operations publishes them: `{max_upload_bytes,
+ * max_pixels, formats}`.
  */
-export async function checkFile(file, limits = DEFAULT_LIMITS) {
+export async function checkFile(file, limits) {
   const found = await sniff(file);
   if (found.error) return { error: found.error };
   const format = found.type.replace("image/", "");
-  const accepted = limits.formats || DEFAULT_LIMITS.formats;
-  if (!accepted.includes(format)) {
-    return { error: `${NAMES[format] || format} files are not accepted; use ${accepted.map((f) => NAMES[f] || f).join(", ")}` };
+  if (!limits.formats.includes(format)) {
+    return { error: `${formatName(format)} files are not accepted; use ${limits.formats.map(formatName).join(", ")}` };
   }
-  const maxBytes = limits.max_upload_bytes || DEFAULT_LIMITS.max_upload_bytes;
+  const maxBytes = limits.max_upload_bytes;
   if (file.size > maxBytes) return { error: `too large to upload: ${megabytes(file.size)}, and the service takes up to ${megabytes(maxBytes)}` };
   let size = null;
   try {
@@ -107,7 +104,7 @@ export async function checkFile(file, limits = DEFAULT_LIMITS) {
   } catch {
     size = null;
   }
-  const maxPixels = limits.max_pixels || DEFAULT_LIMITS.max_pixels;
+  const maxPixels = limits.max_pixels;
   if (size && size.width * size.height > maxPixels) {
     const mp = (n) => `${Math.round(n / 1e6)} megapixels`;
     return { error: `too many pixels: ${size.width} × ${size.height} is ${mp(size.width * size.height)}, and the service takes up to ${mp(maxPixels)}` };

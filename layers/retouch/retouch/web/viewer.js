@@ -1,6 +1,6 @@
 // The full-size view of one result: zoom to 100 % and beyond, the before/after comparison, and
 // fixing by pointing (click an eye, or place a colour), previewed at once and re-run on the photo.
-import { $, el, originalUrl } from "./app.js";
+import { $, el, originalUrl } from "./dom.js";
 
 let current = null;
 let opener = null;
