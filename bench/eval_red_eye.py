@@ -115,11 +115,16 @@ def crop(image: np.ndarray, x: float, y: float, half: int) -> np.ndarray:
 
 
 def run_scene(
-    scene: Scene, painted: np.ndarray, discs: list[Disc], irises: list[float], points: list[list[float]] | None = None
+    scene: Scene,
+    painted: np.ndarray,
+    discs: list[Disc],
+    irises: list[float],
+    points: list[list[float]] | None = None,
+    original: np.ndarray | None = None,
 ) -> None:
     fixed = red_eye(painted, points=points) if points else red_eye(painted)
     for disc, iris in zip(discs, irises, strict=True):
-        scene.results.append(measure(painted, fixed, disc, iris))
+        scene.results.append(measure(painted, fixed, disc, iris, original))
     for disc, iris in list(zip(discs, irises, strict=True))[:2]:
         half = max(8, int(2.6 * iris))
         scene.crops.append((crop(painted, disc[0], disc[1], half), crop(fixed, disc[0], disc[1], half)))
@@ -141,7 +146,7 @@ def painted_scenes(name: str, image: np.ndarray, eyes: list[Eye], points: bool =
             else:
                 painted, discs = paint_textured(image, eyes, colour)
             pts = [[x, y] for x, y, _ in eyes] if points else None
-            run_scene(scene, painted, discs, irises, pts)
+            run_scene(scene, painted, discs, irises, pts, image)
             scenes.append(scene)
     return scenes
 

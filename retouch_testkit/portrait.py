@@ -173,6 +173,11 @@ PUPIL_MARGIN = 2
 
 
 MEAN_BOUND, P95_BOUND = 2.5, 12.0
+PAINTED_DE = 10.0
+"""CIEDE2000 by which the paint changed a pixel, at least, for it to count as the pupil's."""
+RED_HUE = 0.5
+"""A pixel is of a red hue when ``|G - B|`` is at most this share of ``R - max(G, B)`` (within
+about 25 degrees of red: a quarter of red mixed with skin or a brown iris still is)."""
 
 
 def ciede2000(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -193,10 +198,12 @@ class EyeResult:
         return self.mean <= MEAN_BOUND and self.p95 <= P95_BOUND
 
 
-def measure(painted: np.ndarray, fixed: np.ndarray, disc: Disc, iris: float) -> EyeResult:
+def measure(painted: np.ndarray, fixed: np.ndarray, disc: Disc, iris: float, original: np.ndarray | None = None) -> EyeResult:
     """How a fix of one eye did (``disc``: the painted pupil): the change outside the pupil, in
     CIEDE2000 (mean, 95th percentile), whether it is de-reddened, and its cast (a*, b*); the
-    bounds and the reasons are in :mod:`bench.eval_red_eye`."""
+    bounds and the reasons are in :mod:`bench.eval_red_eye`. With the ``original`` (before the
+    paint), pixels the paint hardly changed (CIEDE2000 below :data:`PAINTED_DE`: an iris or skin
+    pixel a sliver of the red disc touched) are not taken for the pupil's cast."""
     x, y, r = disc
     h, w = painted.shape[:2]
     half = int(np.ceil(OUTSIDE_RADII * iris + 2))
@@ -209,14 +216,30 @@ def measure(painted: np.ndarray, fixed: np.ndarray, disc: Disc, iris: float) -> 
     core = d <= 0.7 * r + 0.5
     red = redness(after)
     lab = color.rgb2lab(after)
-    # the cast of what was clearly red (not the catch-light, nor edge pixels mixed with skin)
-    neutral_core = core & (redness(before) > 0.6)
+    # the cast of what was clearly red (not the catch-light, nor edge pixels mixed with skin);
+    # in a pupil of a pixel or two (a 20-40 px face) none may be, and the cast is that of the
+    # pixels the paint left reddish and of a red hue (pink, or red mixed with a little of what
+    # is around; not orange or brown: mostly skin, iris or a drawn line with a little red), and
+    # with the original, that the paint changed; where none is (a pupil of another colour:
+    # eye-shine; or one the catch-light covers), of the pixels red_eye changed. Never of pixels
+    # that were not red and that red_eye left as they were (skin, a catch-light, lines drawn
+    # over the photo such as opencv-doc's landmarks): their colour is the photo's, not a cast
+    before_red = redness(before)
+    neutral_core = core & (before_red > 0.6)
     if not neutral_core.any():
-        neutral_core = core
+        f = before.astype(np.int16)
+        excess = f[..., 0] - np.maximum(f[..., 1], f[..., 2])
+        red_hue = np.abs(f[..., 1] - f[..., 2]) <= RED_HUE * excess
+        neutral_core = core & (before_red >= EYE_FIXED_REDNESS) & red_hue
+        if original is not None:
+            neutral_core &= ciede2000(original[y0:y1, x0:x1, :3], before) >= PAINTED_DE
+    if not neutral_core.any():
+        neutral_core = core & np.any(before != after, axis=2)
+    a, b = (float(lab[..., i][neutral_core].mean()) for i in (1, 2)) if neutral_core.any() else (0.0, 0.0)
     return EyeResult(
         mean=float(de.mean()),
         p95=float(np.percentile(de, 95)),
         fixed=float(red[core].mean()) < EYE_FIXED_REDNESS,
-        a=float(lab[..., 1][neutral_core].mean()),
-        b=float(lab[..., 2][neutral_core].mean()),
+        a=a,
+        b=b,
     )

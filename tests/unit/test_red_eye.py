@@ -188,3 +188,86 @@ def test_points_parameter_parses_cli_text_and_json_lists_the_same() -> None:
     ):
         with pytest.raises(InvalidParameters, match=message):
             op.validate({"points": bad})
+
+
+# --------------------------------------------------------------------------- small, dark, thrown fits
+
+DARK = (30, 26, 26)  # the pupil as it would be without the flash
+
+
+@pytest.mark.parametrize("pupil", [(110, 30, 30), (160, 55, 50), (190, 25, 30)])
+def test_pupil_of_a_twenty_px_face_comes_out_dark_and_neutral_in_every_red(pupil: tuple[int, int, int]) -> None:
+    """A pupil of a pixel or two (iris radius 1.1 px), dark red included: the dark red of a
+    tiny pupil mixed with its iris has R above max(G, B) by 30-40 levels only."""
+    img, (cx, cy) = render_eye(1.1, 0.8, pupil=pupil, scale=16)
+    original, _ = render_eye(1.1, 0.8, pupil=DARK, scale=16)
+    fixed = red_eye(img, points=[[cx, cy]])
+    result = measure(img, fixed, (cx, cy, 0.8), 1.1, original)
+    assert result.fixed and result.within, result
+    assert abs(result.a) <= 6 and abs(result.b) <= 6, (pupil, result)  # not a red, brown or purple dot
+
+
+@pytest.mark.parametrize("iris_r", [2.0, 6.0, 40.0])
+def test_dark_red_pupil_is_de_reddened_at_every_size(iris_r: float) -> None:
+    img, (cx, cy) = render_eye(iris_r, 0.6 * iris_r, pupil=(110, 30, 30), scale=8 if iris_r < 10 else 2)
+    fixed = red_eye(img, points=[[cx, cy, iris_r]])
+    result = measure(img, fixed, (cx, cy, 0.6 * iris_r), iris_r)
+    assert result.fixed and result.within, result
+    assert abs(result.a) <= 3 and abs(result.b) <= 3, result
+
+
+def test_pink_pupil_beside_its_catch_light_at_a_point_is_neutralised() -> None:
+    """At a 20 px face the catch-light covers half the pupil: what is left is pink (redness
+    below the default threshold), next to the white spot. Pointed at, it loses its tint; the
+    catch-light stays."""
+    img, (cx, cy) = render_eye(1.0, 0.7, pupil=(200, 90, 95), scale=16)
+    original, _ = render_eye(1.0, 0.7, pupil=DARK, scale=16)
+    assert 0.25 < redness(img).max() < 0.45  # a pink, not a red pixel
+    fixed = red_eye(img, points=[[cx, cy]])
+    result = measure(img, fixed, (cx, cy, 0.7), 1.0, original)
+    assert result.fixed and result.within, result
+    assert abs(result.a) <= 6 and abs(result.b) <= 6, result
+    assert fixed.min(axis=2).max() > 200  # the catch-light is kept
+
+
+def test_a_pupil_the_iris_fit_misses_by_a_radius_is_found_whole() -> None:
+    """A red pupil can throw the landmark model's iris fit by a radius or more on faces of
+    40-80 px; the pupil found around the wrong centre is looked for again around its own."""
+    from retouch.ops.faces import Eye
+    from retouch.ops.portrait.eyes import _fix_eye
+    from retouch.ops.portrait.patches import apply_patches
+
+    img, (cx, cy) = render_eye(2.5, 1.9, scale=16)
+    eye = Eye((cx + 1.3 * 2.5, cy + 0.8), 2.2)  # the fit 3.3 px to the right and lower
+    patch = _fix_eye(img, eye, 1.0, 0.45)
+    assert patch is not None
+    fixed = apply_patches(img, [patch])
+    result = measure(img, fixed, (cx, cy, 1.9), 2.5)
+    assert result.fixed and result.within, result
+    assert abs(result.a) <= 6 and abs(result.b) <= 6, result
+
+
+def test_a_normal_tiny_eye_is_left_alone() -> None:
+    """The cues for tiny and dark-red pupils (dull red of a red hue, pink beside a catch-light)
+    never take a brown or dark pupil and iris, nor the skin, for a red pupil."""
+    for pupil in ((70, 45, 30), DARK, (60, 40, 38)):  # brown, dark, dark reddish-brown
+        for iris_r, pupil_r in ((1.1, 0.8), (2.5, 1.5)):
+            img, (cx, cy) = render_eye(iris_r, pupil_r, pupil=pupil, scale=16)
+            assert np.array_equal(red_eye(img, points=[[cx, cy]]), img), (pupil, iris_r)
+            assert np.array_equal(red_eye(img, points=[[cx, cy, iris_r]]), img), (pupil, iris_r)
+
+
+def test_the_measured_cast_is_the_pupils_not_a_line_drawn_over_it() -> None:
+    """A drawn (green) landmark line across the pupil, left as it was, is not a cast of the
+    fix; red pixels left red are."""
+    original = np.full((21, 21, 3), (120, 90, 70), np.uint8)
+    painted = original.copy()
+    painted[8:13, 8:13] = RED
+    painted[10, 8:13] = (60, 200, 60)  # the line, drawn after the red
+    fixed = painted.copy()
+    fixed[8:13, 8:13][np.any(painted[8:13, 8:13] != (60, 200, 60), axis=2)] = (30, 30, 30)
+    result = measure(painted, fixed, (10.5, 10.5, 2.5), 5.0, original)
+    assert result.fixed and abs(result.a) < 1 and abs(result.b) < 1, result
+    fixed[11, 9:12] = RED  # a row of the pupil left red
+    result = measure(painted, fixed, (10.5, 10.5, 2.5), 5.0, original)
+    assert max(abs(result.a), abs(result.b)) > 6, result

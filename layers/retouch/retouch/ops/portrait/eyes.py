@@ -13,11 +13,13 @@ from retouch.ops.portrait.patches import Patch, apply_patches, luma_of, polygon_
 from retouch.ops.portrait.pupils import (
     CAT_EYE_MIN_AREA,
     CLEAR_REDNESS,
-    MIN_RED_EXCESS,
     bright_pupil_correction,
     bright_pupil_mask,
+    clearly_red,
     grow,
     growth_steps,
+    pink_by_catch_light,
+    red_candidates,
     red_pupil_correction,
     red_pupil_mask,
     redness,
@@ -46,6 +48,9 @@ def _fix_at(
         local = (centre[0] - x0, centre[1] - y0)
         opening = None if contour is None else polygon_mask(contour, x0, y0, rgb.shape[:2]).astype(bool)
         mask = red_pupil_mask(rgb, local, r, threshold, opening)
+        moved = _recentred(source, mask, local, (x0, y0), r, contour, threshold)
+        if moved is not None:
+            (x0, y0), rgb, local, mask = moved
         if centre != centres[0] and mask.any() and float(redness(rgb)[mask].mean()) < CLEAR_REDNESS:
             mask[:] = False  # from the lids' centre, only a clearly red pupil (not a reddish lid)
         bright = False
@@ -58,7 +63,7 @@ def _fix_at(
             inside = mask & (lids.astype(bool) | (redness(rgb) >= CLEAR_REDNESS))
             # unless the lids' fit is off (it can be by a few px on small faces) and would cut
             # away most of a clearly red pupil the iris fit found
-            clear = not bright and centre == centres[0] and float(redness(rgb)[mask].mean()) >= CLEAR_REDNESS
+            clear = not bright and centre == centres[0] and clearly_red(rgb, mask)
             if 2 * int(inside.sum()) >= int(mask.sum()) or not clear:
                 mask = inside
         if mask.any():
@@ -70,6 +75,50 @@ def _fix_at(
     else:
         target, alpha = red_pupil_correction(rgb, mask, r, threshold)
     return x0, y0, target, alpha * strength
+
+
+RECENTRE = 0.3
+"""A red pupil whose centroid lies more than this many iris radii (+0.5 px) from the iris
+centre it was looked for at is looked for again around its centroid: a red pupil can throw the
+landmark model's iris fit by a radius or more on faces of 40-80 px, and the pupil found around
+the wrong centre is cut by the iris disc there."""
+
+
+def _recentred(
+    source: Image,
+    mask: np.ndarray,
+    local: tuple[float, float],
+    origin: tuple[int, int],
+    r: float,
+    contour: np.ndarray | None,
+    threshold: float,
+) -> tuple[tuple[int, int], np.ndarray, tuple[float, float], np.ndarray] | None:
+    """The pupil looked for again around the centroid of ``mask`` (see :data:`RECENTRE`): its
+    window's origin, pixels, centre in it and mask; None when not moved or when the pupil found
+    there holds no more of the red pupil."""
+    if not mask.any():
+        return None
+    ys, xs = np.nonzero(mask)
+    cx, cy = float(xs.mean()) + 0.5, float(ys.mean()) + 0.5
+    if np.hypot(cx - local[0], cy - local[1]) <= RECENTRE * r + 0.5:
+        return None
+    h, w = source.shape[:2]
+    centre = (cx + origin[0], cy + origin[1])
+    x0, y0, x1, y1 = window(centre, 1.6 * r + 3, w, h)
+    rgb = source[y0:y1, x0:x1, :3]
+    at = (centre[0] - x0, centre[1] - y0)
+    opening = None if contour is None else polygon_mask(contour, x0, y0, rgb.shape[:2]).astype(bool)
+    again = red_pupil_mask(rgb, at, r, threshold, opening)
+    # taken only when it holds more of the red pupil, not merely more of its pale halo
+    before = int(
+        (
+            mask
+            & red_candidates(source[origin[1] : origin[1] + mask.shape[0], origin[0] : origin[0] + mask.shape[1], :3], threshold)
+        ).sum()
+    )
+    if int((again & red_candidates(rgb, threshold)).sum()) <= before:
+        return None
+    return (x0, y0), rgb, at, again
 
 
 def _fix_eye(source: Image, eye: Eye, strength: float, threshold: float, cat_eye: bool = False) -> Patch | None:
@@ -159,9 +208,10 @@ def _find_pupil(
         x0, y0, x1, y1 = window(point, half, w, h)
         rgb = source[y0:y1, x0:x1, :3]
         local = (point[0] - x0, point[1] - y0)
-        f = rgb.astype(np.int16)
-        red = (redness(rgb) > threshold) & (f[..., 0] - np.maximum(f[..., 1], f[..., 2]) > MIN_RED_EXCESS)
+        red = red_candidates(rgb, threshold)
         component = _component_at(red, local, tolerance)
+        if component is None and (radius is None or radius < 3.0):  # a pupil of a pixel or two
+            component = _component_at(pink_by_catch_light(rgb, threshold), local, 1.0)
         is_red = component is not None
         if component is None:
             component = _shine_at(rgb, local)

@@ -26,6 +26,10 @@ CLEAR_REDNESS = 0.7
 """Mean redness of a pupil kept whole where the eyelid fit would cut most of it away (on faces
 of 30-60 px the fit can be off by a few px; red pupils measure 0.6-0.85, lids and brows less),
 and of one found from the centre of the lids rather than the iris."""
+VIVID_REDNESS, VIVID_EXCESS = 0.5, 70
+"""A pupil is clearly red too when its mean redness is above the first and R is above max(G, B)
+by the second on average: a vivid red no lid or skin has (a red lid under a flash measures
+0.3-0.45, a dark red lid's excess is below 40)."""
 PUPIL_OVER_SKIN = 0.15
 """A red pupil's mean redness is at least this much above the skin's around the eye..."""
 PUPIL_OVER_SKIN_CENTRED = 0.08
@@ -48,6 +52,75 @@ def redness(rgb: np.ndarray) -> np.ndarray:
     f = rgb.astype(np.float32)
     r = f[..., 0]
     return np.clip((r - np.maximum(f[..., 1], f[..., 2])) / np.maximum(r, 1.0), 0.0, 1.0)
+
+
+DULL_SHARE = 0.75
+"""A dull (dark or pinkish) red pupil pixel, mixed with the iris, skin or catch-light in a pupil of
+a pixel or two, has a redness of at least this share of ``threshold``..."""
+DULL_EXCESS = 30
+"""... R above max(G, B) by this many levels (natural irises stay below ~40)..."""
+DULL_HUE = 0.25
+"""... and a hue within about 15 degrees of pure red: ``|G - B|`` at most this share of the
+excess (skin, brown and hazel irises are orange: G well above B)."""
+
+VIVID_HUE = 0.15
+"""A dull piece is of a red hue when its mean ``|G - B|`` is at most this share of its excess
+(skin, brown irises and brows are orange)."""
+RED_LIT_SKIN = 0.25
+"""Dull red is not looked for where more than this share of the ring around the iris is dull red
+itself (a face under red light)."""
+EDGE_HUE = 0.5
+"""The same share for the pupil's pale edge (:func:`red_pupil_mask`)."""
+
+
+def red_candidates(rgb: np.ndarray, threshold: float, dull: bool = True) -> np.ndarray:
+    """Pixels red enough to seed a red pupil: redness above ``threshold`` and R above max(G, B)
+    by :data:`MIN_RED_EXCESS`; with ``dull``, also the dark or pink pixels of a small or dark-red
+    pupil (:data:`DULL_SHARE`, :data:`DULL_EXCESS`, :data:`DULL_HUE`)."""
+    f = rgb.astype(np.int16)
+    red = redness(rgb)
+    excess = f[..., 0] - np.maximum(f[..., 1], f[..., 2])
+    strong: np.ndarray = (red > threshold) & (excess > MIN_RED_EXCESS)
+    if dull:
+        hue = np.abs(f[..., 1] - f[..., 2]) <= DULL_HUE * excess
+        strong |= (red > DULL_SHARE * threshold) & (excess > DULL_EXCESS) & hue
+    return strong
+
+
+PINK_SHARE = 0.5
+"""A pixel next to a catch-light is a tiny red pupil's when its redness is above this share of
+``threshold`` (and it has :data:`DULL_EXCESS` and a red hue, :data:`DULL_HUE`)."""
+
+
+def pink_by_catch_light(rgb: np.ndarray, threshold: float, skin: float = 0.0) -> np.ndarray:
+    """The pink pixels touching a catch-light (a near-white spot): all that is left of a red
+    pupil of a pixel or two (a 20-40 px face) where the catch-light covers half of it. Next to
+    the catch-light of a normal eye are its dark iris and pupil (grey or brown, never pink).
+    They are redder than the ``skin`` around (its median redness) by
+    :data:`PUPIL_OVER_SKIN_CENTRED`."""
+    f = rgb.astype(np.int16)
+    excess = f[..., 0] - np.maximum(f[..., 1], f[..., 2])
+    glint = (rgb.min(axis=2) > 190).astype(np.uint8)
+    touching = cv2.dilate(glint, np.ones((3, 3), np.uint8)).astype(bool) & ~glint.astype(bool)
+    hue = np.abs(f[..., 1] - f[..., 2]) <= DULL_HUE * excess
+    floor = max(PINK_SHARE * threshold, skin + PUPIL_OVER_SKIN_CENTRED)
+    pink: np.ndarray = touching & hue & (excess > DULL_EXCESS) & (redness(rgb) > floor)
+    return pink
+
+
+def clearly_red(rgb: np.ndarray, mask: np.ndarray) -> bool:
+    """Whether the pupil ``mask`` of ``rgb`` is clearly red: mean redness of at least
+    :data:`CLEAR_REDNESS`, or :data:`VIVID_REDNESS` with :data:`VIVID_EXCESS` over its redder
+    half (a catch-light's halo and the edge mixed with the iris left out)."""
+    if not mask.any():
+        return False
+    red_px = redness(rgb)[mask]
+    if float(red_px.mean()) >= CLEAR_REDNESS:
+        return True
+    redder = red_px >= float(np.median(red_px))  # not a catch-light's halo, nor the mixed edge
+    f = rgb[mask][redder].astype(np.float32)
+    excess = float((f[:, 0] - np.maximum(f[:, 1], f[:, 2])).mean())
+    return float(red_px[redder].mean()) >= VIVID_REDNESS and excess >= VIVID_EXCESS
 
 
 def growth_steps(radius: float) -> int:
@@ -102,14 +175,20 @@ def red_pupil_mask(
     # on a red face (warm light, flushed skin) the pupil must be redder than the skin around it
     ring = (dist > 1.3 * radius + slack) & (dist <= 1.6 * radius + slack + 2)
     skin = float(np.median(red[ring])) if ring.any() else 0.0
-    if skin > 0.5 * threshold and disc.any():
+    reddish_skin = skin > 0.5 * threshold and disc.any()
+    if reddish_skin:
         threshold = max(threshold, min(skin + SKIN_MARGIN, 0.5 * (skin + float(np.percentile(red[disc], 95)))))
     pale = max(PALE_REDNESS, skin + 0.05)
-    strong = (red > threshold) & (excess > MIN_RED_EXCESS) & disc
+    # dull red (a dark-red pupil, or one of a pixel or two mixed with what is around it) only
+    # where the skin around is not itself of that red (a red-lit face; skin is orange)
+    dull = not (ring.any() and float(np.mean(red_candidates(rgb, threshold)[ring])) > RED_LIT_SKIN)
+    strong = red_candidates(rgb, threshold, dull=dull) & disc
     empty = np.zeros((h, w), bool)
     if not strong.any():
+        if tiny and dull:  # a pupil of a pixel or two, all pink around its catch-light
+            return pink_by_catch_light(rgb, threshold, skin) & (dist <= 0.8 * radius + slack)
         return empty
-    window = _EyeWindow(red, excess, center, radius, slack, opening)
+    window = _EyeWindow(red, excess, np.abs(f[..., 1] - f[..., 2]), center, radius, slack, opening)
     found = _reddest_piece(window, strong, skin)
     if found is None:
         return empty
@@ -117,7 +196,10 @@ def red_pupil_mask(
     # the pupil never reaches past the iris: red skin or lids joined to it are cut off there
     iris = dist <= 1.05 * radius + slack
     # its pale edge: pixels at least ~40 % red (mixed with the iris or a catch-light), not skin
-    weak = (red > max(pale, 0.4 * reddest)) & (excess > MIN_RED_EXCESS // 3) & iris
+    # and of a red hue (a quarter of red mixed with skin or a brown iris is still within ~25
+    # degrees of red; the skin next to a pupil of a pixel or two, as red by the ratio, is orange)
+    hue = np.abs(f[..., 1] - f[..., 2]) <= EDGE_HUE * excess
+    weak = (red > max(pale, 0.4 * reddest)) & (excess > MIN_RED_EXCESS // 3) & hue & iris
     grown = grow(pupil & iris, weak, growth_steps(radius))
     return grown | (_catch_light_halo(rgb, grown, iris) & (red > PALE_REDNESS) & iris)
 
@@ -128,6 +210,8 @@ class _EyeWindow:
 
     red: np.ndarray
     excess: np.ndarray
+    green_blue: np.ndarray
+    """``|G - B|``: small in a red pupil, large in orange skin or a brown iris."""
     center: tuple[float, float]
     radius: float
     slack: float
@@ -157,9 +241,13 @@ def _reddest_piece(window: _EyeWindow, strong: np.ndarray, skin: float) -> tuple
             continue
         # the reddest candidate (a red pupil is redder than a reddish lid), nearer ones first
         mean_red[i] = float(red[ys, xs].mean())
+        piece_excess = float(excess[ys, xs].mean())
+        vivid = piece_excess >= 1.4 * MIN_RED_EXCESS or (  # vividly red, not a dark lid line...
+            piece_excess > DULL_EXCESS and float(window.green_blue[ys, xs].mean()) <= VIVID_HUE * piece_excess
+        )  # ... or a dull red of a red hue, where skin is orange (a dark-red or tiny pupil)
         centred = (
             d <= 0.5 * radius + 1.0
-            and float(excess[ys, xs].mean()) >= 1.4 * MIN_RED_EXCESS  # vividly red, not a dark lid line
+            and vivid
             and (window.opening is None or bool(window.opening[min(h - 1, int(cy)), min(w - 1, int(cx))]))
         )
         margin = PUPIL_OVER_SKIN_CENTRED if centred else PUPIL_OVER_SKIN
@@ -287,8 +375,12 @@ def red_pupil_correction(rgb: np.ndarray, mask: np.ndarray, radius: float, thres
     # keeps its lightness, so nothing darkens
     share = np.where(mask & (grey > 150.0) & (red > PALE_REDNESS), 1.0, share)
     hard = (share * mask).astype(np.float32)
-    # the feather falls on the pupil's own tinted edge, never on skin or iris next to it
-    return target, _feather(hard, radius, red > max(PALE_REDNESS, 0.5 * float(np.median(red[mask]))))
+    # the feather falls on the pupil's own tinted edge, never on skin or iris next to it: pixels
+    # at least half as red as the pupil's redder half (in a pupil of a few pixels half the mask
+    # can be a catch-light's halo and mixed edge, no redder than the skin)
+    in_mask = red[mask]
+    pupil_red = float(np.median(in_mask[in_mask >= float(np.median(in_mask))]))
+    return target, _feather(hard, radius, red > max(PALE_REDNESS, 0.5 * pupil_red))
 
 
 def bright_pupil_correction(rgb: np.ndarray, mask: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
