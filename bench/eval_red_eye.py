@@ -14,9 +14,13 @@ eye it prints
   its radius) after correction is below 0.25 (:data:`retouch_testkit.portrait.EYE_FIXED_REDNESS`);
   bound: >= 97 % of eyes;
 * **cast**: the corrected pupil's mean a* and b* (CIE L*a*b*) over its core pixels that were
-  clearly red (redness above 0.6: not the catch-light, nor edge pixels mixed with skin), the largest
-  of |a*| and |b*| over the de-reddened eyes; a dark, neutral pupil has both near 0 (teal,
-  green, blue or purple pupils do not).
+  clearly red (redness above 0.6: not the catch-light, nor edge pixels mixed with skin); in a
+  pupil of a pixel or two (faces of 20-40 px) where none is, over the core pixels the paint
+  changed (CIEDE2000 10 or more from the unpainted photo) that were left reddish (0.25) and of a
+  red hue, never over lines drawn over the photo (opencv-doc's landmarks), skin or a
+  catch-light that red_eye left as they were. The largest of |a*| and |b*| over the
+  de-reddened eyes, and how many are above :data:`CAST_BOUND`; a dark, neutral pupil has both
+  near 0 (red, brown, teal, green, blue or purple pupils do not).
 
 Pupils are painted two ways: *flat* (a disc of 0.75 iris radii in one of three reds, with a
 white catch-light: :func:`retouch_testkit.portrait.paint_red_eyes`) and *textured* (0.6 iris radii,
@@ -53,6 +57,8 @@ from retouch.ops.portrait.eyes import red_eye
 from retouch_testkit.portrait import MEAN_BOUND, P95_BOUND, Disc, EyeResult, collage, measure, paint_red_eyes
 
 TEXTURED_FRACTION = 0.6
+CAST_BOUND = 8.0
+"""|a*| or |b*| of a corrected pupil above which it is counted as having a colour cast."""
 
 Eye = tuple[float, float, float]  # x, y, iris radius
 
@@ -297,7 +303,7 @@ def main() -> None:
             f"{label}: {len(red)} eyes; de-reddened {fixed} ({100 * fixed / len(red):.1f} %); within mean <= {MEAN_BOUND} and "
             f"p95 <= {P95_BOUND}: {within} ({100 * within / len(red):.1f} %); worst mean {max(e.mean for e in red):.2f}, "
             f"worst p95 {max(e.p95 for e in red):.1f}; largest |a*| or |b*| in a de-reddened pupil {cast:.1f} "
-            f"(median {np.median(casts):.1f})"
+            f"(median {np.median(casts):.1f}; above {CAST_BOUND:g}: {sum(c > CAST_BOUND for c in casts)})"
         )
     if args.crops:
         save_crops(scenes, args.crops)

@@ -61,6 +61,10 @@ def _fix_at(
             lids = cv2.dilate(lids, np.ones((3, 3), np.uint8), iterations=max(1, round(0.5 * r)))
             # clearly red pixels of the pupil stay even where the lids' fit is a pixel or two off
             inside = mask & (lids.astype(bool) | (redness(rgb) >= CLEAR_REDNESS))
+            # and so do strongly red pixels of the pupil next to those kept (its edge on the lid)
+            if not bright and inside.any():
+                near = cv2.dilate(inside.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+                inside |= mask & near & red_candidates(rgb, threshold, dull=False)
             # unless the lids' fit is off (it can be by a few px on small faces) and would cut
             # away most of a clearly red pupil the iris fit found
             clear = not bright and centre == centres[0] and clearly_red(rgb, mask)
