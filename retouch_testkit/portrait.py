@@ -174,7 +174,8 @@ PUPIL_MARGIN = 2
 
 MEAN_BOUND, P95_BOUND = 2.5, 12.0
 PAINTED_DE = 10.0
-"""CIEDE2000 by which the paint changed a pixel, at least, for it to count as the pupil's."""
+"""CIEDE2000 by which the paint (or, for a pupil the paint did not leave reddish, red_eye)
+changed a pixel, at least, for it to count as the pupil's."""
 RED_HUE = 0.5
 """A pixel is of a red hue when ``|G - B|`` is at most this share of ``R - max(G, B)`` (within
 about 25 degrees of red: a quarter of red mixed with skin or a brown iris still is)."""
@@ -221,7 +222,8 @@ def measure(painted: np.ndarray, fixed: np.ndarray, disc: Disc, iris: float, ori
     # pixels the paint left reddish and of a red hue (pink, or red mixed with a little of what
     # is around; not orange or brown: mostly skin, iris or a drawn line with a little red), and
     # with the original, that the paint changed; where none is (a pupil of another colour:
-    # eye-shine; or one the catch-light covers), of the pixels red_eye changed. Never of pixels
+    # eye-shine; or one the catch-light covers), of the pixels red_eye changed (by CIEDE2000
+    # :data:`PAINTED_DE` or more). Never of pixels
     # that were not red and that red_eye left as they were (skin, a catch-light, lines drawn
     # over the photo such as opencv-doc's landmarks): their colour is the photo's, not a cast
     before_red = redness(before)
@@ -233,8 +235,8 @@ def measure(painted: np.ndarray, fixed: np.ndarray, disc: Disc, iris: float, ori
         neutral_core = core & (before_red >= EYE_FIXED_REDNESS) & red_hue
         if original is not None:
             neutral_core &= ciede2000(original[y0:y1, x0:x1, :3], before) >= PAINTED_DE
-    if not neutral_core.any():
-        neutral_core = core & np.any(before != after, axis=2)
+    if not neutral_core.any():  # what red_eye changed, not by a feather's few levels
+        neutral_core = core & (ciede2000(before, after) >= PAINTED_DE)
     a, b = (float(lab[..., i][neutral_core].mean()) for i in (1, 2)) if neutral_core.any() else (0.0, 0.0)
     return EyeResult(
         mean=float(de.mean()),
