@@ -119,13 +119,18 @@ def _children_cpu() -> float:
 
 
 def run_all(
-    commands: Sequence[list[str]], env: dict[str, str] | None = None, on_line: Callable[[int, str], None] | None = None
+    commands: Sequence[list[str]],
+    env: dict[str, str] | None = None,
+    on_line: Callable[[int, str], None] | None = None,
+    on_start: Callable[[list[int]], None] | None = None,
 ) -> list[Timed]:
     """Run ``commands`` at the same time; each stderr line is timestamped as it arrives (and
-    passed to ``on_line`` with its command's index, if given)."""
+    passed to ``on_line`` with its command's index, if given); ``on_start`` gets their pids."""
     cpu0, t0 = _children_cpu(), time.monotonic()
     results = [Timed(list(c)) for c in commands]
     procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT) for c in commands]
+    if on_start is not None:
+        on_start([p.pid for p in procs])
 
     def pump(index: int, proc: subprocess.Popen[str], result: Timed) -> None:
         assert proc.stderr is not None
@@ -161,7 +166,7 @@ def ops_args(ops: Sequence[str]) -> list[str]:
 
 
 # --- direct --------------------------------------------------------------------------------------
-APPLY_LINE = re.compile(r" -> .*\((\d+)x(\d+), (\d+) ms\)$")
+APPLY_LINE = re.compile(r" -> .*\((\d+)x(\d+), (\d+) ms\)(?::|$)")
 
 
 def direct(files: Sequence[Path], ops: Sequence[str], processes: int, out: Path) -> dict[str, Any]:
@@ -241,6 +246,81 @@ def apply_vs_vips(files: Sequence[Path], out: Path, runs: int = 3) -> dict[str, 
 
 
 # --- embedded stack ------------------------------------------------------------------------------
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+class CpuByRole(threading.Thread):
+    """CPU seconds of every process of a command's tree, summed by role, sampled from ``/proc``
+    every ``interval`` s until stopped: the CLI, the emulators, the fork server, and each
+    function's processes (named by the log file their stdout goes to, ``<Function>.log``). A
+    process that lives less than ``interval`` may be missed."""
+
+    def __init__(self, interval: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.interval, self.root = interval, 0
+        self.stopped = threading.Event()
+        self.cpu: dict[int, float] = {}
+        self.role: dict[int, str] = {}
+
+    def start_on(self, pids: list[int]) -> None:
+        self.root = pids[0]
+        self.start()
+
+    def _tree(self) -> list[int]:
+        parents = {}
+        for entry in os.listdir("/proc"):
+            stat = _proc_read(f"/proc/{entry}/stat") if entry.isdigit() else ""
+            if stat:
+                parents[int(entry)] = int(stat.rpartition(")")[2].split()[1])
+        tree, grew = {self.root}, True
+        while grew:
+            more = {pid for pid, ppid in parents.items() if ppid in tree and pid not in tree}
+            tree |= more
+            grew = bool(more)
+        return sorted(tree)
+
+    def _role(self, pid: int) -> str:
+        if pid == self.root:
+            return "CLI (retouch run, its API and WebSocket servers, supervisor)"
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/1")
+        except OSError:
+            target = ""
+        if target.endswith(".log") and "/logs/" in target:
+            return Path(target).stem
+        cmd = _proc_read(f"/proc/{pid}/cmdline").replace("\0", " ")
+        if "moto" in cmd or "aws_requests" in cmd:
+            return "emulators (moto)"
+        return "fork server" if "forkserver" in cmd else "other"
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            for pid in self._tree():
+                stat = _proc_read(f"/proc/{pid}/stat")
+                if not stat:
+                    continue
+                fields = stat.rpartition(")")[2].split()
+                self.cpu[pid] = (int(fields[11]) + int(fields[12])) / CLK_TCK
+                if pid not in self.role or self.role[pid] in ("fork server", "other"):
+                    self.role[pid] = self._role(pid)  # a forked process opens its log just after
+
+    def report(self) -> dict[str, float]:
+        self.stopped.set()
+        self.join()
+        out: dict[str, float] = {}
+        for pid, cpu in self.cpu.items():
+            out[self.role[pid]] = round(out.get(self.role[pid], 0.0) + cpu, 2)
+        return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
 PROCESS_LOG_MS = re.compile(r'"message":"image processed".*?"duration_ms":(\d+)')
 
 
@@ -257,7 +337,9 @@ def embedded(files: Sequence[Path], ops: Sequence[str], workers: int, out: Path,
         command = [sys.executable, "-m", "bench.aws_requests", "cli", *args]
     else:
         command = retouch(*args)
-    (result,) = run_all([command], env=env)
+    sampler = CpuByRole()
+    (result,) = run_all([command], env=env, on_start=sampler.start_on)
+    cpu_by_role = sampler.report()
     text = result.stdout.strip()
     summary, end = json.JSONDecoder().raw_decode(text) if text.startswith("{") else ({}, 0)
     if text[end:].strip():
@@ -276,6 +358,7 @@ def embedded(files: Sequence[Path], ops: Sequence[str], workers: int, out: Path,
         "succeeded": summary.get("succeeded"),
         "job_s": timings.get("total_seconds"),
         "in_function_ms": in_function,
+        "cpu_by_role_s": cpu_by_role,
         "input_bytes": sum(f.stat().st_size for f in files),
         "output_bytes": sum(f.stat().st_size for f in (out / "outputs").glob("*") if f.name != "job.json"),
         "phases_s": {
@@ -353,6 +436,8 @@ def print_case(name: str, n: int, mp: float, case: dict[str, Any]) -> None:
         f"\nembedded: job {e['job_s']} s inside `retouch run` (job created -> last download); "
         f"{e['succeeded']}/{n} succeeded; phases (s after start): {e['phases_s']}"
     )
+    if e.get("cpu_by_role_s"):
+        print(f"CPU seconds by process (sampled): {e['cpu_by_role_s']}")
     if "timeline" in e:
         print(f"emulator timeline (s after its first request): {e['timeline']}")
     if "requests" in e:

@@ -30,8 +30,9 @@ MAX_POLL_SECONDS = 3.0
 SAFETY_POLL_SECONDS = 10.0
 """Jobs followed over the WebSocket are still polled this often, in case an event was missed."""
 PUSH_COALESCE_SECONDS = 1.0
-"""Events that arrive close together are read in one ``GET /jobs/{id}`` (a read of the whole
-job and a signed URL per output): at most one per job per second, and at once for the last."""
+"""Events that cannot be used as they are (see :meth:`Run._usable`) are read in one ``GET
+/jobs/{id}`` (every page of the job, a signed URL per output): at most one per job per second,
+and at once for the last."""
 SAVE_EVERY_SECONDS = 1.0
 
 
@@ -78,6 +79,9 @@ class Run:
         """Jobs with events not yet polled for."""
         self._pushed: set[str] = set()
         """Jobs followed over the WebSocket (polled on news, and slowly for safety)."""
+        self._events: dict[str, list[dict[str, Any]]] = {}
+        """Image events received over the WebSocket, not handled yet: each says how its image
+        ended, with its download URL, so it needs no ``GET /jobs/{id}``."""
 
     # --- the run --------------------------------------------------------------------------
     def execute(self) -> Manifest:
@@ -217,11 +221,18 @@ class Run:
                 raise self._submit_error
             now = time.monotonic()
             with self._lock:
+                events, self._events = self._events, {}
                 active = {j: dict(images) for j, images in self._active.items()}
+            for job_id, pushed in events.items():
+                for event in pushed:
+                    self._take(job_id, event, active.get(job_id, {}))
+            with self._lock:
                 due = safety_poll or not self._pushed
                 news = {j for j in self._dirty if j in self._finished or now - self._polled_at.get(j, 0) >= PUSH_COALESCE_SECONDS}
                 self._dirty -= news
-            for job_id, images in active.items():
+                # (an image whose download runs is known: a job whose others all are needs no read)
+                waiting = {j: {i: e for i, e in images.items() if i not in self._downloads} for j, images in active.items()}
+            for job_id, images in waiting.items():
                 if images and (due or job_id in news or job_id not in self._pushed):
                     self._polled_at[job_id] = now
                     self._poll(job_id, images)
@@ -256,8 +267,12 @@ class Run:
             try:
                 for event in self.client.follow(websocket_url, job_id, timeout=None, stop=self._stop):
                     with self._lock:
-                        self._dirty.add(job_id)
+                        if self._usable(event):
+                            self._events.setdefault(job_id, []).append(event)
+                        else:
+                            self._dirty.add(job_id)
                         if event["type"] == "job":
+                            self._dirty.add(job_id)  # read once if an image is still unaccounted for
                             self._finished.add(job_id)
                     self._wake.set()
             except Exception as exc:  # noqa: BLE001 - any failure of the push path: poll instead
@@ -273,10 +288,21 @@ class Run:
             self._pushed.add(job_id)
         threading.Thread(target=watch, name=f"follow-{job_id}", daemon=True).start()
 
+    @staticmethod
+    def _usable(event: dict[str, Any]) -> bool:
+        """An image event that says all the run needs of its image: failed, or succeeded with
+        the URL of its output (an event without one, the job's own event, or anything else is
+        read with ``GET /jobs/{id}``)."""
+        if event.get("type") != "image" or not event.get("image_id"):
+            return False
+        return event.get("status") == FAILED or (event.get("status") == SUCCEEDED and bool(event.get("download_url")))
+
     def _poll_interval(self) -> float:
         """Every poll costs the service a read of the whole job and a signed URL per output, so
         big jobs are polled less often: 0.5 s for a few images, up to 3 s for 1,000."""
         with self._lock:
+            if self._events:
+                return 0.0
             if self._downloads:
                 return POLL_SECONDS  # downloads to collect
             if self._dirty:  # news held back to be read together: read it when its second is up
@@ -300,22 +326,28 @@ class Run:
                 self._active.pop(job_id, None)
             return
         for img in status["images"]:
-            found = waiting.get(img["image_id"])
-            if found is None or img["status"] not in (SUCCEEDED, FAILED) or img["image_id"] in self._downloads:
-                continue
-            e = found
-            for key in ("width", "height", "bytes", "duration_ms"):
-                setattr(e, key, img.get(key))
-            outcome = img.get("outcome")
-            e.outcome = outcome if isinstance(outcome, dict) else None
-            if img["status"] == FAILED:
-                with self._lock:
-                    e.status, e.error = FAILED, img.get("error", "failed")
-                    self._active[job_id].pop(e.image_id or "", None)
-                self.progress.advance("processing", 1)
-            else:
-                self._name_for_format(e, img.get("format"))
-                self._downloads[img["image_id"]] = self._pool.submit(self._download, job_id, e, img["download_url"])
+            self._take(job_id, img, waiting)
+
+    def _take(self, job_id: str, img: dict[str, Any], waiting: dict[str, Entry]) -> None:
+        """One image as the job's status or its event tells it: failed, or its output downloaded."""
+        e = waiting.get(img["image_id"])
+        if e is None or img["status"] not in (SUCCEEDED, FAILED) or img["image_id"] in self._downloads:
+            return
+        for key in ("width", "height", "bytes", "duration_ms"):
+            setattr(e, key, img.get(key))
+        outcome = img.get("outcome")
+        e.outcome = outcome if isinstance(outcome, dict) else None
+        if img["status"] == FAILED:
+            with self._lock:
+                e.status, e.error = FAILED, img.get("error", "failed")
+                self._active.get(job_id, {}).pop(e.image_id or "", None)
+            self.progress.advance("processing", 1)
+        else:
+            fmt = img.get("format") or next(
+                (f for f, ext in OUTPUT_FORMATS.items() if str(img.get("output_name", "")).endswith("." + ext)), None
+            )
+            self._name_for_format(e, fmt)
+            self._downloads[img["image_id"]] = self._pool.submit(self._download, job_id, e, img["download_url"])
 
     def _name_for_format(self, e: Entry, fmt: str | None) -> None:
         """The service decides an ``auto`` output's format: a provisional name with another

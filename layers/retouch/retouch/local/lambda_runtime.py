@@ -63,6 +63,34 @@ class FunctionRuntime:
     log_path: str | None = None
     stack_pid: int = field(default_factory=os.getpid)
     """The stack's process: the function's process ends when it does."""
+    cpus: float | None = None
+    """The cores one process of this function may use (:func:`cpu_share`); None: all of them."""
+
+
+LAMBDA_MB_PER_VCPU = 1769
+"""Lambda gives a function one vCPU per 1,769 MB of memory (up to 6), in proportion."""
+
+
+def cpu_share(memory_mb: int, cores: int, concurrent: int) -> float:
+    """The cores one process of a function may use: what Lambda gives its ``memory_mb``, and no
+    more than this machine's ``cores`` shared by the ``concurrent`` processes that render at
+    once. On AWS every execution environment has its own vCPUs; here they share the machine."""
+    return max(1.0, min(memory_mb / LAMBDA_MB_PER_VCPU, 6.0, cores / max(1, concurrent)))
+
+
+def limit_threads(cpus: float | None) -> None:
+    """Size OpenCV's thread pool to the function's share of the cores (``cpus``, rounded down).
+
+    OpenCV starts one thread per core of the machine in every process. With two function
+    processes rendering at once on two cores, each pool's threads wait on threads the other
+    process has descheduled, and the cores spend time switching: one thread per process on its
+    own core does the same work with less CPU. cv2 is imported by the fork server
+    (:data:`retouch.local.stack.PRELOAD`), so its pool is set here, in the forked process."""
+    if cpus is None:
+        return
+    cv2 = sys.modules.get("cv2")
+    if cv2 is not None:
+        cv2.setNumThreads(max(1, int(cpus)))
 
 
 def stack_alive(pid: int) -> bool:
@@ -94,6 +122,7 @@ def prepare_process(runtime: FunctionRuntime) -> None:
     """Environment, log redirection and the stack watchdog for a fresh worker process."""
     watch_stack(runtime.stack_pid)
     os.environ.update(runtime.environment)
+    limit_threads(runtime.cpus)
     if runtime.log_path:
         fd = os.open(runtime.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(fd, 1)
@@ -223,12 +252,25 @@ request the emulator serves, so short waits on five idle queues cost it a core's
 
 
 def receive_batch(sqs: Any, poller: SqsPoller) -> list[dict[str, Any]]:
-    """Up to ``batch_size`` messages, waiting at most the batching window once one arrived."""
+    """Up to ``batch_size`` messages, gathered for at most the batching window once one arrived
+    (as Lambda's poller does: a full batch goes at once, a partial one when its window is up).
+
+    SQS long-polls in whole seconds, so the window's last fraction of a second is slept and
+    then taken with one more receive. (Before, the wait was rounded down to 0 and a batch was
+    only what the queue held at once: results that trickle in were handled one per invocation,
+    each paying its receive, lease, reads, writes and delete.)"""
     messages: list[dict[str, Any]] = []
     deadline: float | None = None
+    lease = {"VisibilityTimeout": poller.lease_seconds} if poller.lease_seconds else {}
     while len(messages) < poller.batch_size:
-        wait = IDLE_WAIT_SECONDS if deadline is None else max(0, min(1, int(deadline - time.monotonic())))
-        lease = {"VisibilityTimeout": poller.lease_seconds} if poller.lease_seconds else {}
+        wait = IDLE_WAIT_SECONDS
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            if remaining < 1:
+                time.sleep(remaining)
+            wait = min(IDLE_WAIT_SECONDS, int(remaining))
         got = sqs.receive_message(
             QueueUrl=poller.queue_url,
             MaxNumberOfMessages=min(10, poller.batch_size - len(messages)),
@@ -242,8 +284,6 @@ def receive_batch(sqs: Any, poller: SqsPoller) -> list[dict[str, Any]]:
             return messages
         if deadline is None:
             deadline = time.monotonic() + poller.window_seconds
-        if time.monotonic() >= deadline or (not got and wait == 0):
-            break
     return messages
 
 

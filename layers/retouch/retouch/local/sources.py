@@ -129,10 +129,12 @@ class EventSources:
         if function in self.paused:
             return
         w = self.wiring
+        limit = min(source.max_concurrency, w.max_workers)
+        if len(alive) >= limit:
+            return  # as many as it may have: no need to ask the emulator for the queue's depth
         url = w.queue_url(source.queue)
         attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
         depth = int(attrs.get("ApproximateNumberOfMessages", 0))
-        limit = min(source.max_concurrency, w.max_workers)
         desired = min(limit, max(1, math.ceil(depth / max(1, source.batch_size))))
         for n in range(len(alive), desired):
             runtime = w.runtime(function)

@@ -285,6 +285,7 @@ class EmbeddedStack:
             timeout=fn.timeout,
             memory=fn.memory,
             log_path=str(self.logs / f"{logical_id}.log"),
+            cpus=rt.cpu_share(fn.memory, os.cpu_count() or 1, self.max_workers),
         )
 
     # --- event sources ------------------------------------------------------------------------
