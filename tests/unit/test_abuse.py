@@ -13,7 +13,7 @@ from PIL import Image
 
 from functions.process import app as process_app
 from retouch import ops
-from retouch.errors import ImageTooLarge, InvalidParameters, OperationFailed, PermanentError
+from retouch.errors import ImageTooLarge, OperationFailed, PermanentError, ValidationError
 from retouch.models import ImageStatus, OutputSpec, ProcessResult
 from retouch.pipeline import render
 from tests.conftest import Aws
@@ -149,7 +149,7 @@ def test_any_chain_is_refused_up_front_or_stays_within_the_pixel_limit(chain: li
     try:
         ops.specs.check_request(specs, MAX_PIXELS)
         final = ops.check_chain(specs, size, MAX_PIXELS)
-    except (InvalidParameters, ImageTooLarge) as refused:
+    except (ValidationError, ImageTooLarge) as refused:
         assert refused.message and len(refused.message) < 200
         return
     # accepted: every step's size (as the specs predict) stays within the limit

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from skimage import color, data
 
-from retouch.errors import InvalidParameters
+from retouch.errors import ValidationError
 from retouch.ops.colorize import colorfulness, colorize
 from retouch.ops.colorize import library as colorize_library
 from retouch.ops.context import ChainContext
@@ -145,24 +145,24 @@ def test_parse_hints_accepts_pixels_fractions_and_rgb_triples() -> None:
     ],
 )
 def test_parse_hints_rejects_malformed_hints_precisely(text: str, message: str) -> None:
-    with pytest.raises(InvalidParameters, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ValidationError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_hints(text)
 
 
 def test_colorize_hints_outside_image_rejected() -> None:
-    with pytest.raises(InvalidParameters, match=r"hint 1 at \(900, 10\) lies outside the 320x240 image"):
+    with pytest.raises(ValidationError, match=r"hint 1 at \(900, 10\) lies outside the 320x240 image"):
         colorize(synthetic_edge(), mode="hints", hints="900,10,#ff0000")
 
 
 def test_colorize_reference_missing_is_invalid() -> None:
     needs = "colorize: mode=reference needs reference=<name of another image in the job>"
-    with pytest.raises(InvalidParameters) as raised:
+    with pytest.raises(ValidationError) as raised:
         colorize(synthetic_edge(), mode="reference")
     assert raised.value.message == needs
-    with pytest.raises(InvalidParameters) as raised:
+    with pytest.raises(ValidationError) as raised:
         COLORIZE.validate({"mode": "reference"})
     assert raised.value.message == needs
-    with pytest.raises(InvalidParameters, match=r"'other\.jpg' was not loaded"):
+    with pytest.raises(ValidationError, match=r"'other\.jpg' was not loaded"):
         colorize(synthetic_edge(), mode="reference", reference="other.jpg")
 
 
@@ -174,11 +174,11 @@ def test_colorize_registered_params_validate() -> None:
         "force": False,
         "reference": "b.jpg",
     }
-    with pytest.raises(InvalidParameters, match="hints' only applies when mode is hints"):
+    with pytest.raises(ValidationError, match="hints' only applies when mode is hints"):
         COLORIZE.validate({"hints": "1,1,#ff0000"})
-    with pytest.raises(InvalidParameters, match="mode=hints needs hints="):
+    with pytest.raises(ValidationError, match="mode=hints needs hints="):
         COLORIZE.validate({"mode": "hints"})
-    with pytest.raises(InvalidParameters, match="colour must be #rrggbb"):
+    with pytest.raises(ValidationError, match="colour must be #rrggbb"):
         COLORIZE.validate({"mode": "hints", "hints": "1,1,red"})
     described = {p["name"]: p for p in COLORIZE.describe()["params"]}
     assert described["reference"]["type"] == "string"

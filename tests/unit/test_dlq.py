@@ -20,8 +20,8 @@ import boto3
 import pytest
 
 from retouch.cli import dlq
-from retouch.cli.main import build_parser
 from retouch.cli.errors import RunError
+from retouch.cli.main import build_parser
 from retouch.local.template import build_model, load_template
 from tests.conftest import REGION, TEMPLATE
 

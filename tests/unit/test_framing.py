@@ -69,11 +69,11 @@ def test_smart_gravity_without_faces_follows_saliency() -> None:
 def test_gravity_parameter_is_validated() -> None:
     import pytest
 
-    from retouch.errors import InvalidParameters
+    from retouch.errors import ValidationError
 
-    with pytest.raises(InvalidParameters, match="gravity"):
+    with pytest.raises(ValidationError, match="gravity"):
         ops.validate_operations([{"op": "crop", "params": {"aspect": "1:1", "gravity": "left"}}])
-    with pytest.raises(InvalidParameters, match="only applies when fit is cover"):
+    with pytest.raises(ValidationError, match="only applies when fit is cover"):
         ops.validate_operations([{"op": "thumbnail", "params": {"width": 10, "gravity": "smart"}}])
 
 

@@ -21,7 +21,7 @@ import pytest
 from PIL import ExifTags, Image
 
 from retouch import imageio
-from retouch.errors import ImageTooLarge, InvalidImage, InvalidParameters, PermanentError, UnsupportedImage
+from retouch.errors import ImageTooLarge, InvalidImage, PermanentError, UnsupportedImage, ValidationError
 from retouch.models import OperationSpec, OutputSpec
 from retouch.ops import validate_operations
 from retouch.pipeline import render, shrink_on_load_hint
@@ -688,9 +688,9 @@ def test_render_file_over_byte_limit_is_permanent() -> None:
 def test_render_bad_parameters_are_permanent() -> None:
     data = photo_file("astronaut", "JPEG")
     bad = (OperationSpec("thumbnail", {"width": 0}),)
-    with pytest.raises(InvalidParameters):
+    with pytest.raises(ValidationError):
         render(data, bad, OutputSpec(), max_pixels=BIG, max_bytes=10_000_000)
-    with pytest.raises(InvalidParameters):
+    with pytest.raises(ValidationError):
         render(data, (OperationSpec("crop", {"box": [5000, 5000, 10, 10]}),), OutputSpec(), max_pixels=BIG, max_bytes=10_000_000)
 
 

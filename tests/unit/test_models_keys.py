@@ -9,7 +9,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from retouch import keys
-from retouch.errors import InvalidParameters, PermanentError, ValidationError
+from retouch.errors import PermanentError, ValidationError
 from retouch.models import (
     SCHEMA_VERSION,
     ImageStatus,
@@ -112,7 +112,7 @@ def test_operation_spec_round_trip_and_errors() -> None:
     assert OperationSpec.from_dict({"op": "contrast"}) == OperationSpec("contrast", {})
     assert OperationSpec.from_dict({"op": "contrast", "params": None}) == OperationSpec("contrast", {})
     for bad in (None, "thumbnail", ["thumbnail"], {"op": None}, {"name": "crop"}, {"op": "crop", "params": "box=1"}):
-        with pytest.raises(InvalidParameters):
+        with pytest.raises(ValidationError):
             OperationSpec.from_dict(bad)
 
 
@@ -178,7 +178,7 @@ def _mutated(change) -> str:  # type: ignore[no-untyped-def]
     ],
 )
 def test_process_request_malformed_json_is_invalid_parameters(text: str) -> None:
-    with pytest.raises(InvalidParameters) as info:
+    with pytest.raises(ValidationError) as info:
         ProcessRequest.from_json(text)
     assert isinstance(info.value, PermanentError)
 
@@ -227,7 +227,7 @@ def test_process_result_json_round_trip_failed() -> None:
     ],
 )
 def test_process_result_malformed_json_is_invalid_parameters(text: str) -> None:
-    with pytest.raises(InvalidParameters, match=r"malformed (result|response) message"):
+    with pytest.raises(ValidationError, match=r"malformed (result|response) message"):
         ProcessResult.from_json(text)
 
 
@@ -241,11 +241,11 @@ def test_the_response_queue_carries_two_kinds_told_apart_by_kind() -> None:
     assert parse_response(legacy) == ProcessResult.failed(JOB, "i0000", "x")
     deadline = UploadDeadline(JOB, 1_800_000_000.0)
     assert parse_response(deadline.to_json()) == deadline
-    with pytest.raises(InvalidParameters, match="it is a 'upload-deadline' message"):
+    with pytest.raises(ValidationError, match="it is a 'upload-deadline' message"):
         ProcessResult.from_json(deadline.to_json())
-    with pytest.raises(InvalidParameters, match="unknown kind 'surprise'"):
+    with pytest.raises(ValidationError, match="unknown kind 'surprise'"):
         parse_response(json.dumps({"kind": "surprise", "job_id": JOB}))
-    with pytest.raises(InvalidParameters, match="malformed upload deadline"):
+    with pytest.raises(ValidationError, match="malformed upload deadline"):
         parse_response(json.dumps({"kind": "upload-deadline", "job_id": JOB}))
 
 

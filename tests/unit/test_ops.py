@@ -16,7 +16,7 @@ import pytest
 
 from retouch import ops
 from retouch.cli.operations import parse_cli_operation
-from retouch.errors import InvalidParameters, OperationTimeout, PermanentError
+from retouch.errors import OperationTimeout, PermanentError, ValidationError
 from retouch.models import OperationSpec
 from retouch.ops.context import ChainContext
 from retouch.ops.geometry import crop, thumbnail
@@ -99,13 +99,13 @@ def test_param_int_parses_strings_floats_and_bounds() -> None:
     assert p.parse("thumbnail", " +7 ") == 7
     assert p.parse("thumbnail", 5.0) == 5 and isinstance(p.parse("thumbnail", 5.0), int)
     for bad in ("5.5", 5.5, "abc", "", True, None, [1], 0, 101, "nan", "inf"):
-        with pytest.raises(InvalidParameters):
+        with pytest.raises(ValidationError):
             p.parse("thumbnail", bad)
 
 
 def test_param_int_error_names_operation_and_parameter() -> None:
     p = Int("width", "w", minimum=1)
-    with pytest.raises(InvalidParameters, match=r"thumbnail: parameter 'width' must be at least 1"):
+    with pytest.raises(ValidationError, match=r"thumbnail: parameter 'width' must be at least 1"):
         p.parse("thumbnail", 0)
 
 
@@ -115,7 +115,7 @@ def test_param_float_parses_and_rejects_non_finite() -> None:
     assert p.parse("contrast", "1e0") == 1.0
     assert p.parse("contrast", 3) == 3.0
     for bad in (float("nan"), float("inf"), "-inf", "x", False, 0.05, 10.5):
-        with pytest.raises(InvalidParameters):
+        with pytest.raises(ValidationError):
             p.parse("contrast", bad)
 
 
@@ -135,7 +135,7 @@ def test_param_bool_accepts_words_and_rejects_others() -> None:
     ]:
         assert p.parse("thumbnail", raw) is want, raw
     for bad in ("maybe", 1, 0, None, ""):
-        with pytest.raises(InvalidParameters):
+        with pytest.raises(ValidationError):
             p.parse("thumbnail", bad)
 
 
@@ -143,7 +143,7 @@ def test_param_choice_is_case_insensitive_and_closed() -> None:
     p = Choice("fit", "f", choices=("contain", "cover"))
     assert p.parse("thumbnail", "COVER") == "cover"
     for bad in ("fill", 1, None, ["cover"]):
-        with pytest.raises(InvalidParameters, match="must be one of contain, cover"):
+        with pytest.raises(ValidationError, match="must be one of contain, cover"):
             p.parse("thumbnail", bad)
 
 
@@ -155,7 +155,7 @@ def test_param_numbers_from_string_or_list_keep_ints() -> None:
     assert fr == [0.1, 0.1, 0.8, 0.8] and all(isinstance(v, float) for v in fr)
     assert p.parse("crop", [1, 2.5, 3, 4]) == [1, 2.5, 3, 4]
     for bad in ("1,2,3", "1,2,3,4,5", [1, 2, 3], "a,b,c,d", 7, {"x": 1}, [1, 2, 3, float("nan")]):
-        with pytest.raises(InvalidParameters):
+        with pytest.raises(ValidationError):
             p.parse("crop", bad)
 
 
@@ -165,7 +165,7 @@ def test_param_aspect_accepts_w_h_and_rejects_garbage() -> None:
     assert p.parse("crop", "1.5:1") == "1.5:1"
     assert aspect_ratio("16:9") == pytest.approx(16 / 9)
     for bad in ("16x9", "16", "16:9:1", "0:9", "-4:3", "a:b", "inf:1", "nan:1", ""):
-        with pytest.raises(InvalidParameters):
+        with pytest.raises(ValidationError):
             p.parse("crop", bad)
 
 
@@ -240,7 +240,7 @@ def test_operation_validate_fills_defaults() -> None:
 
 def test_operation_validate_rejects_unknown_parameter_naming_allowed_ones() -> None:
     with pytest.raises(
-        InvalidParameters, match=r"thumbnail: unknown parameter 'size' \(allowed: width, height, fit, upscale, gravity\)"
+        ValidationError, match=r"thumbnail: unknown parameter 'size' \(allowed: width, height, fit, upscale, gravity\)"
     ):
         ops.get("thumbnail").validate({"width": 10, "size": 3})
 
@@ -248,17 +248,17 @@ def test_operation_validate_rejects_unknown_parameter_naming_allowed_ones() -> N
 def test_operation_validate_unknown_parameter_of_parameterless_operation() -> None:
     op = Operation(name="noop", summary="", implementation="builtins:id")
     assert op.validate({}) == {}
-    with pytest.raises(InvalidParameters, match=r"allowed: none"):
+    with pytest.raises(ValidationError, match=r"allowed: none"):
         op.validate({"x": 1})
 
 
 def test_operation_validate_only_with_rejects_parameter_of_other_method() -> None:
     c = ops.get("contrast")
-    with pytest.raises(InvalidParameters, match=r"'clip_limit' only applies when method is clahe"):
+    with pytest.raises(ValidationError, match=r"'clip_limit' only applies when method is clahe"):
         c.validate({"method": "auto", "clip_limit": 3})
-    with pytest.raises(InvalidParameters, match=r"'low' only applies when method is auto"):
+    with pytest.raises(ValidationError, match=r"'low' only applies when method is auto"):
         c.validate({"method": "linear", "low": 1})
-    with pytest.raises(InvalidParameters, match="gamma"):
+    with pytest.raises(ValidationError, match="gamma"):
         c.validate({"gamma": 2})  # method defaults to auto
     assert c.validate({"low": 2, "high": 98}) == {"method": "auto", "low": 2.0, "high": 98.0}
 
@@ -285,22 +285,22 @@ def test_operation_validate_is_idempotent() -> None:
 
 
 def test_operation_validate_cross_checks() -> None:
-    with pytest.raises(InvalidParameters, match="either box"):
+    with pytest.raises(ValidationError, match="either box"):
         ops.get("crop").validate({})
-    with pytest.raises(InvalidParameters, match="either box"):
+    with pytest.raises(ValidationError, match="either box"):
         ops.get("crop").validate({"box": "0,0,5,5", "aspect": "1:1"})
-    with pytest.raises(InvalidParameters, match="negative"):
+    with pytest.raises(ValidationError, match="negative"):
         ops.get("crop").validate({"box": [-1, 0, 5, 5]})
-    with pytest.raises(InvalidParameters, match="positive"):
+    with pytest.raises(ValidationError, match="positive"):
         ops.get("crop").validate({"box": [0, 0, 0, 5]})
-    with pytest.raises(InvalidParameters, match="width, height or both"):
+    with pytest.raises(ValidationError, match="width, height or both"):
         ops.get("thumbnail").validate({"fit": "cover"})
-    with pytest.raises(InvalidParameters, match=r"low .* must be below high"):
+    with pytest.raises(ValidationError, match=r"low .* must be below high"):
         ops.get("contrast").validate({"low": 50, "high": 50})
 
 
 def test_registry_get_unknown_operation_lists_available() -> None:
-    with pytest.raises(InvalidParameters, match=r"unknown operation 'blur'; available: ") as info:
+    with pytest.raises(ValidationError, match=r"unknown operation 'blur'; available: ") as info:
         ops.get("blur")
     available = info.value.message.split("available: ")[1].split(", ")
     assert available == sorted(ops.REGISTRY) and {"contrast", "crop", "thumbnail"} <= set(available)
@@ -347,7 +347,7 @@ def test_validate_operations_normalises_into_specs() -> None:
     ],
 )
 def test_validate_operations_errors(raw: object, message: str) -> None:
-    with pytest.raises(InvalidParameters, match=message):
+    with pytest.raises(ValidationError, match=message):
         validate_operations(raw)
 
 
@@ -378,7 +378,7 @@ def test_parse_cli_operation_without_params() -> None:
 
 
 def test_parse_cli_operation_value_before_any_key_is_an_error() -> None:
-    with pytest.raises(InvalidParameters, match=r"crop: expected key=value, got '10'"):
+    with pytest.raises(ValidationError, match=r"crop: expected key=value, got '10'"):
         parse_cli_operation("crop:10,10,20,20")
 
 
@@ -404,9 +404,9 @@ def test_apply_operations_validates_raw_params_again() -> None:
     img = photo("coffee")
     out = apply_operations(img, [spec("thumbnail", width="150")])
     assert out.shape == (100, 150, 3)
-    with pytest.raises(InvalidParameters):
+    with pytest.raises(ValidationError):
         apply_operations(img, [spec("thumbnail", width=-3)])
-    with pytest.raises(InvalidParameters):
+    with pytest.raises(ValidationError):
         apply_operations(img, [spec("vignette")])
 
 
@@ -490,7 +490,7 @@ def test_crop_box_partly_outside_is_clipped() -> None:
 @pytest.mark.parametrize("box", [[600, 0, 10, 10], [0, 400, 10, 10], [1000, 1000, 50, 50]])
 def test_crop_box_outside_image_is_invalid(box: list[int | float]) -> None:
     img = photo("coffee")  # 600 x 400
-    with pytest.raises(InvalidParameters, match="outside the 600x400 image"):
+    with pytest.raises(ValidationError, match="outside the 600x400 image"):
         crop(img, box=box)
 
 

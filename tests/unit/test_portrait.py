@@ -14,7 +14,7 @@ import pytest
 from skimage import data
 
 from retouch import ops
-from retouch.errors import InvalidParameters
+from retouch.errors import ValidationError
 from retouch.ops import faces as face_analysis
 from retouch.ops import get
 from retouch.ops.context import ChainContext
@@ -241,9 +241,9 @@ def test_portrait_ops_leave_faceless_photo_unchanged() -> None:
 def test_portrait_ops_registered_with_validated_parameters() -> None:
     assert get("red_eye").validate({}) == {"strength": 1.0, "threshold": 0.45, "cat_eye": False}
     assert get("teeth_whitening").validate({"strength": "0.3"}) == {"strength": 0.3}
-    with pytest.raises(InvalidParameters, match=r"teeth_whitening: parameter 'strength' must be at most 1"):
+    with pytest.raises(ValidationError, match=r"teeth_whitening: parameter 'strength' must be at most 1"):
         get("teeth_whitening").validate({"strength": 2})
-    with pytest.raises(InvalidParameters, match=r"red_eye: unknown parameter 'radius'"):
+    with pytest.raises(ValidationError, match=r"red_eye: unknown parameter 'radius'"):
         get("red_eye").validate({"radius": 3})
 
 

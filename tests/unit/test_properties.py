@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from retouch import ops
 from retouch.cli.operations import parse_cli_operation
-from retouch.errors import InvalidParameters
+from retouch.errors import ValidationError
 from retouch.ops.specs import Aspect, Bool, Choice, Float, Int, Numbers, Param
 
 junk = st.one_of(
@@ -60,7 +60,7 @@ def test_operation_validate_returns_normalised_params_or_a_precise_error(data: s
     raw = data.draw(params_for(op))
     try:
         values = op.validate(raw)
-    except InvalidParameters as exc:
+    except ValidationError as exc:
         assert exc.message.startswith(op.name + ":"), exc.message
         return
     assert set(values) <= {p.name for p in op.params}
@@ -75,12 +75,12 @@ def test_operation_applied_to_any_image_gives_an_image_or_a_precise_error(
     op = data.draw(st.sampled_from(OPERATIONS))
     try:
         values = op.validate(data.draw(params_for(op)))
-    except InvalidParameters:
+    except ValidationError:
         return
     image = np.random.default_rng(h * 100 + w).integers(0, 256, (h, w, 4 if alpha else 3), dtype=np.uint8)
     try:
         out = op.fn(image, **values)
-    except InvalidParameters as exc:
+    except ValidationError as exc:
         assert exc.message.startswith(op.name + ":")
         return
     assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == image.shape[2]
@@ -99,6 +99,6 @@ def test_parse_cli_operation_reads_back_what_was_written(params: dict[str, str])
 def test_validate_operations_rejects_anything_that_is_not_a_list_of_operations(raw: Any) -> None:
     try:
         specs = ops.validate_operations(raw)
-    except InvalidParameters:
+    except ValidationError:
         return
     assert all(s.op in ops.REGISTRY for s in specs)

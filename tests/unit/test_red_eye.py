@@ -14,7 +14,7 @@ import pytest
 from skimage import color, data
 
 from retouch.cli.operations import parse_cli_operation
-from retouch.errors import InvalidParameters
+from retouch.errors import ValidationError
 from retouch.ops import get
 from retouch.ops.faces import detect_faces
 from retouch.ops.portrait.eyes import red_eye
@@ -166,7 +166,7 @@ def test_points_merge_with_detected_eyes() -> None:
 def test_points_outside_the_image_are_refused() -> None:
     img, (cx, cy) = render_eye(10, 5)
     w = img.shape[1]
-    with pytest.raises(InvalidParameters, match=r"red_eye: point 2 \(.*\) lies outside the"):
+    with pytest.raises(ValidationError, match=r"red_eye: point 2 \(.*\) lies outside the"):
         red_eye(img, points=[[cx, cy], [w + 5, 3]])
 
 
@@ -186,7 +186,7 @@ def test_points_parameter_parses_cli_text_and_json_lists_the_same() -> None:
         ("", "must be points"),
         ([["a", 2]], "must be a number"),
     ):
-        with pytest.raises(InvalidParameters, match=message):
+        with pytest.raises(ValidationError, match=message):
             op.validate({"points": bad})
 
 

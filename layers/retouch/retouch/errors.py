@@ -42,8 +42,10 @@ class ImageTooLarge(PermanentError):
     """The image exceeds a configured byte or pixel limit."""
 
 
-class InvalidParameters(PermanentError):
-    """An operation name or parameter is invalid."""
+class ValidationError(PermanentError):
+    """The input is invalid - a request to the API, an operation's name or parameters, a queue
+    message: the one input error. Answered 400 by the API; an image it concerns fails with its
+    message (retrying cannot help)."""
 
 
 class TransientError(RetouchError):
@@ -67,12 +69,6 @@ class OperationTimeout(PermanentError):
 class OperationFailed(PermanentError):
     """An operation failed on this input in a way that would recur on every retry (out of
     memory, an OpenCV error); the detail goes to the logs."""
-
-
-class ValidationError(RetouchError):
-    """A request to the API is malformed."""
-
-    http_status = 400
 
 
 class Unauthorized(RetouchError):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from retouch.errors import InvalidParameters, ValidationError
+from retouch.errors import ValidationError
 from retouch.outcome import Outcome
 
 SCHEMA_VERSION = 1
@@ -80,14 +80,14 @@ class OperationSpec:
     @classmethod
     def from_dict(cls, raw: Any) -> OperationSpec:
         if not isinstance(raw, dict) or not isinstance(raw.get("op"), str):
-            raise InvalidParameters(f"an operation must be an object with an 'op' name, got {raw!r}")
+            raise ValidationError(f"an operation must be an object with an 'op' name, got {raw!r}")
         extra = sorted(set(raw) - {"op", "params"})
         if extra:
-            raise InvalidParameters(f"operation {raw['op']!r}: unknown field {extra[0]!r} (allowed: op, params)")
+            raise ValidationError(f"operation {raw['op']!r}: unknown field {extra[0]!r} (allowed: op, params)")
         params = raw.get("params")
         params = {} if params is None else params
         if not isinstance(params, dict):
-            raise InvalidParameters(f"operation {raw['op']!r}: 'params' must be an object")
+            raise ValidationError(f"operation {raw['op']!r}: 'params' must be an object")
         return cls(op=raw["op"], params=params)
 
 
@@ -156,7 +156,7 @@ class ProcessRequest:
                 schema=raw.get("schema", SCHEMA_VERSION),
             )
         except (KeyError, TypeError, ValueError, ValidationError) as exc:
-            raise InvalidParameters(f"malformed request message: {exc}") from exc
+            raise ValidationError(f"malformed request message: {exc}") from exc
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -229,7 +229,7 @@ class ProcessResult(ImageResult):
     def from_json(cls, text: str) -> ProcessResult:
         message = parse_response(text)
         if not isinstance(message, ProcessResult):
-            raise InvalidParameters(f"malformed result message: it is a {message.kind!r} message")
+            raise ValidationError(f"malformed result message: it is a {message.kind!r} message")
         return message
 
     @classmethod
@@ -240,7 +240,7 @@ class ProcessResult(ImageResult):
                 raise ValueError(f"a result must be terminal, got {raw['status']}")
             return cls(**raw)
         except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidParameters(f"malformed result message: {exc}") from exc
+            raise ValidationError(f"malformed result message: {exc}") from exc
 
     @classmethod
     def succeeded(
@@ -309,7 +309,7 @@ class UploadDeadline:
         try:
             return cls(job_id=str(raw["job_id"]), not_before=float(raw["not_before"]))
         except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidParameters(f"malformed upload deadline: {exc}") from exc
+            raise ValidationError(f"malformed upload deadline: {exc}") from exc
 
 
 ResponseMessage = ProcessResult | UploadDeadline
@@ -323,16 +323,16 @@ _RESPONSE_KINDS: dict[str, type[ProcessResult] | type[UploadDeadline]] = {
 
 def parse_response(text: str) -> ResponseMessage:
     """One response-queue message, parsed by its ``kind``; a malformed one raises
-    :class:`InvalidParameters` (so it is retried, then dead-lettered for inspection)."""
+    :class:`ValidationError` (so it is retried, then dead-lettered for inspection)."""
     try:
         raw = json.loads(text)
     except ValueError as exc:
-        raise InvalidParameters(f"malformed response message: {exc}") from exc
+        raise ValidationError(f"malformed response message: {exc}") from exc
     if not isinstance(raw, dict):
-        raise InvalidParameters("malformed response message: not an object")
+        raise ValidationError("malformed response message: not an object")
     kind = raw.get("kind", "result")
     if kind not in _RESPONSE_KINDS:
-        raise InvalidParameters(f"malformed response message: unknown kind {kind!r}")
+        raise ValidationError(f"malformed response message: unknown kind {kind!r}")
     return _RESPONSE_KINDS[kind].from_dict(raw)
 
 

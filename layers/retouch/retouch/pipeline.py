@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from retouch import imageio, ops
-from retouch.errors import ImageTooLarge, InvalidParameters, OperationFailed
+from retouch.errors import ImageTooLarge, OperationFailed, ValidationError
 from retouch.models import OutputSpec
 from retouch.ops.context import ChainContext
 from retouch.outcome import Outcome
@@ -66,7 +66,7 @@ def render(
 
     def resolve(name: str) -> ops.Image:
         if load_reference is None:
-            raise InvalidParameters(f"reference image {name!r} cannot be loaded here")
+            raise ValidationError(f"reference image {name!r} cannot be loaded here")
         reference = load_reference(name)
         if len(reference) > max_bytes:
             raise ImageTooLarge(f"the reference image is {len(reference)} bytes; the limit is {max_bytes} bytes")

@@ -14,7 +14,7 @@ from retouch.cli.catalog import add_output_arguments, bind_ops
 from retouch.cli.errors import EXIT_USAGE, RunError
 from retouch.cli.files import check_out_dir, collect_inputs, extension_for, unique_names
 from retouch.cli.ui import console, print_skipped
-from retouch.errors import InvalidParameters, RetouchError
+from retouch.errors import RetouchError, ValidationError
 from retouch.models import OutputSpec
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def reference_bytes(name: str, inputs: list[Path]) -> bytes:
     path = Path(name)
     if path.is_file():
         return path.read_bytes()
-    raise InvalidParameters(f"reference {name!r} is neither one of the inputs nor a file")
+    raise ValidationError(f"reference {name!r} is neither one of the inputs nor a file")
 
 
 def apply_line(path: Path, dest: Path, rendered: pipeline.Rendered) -> str:

@@ -14,7 +14,7 @@ from rich.table import Table
 from retouch import ops
 from retouch.cli.errors import EXIT_USAGE, RunError
 from retouch.cli.operations import parse_cli_operation
-from retouch.errors import InvalidParameters
+from retouch.errors import ValidationError
 from retouch.models import AUTO, FORMAT_CHOICES
 
 OPS_USAGE = "Use: --op NAME[:key=value,...], e.g. --op thumbnail:width=512,fit=cover --op contrast:method=clahe"
@@ -38,7 +38,7 @@ def parse_ops(values: Sequence[str]) -> list[dict[str, Any]]:
 def parse_ops_or_refuse(values: Sequence[str]) -> list[dict[str, Any]]:
     try:
         return parse_ops(values)
-    except InvalidParameters as exc:
+    except ValidationError as exc:
         raise RunError(exc.message, EXIT_USAGE) from exc
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from retouch.errors import InvalidParameters
+from retouch.errors import ValidationError
 
 
 def parse_cli_operation(text: str) -> dict[str, Any]:
@@ -25,5 +25,5 @@ def parse_cli_operation(text: str) -> dict[str, Any]:
         elif last is not None:
             params[last] += "," + item
         else:
-            raise InvalidParameters(f"{name}: expected key=value, got {item!r}")
+            raise ValidationError(f"{name}: expected key=value, got {item!r}")
     return {"op": name.strip(), "params": params}

@@ -21,7 +21,7 @@ from retouch.adapters import webhooks
 from retouch.adapters.jobs import JobCursor
 from retouch.adapters.quotas import Limits
 from retouch.adapters.table import user_pk
-from retouch.errors import Conflict, InvalidParameters, NotFound, ValidationError
+from retouch.errors import Conflict, NotFound, ValidationError
 from retouch.logic.deps import ApiDeps
 from retouch.logic.links import with_download_links
 from retouch.logic.results import record_job
@@ -142,10 +142,7 @@ def create_job(owner: str, request: m.JobRequest, deps: ApiDeps) -> m.JobCreated
     callback_events = tuple(request.callback_events or events.DEFAULT_CALLBACK_EVENTS)
     images = check_images(request.images, s.max_images_per_job, s.max_upload_bytes)
     chain = request.chain()  # bound once, when the request was validated
-    try:
-        chain.check_request(s.max_pixels)
-    except InvalidParameters as exc:
-        raise ValidationError(exc.message) from None
+    chain.check_request(s.max_pixels)
     output = request.output_spec()
     operations = resolve_references(chain.specs, images)
 

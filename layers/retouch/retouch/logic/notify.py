@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from retouch.errors import InvalidParameters
+from retouch.errors import ValidationError
 from retouch.logic.batch import leased_batch
 from retouch.logic.deps import NotifyDeps
 from retouch.logic.results import record, record_job
@@ -52,7 +52,7 @@ def record_results(records: list[SQSRecord], deps: NotifyDeps) -> dict[str, tupl
     for r in records:
         try:
             message = parse_response(r.body)
-        except InvalidParameters:
+        except ValidationError:
             continue
         if not isinstance(message, UploadDeadline):
             by_job.setdefault(message.job_id, []).append((r.message_id, message))

@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import
 
 from retouch import pipeline
 from retouch.adapters.quotas import PreviewLimits
-from retouch.errors import ImageTooLarge, InvalidParameters, ValidationError
+from retouch.errors import ImageTooLarge, ValidationError
 from retouch.logic.deps import PreviewDeps
 from retouch.models import AUTO, OutputSpec
 from retouch.observability import logger, metrics
@@ -46,8 +46,8 @@ class PreviewRequest:
 def parse_request(event: APIGatewayProxyEventV2, settings: PreviewSettings) -> PreviewRequest:
     """The image (binary body), its operations and output from the query string.
 
-    :raises ValidationError: not an image content type, an empty or oversized body, bad JSON.
-    :raises InvalidParameters: an unknown operation or a bad parameter.
+    :raises ValidationError: not an image content type, an empty or oversized body, bad JSON, an
+        unknown operation or a bad parameter.
     """
     content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
     if not content_type.startswith("image/"):
@@ -78,7 +78,7 @@ def parse_request(event: APIGatewayProxyEventV2, settings: PreviewSettings) -> P
     try:
         quality = int(query.get("quality") or 85)
     except ValueError as exc:
-        raise InvalidParameters("output quality must be an integer from 1 to 100") from exc
+        raise ValidationError("output quality must be an integer from 1 to 100") from exc
     return PreviewRequest(image, operations, OutputSpec(fmt, quality))
 
 

@@ -12,7 +12,7 @@ import json
 
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3Event
 
-from retouch.errors import InvalidParameters
+from retouch.errors import ValidationError
 from retouch.keys import decode_event_key, parse_upload_key
 from retouch.logic.deps import SweeperDeps
 from retouch.logic.results import record
@@ -84,7 +84,7 @@ def _dead_letter_result(queue: str, body: str, attempts: int, deps: SweeperDeps)
     if queue == "responses":
         try:
             return ProcessResult.from_json(body)
-        except InvalidParameters:
+        except ValidationError:
             return None
     if queue == "upload-events":
         ref = dead_upload_ref(body, deps.settings.uploads_prefix)
@@ -116,7 +116,7 @@ def dead_letter_ids(body: str) -> tuple[str, str] | None:
     try:
         request = ProcessRequest.from_json(body)
         return request.job_id, request.image_id
-    except InvalidParameters:
+    except ValidationError:
         pass
     try:
         raw = json.loads(body)

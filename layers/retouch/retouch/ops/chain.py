@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from retouch.errors import ImageTooLarge, InvalidParameters
+from retouch.errors import ImageTooLarge, ValidationError
 from retouch.models import OperationSpec
 from retouch.ops.operation import Operation
 from retouch.ops.table import MAX_OPERATIONS, get
@@ -90,7 +90,7 @@ class Chain:
             largest = op.largest_output(step.params) if op.largest_output else None
             if largest is not None and largest[0] * largest[1] > max_pixels:
                 w, h = largest
-                raise InvalidParameters(
+                raise ValidationError(
                     f"{step.op}: a {w}x{h} result ({w * h / 1e6:.0f} MP) would be over the {max_pixels / 1e6:.0f} MP limit"
                 )
 
@@ -118,11 +118,11 @@ def bind(raw: Any) -> Chain:
     if isinstance(raw, Chain):
         return raw
     if isinstance(raw, (str, bytes)) or not isinstance(raw, Sequence):
-        raise InvalidParameters("'operations' must be a list of {op, params} objects")
+        raise ValidationError("'operations' must be a list of {op, params} objects")
     if not raw:
-        raise InvalidParameters("'operations' must name at least one operation")
+        raise ValidationError("'operations' must name at least one operation")
     if len(raw) > MAX_OPERATIONS:
-        raise InvalidParameters(f"at most {MAX_OPERATIONS} operations per job, got {len(raw)}")
+        raise ValidationError(f"at most {MAX_OPERATIONS} operations per job, got {len(raw)}")
     steps = []
     for item in raw:
         spec = item if isinstance(item, OperationSpec) else OperationSpec.from_dict(item)

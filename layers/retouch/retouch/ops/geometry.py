@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from retouch.errors import InvalidParameters
+from retouch.errors import ValidationError
 from retouch.ops.context import ChainContext
 from retouch.ops.framing import place_window
 from retouch.ops.sizes import aspect_ratio, box_in_pixels, centered_window, thumbnail_size
@@ -30,13 +30,13 @@ def resize(image: Image, width: int, height: int) -> Image:
 def crop_box(image: Image, x: int, y: int, w: int, h: int) -> Image:
     """Return the part of ``image`` inside the pixel box, clipped to the image.
 
-    Raises :class:`InvalidParameters` when the box does not overlap the image.
+    Raises :class:`ValidationError` when the box does not overlap the image.
     """
     ih, iw = image.shape[:2]
     x0, y0 = max(0, x), max(0, y)
     x1, y1 = min(iw, x + w), min(ih, y + h)
     if x1 <= x0 or y1 <= y0:
-        raise InvalidParameters(f"crop: box {x},{y},{w},{h} lies outside the {iw}x{ih} image")
+        raise ValidationError(f"crop: box {x},{y},{w},{h} lies outside the {iw}x{ih} image")
     return np.ascontiguousarray(image[y0:y1, x0:x1])
 
 

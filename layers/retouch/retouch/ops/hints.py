@@ -9,7 +9,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from retouch.errors import InvalidParameters
+from retouch.errors import ValidationError
 
 MAX_HINTS = 256
 
@@ -37,35 +37,35 @@ def parse_hints(text: str) -> list[Hint]:
     written with a decimal point (``0.25,0.5``), as for crop boxes.
     """
     if not isinstance(text, str) or not text.strip():
-        raise InvalidParameters('colorize: hints must look like "x,y,#rrggbb;x,y,#rrggbb", got ' + repr(text))
+        raise ValidationError('colorize: hints must look like "x,y,#rrggbb;x,y,#rrggbb", got ' + repr(text))
     items = [item.strip() for item in text.split(";") if item.strip()]
     if len(items) > MAX_HINTS:
-        raise InvalidParameters(f"colorize: at most {MAX_HINTS} hints, got {len(items)}")
+        raise ValidationError(f"colorize: at most {MAX_HINTS} hints, got {len(items)}")
     hints = []
     for number, item in enumerate(items, start=1):
         where = f"colorize: hint {number} ({item!r})"
         parts = [p.strip() for p in item.split(",")]
         if len(parts) not in (3, 5):
-            raise InvalidParameters(f"{where} must be x,y,#rrggbb or x,y,r,g,b")
+            raise ValidationError(f"{where} must be x,y,#rrggbb or x,y,r,g,b")
         try:
             x, y = float(parts[0]), float(parts[1])
         except ValueError:
-            raise InvalidParameters(f"{where}: x and y must be numbers") from None
+            raise ValidationError(f"{where}: x and y must be numbers") from None
         if not (math.isfinite(x) and math.isfinite(y)) or x < 0 or y < 0:
-            raise InvalidParameters(f"{where}: x and y must be non-negative numbers")
+            raise ValidationError(f"{where}: x and y must be non-negative numbers")
         if len(parts) == 3:
             match = _HEX.fullmatch(parts[2])
             if match is None:
-                raise InvalidParameters(f"{where}: colour must be #rrggbb, got {parts[2]!r}")
+                raise ValidationError(f"{where}: colour must be #rrggbb, got {parts[2]!r}")
             value = int(match.group(1), 16)
             rgb = ((value >> 16) & 255, (value >> 8) & 255, value & 255)
         else:
             try:
                 channels = [int(p) for p in parts[2:]]
             except ValueError:
-                raise InvalidParameters(f"{where}: r,g,b must be whole numbers 0-255") from None
+                raise ValidationError(f"{where}: r,g,b must be whole numbers 0-255") from None
             if any(not 0 <= c <= 255 for c in channels):
-                raise InvalidParameters(f"{where}: r,g,b must be whole numbers 0-255")
+                raise ValidationError(f"{where}: r,g,b must be whole numbers 0-255")
             rgb = (channels[0], channels[1], channels[2])
         fractional = x <= 1 and y <= 1 and ("." in parts[0] or "." in parts[1])
         hints.append(Hint(x, y, rgb, fractional))

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from retouch.errors import InvalidParameters
+from retouch.errors import ValidationError
 from retouch.ops.params import Param
 from retouch.ops.sizes import same_size
 from retouch.ops.types import Size
@@ -40,7 +40,7 @@ class Operation:
     implementation: str
     params: tuple[Param, ...] = ()
     check: Callable[[dict[str, Any]], None] | None = None
-    """Cross-parameter validation, raising :class:`InvalidParameters`."""
+    """Cross-parameter validation, raising :class:`ValidationError`."""
     output_size: Callable[[Mapping[str, Any], Size], Size] = same_size
     decode_hint: Callable[[Mapping[str, Any], Size], Size] | None = None
     largest_output: Callable[[Mapping[str, Any]], Size | None] | None = None
@@ -67,7 +67,7 @@ class Operation:
         unknown = sorted(set(raw) - set(known))
         if unknown:
             allowed = ", ".join(known) or "none"
-            raise InvalidParameters(f"{self.name}: unknown parameter {unknown[0]!r} (allowed: {allowed})")
+            raise ValidationError(f"{self.name}: unknown parameter {unknown[0]!r} (allowed: {allowed})")
         values: dict[str, Any] = {}
         for p in self.params:
             if p.name in raw and raw[p.name] is not None:
@@ -77,7 +77,7 @@ class Operation:
         for p in self.params:
             for other, allowed_values in p.only_with.items():
                 if p.name in raw and values.get(other) not in allowed_values:
-                    raise InvalidParameters(
+                    raise ValidationError(
                         f"{self.name}: parameter {p.name!r} only applies when {other} is {' or '.join(allowed_values)}"
                     )
         # parameters that do not apply are dropped, so equal requests give equal messages

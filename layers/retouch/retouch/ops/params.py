@@ -4,7 +4,7 @@ A parameter (Thumbor's filter parameters are small objects too) knows three thin
 values, and nothing else needs to switch on its kind:
 
 * :meth:`Param.parse` converts and checks one raw value, from JSON or from the command line
-  (``"64"``, ``"true"``, ``"0.1,0.1,0.8,0.8"``), raising :class:`InvalidParameters` with a
+  (``"64"``, ``"true"``, ``"0.1,0.1,0.8,0.8"``), raising :class:`ValidationError` with a
   message that names the operation and the parameter;
 * :meth:`Param.describe` is what ``GET /operations`` and ``retouch ops`` list, the technical
   ``help`` and, for people, a ``label`` and ``plain_help`` in plain words (the web page shows
@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from retouch.errors import InvalidParameters
+from retouch.errors import ValidationError
 
 MAX_MAGNITUDE = 1e9
 """No parameter is a number larger than this (pixel boxes included)."""
@@ -90,24 +90,24 @@ class Param:
 def number(where: str, raw: Any, *, integer: bool, keep_int: bool = False) -> int | float:
     """A finite number no larger than :data:`MAX_MAGNITUDE` from a number or its text."""
     if isinstance(raw, bool):
-        raise InvalidParameters(f"{where} must be a number, got {raw!r}")
+        raise ValidationError(f"{where} must be a number, got {raw!r}")
     if isinstance(raw, str):
         text = raw.strip()
         if len(text) > MAX_NUMBER_TEXT:
-            raise InvalidParameters(f"{where} must be a number of at most {MAX_NUMBER_TEXT} characters")
+            raise ValidationError(f"{where} must be a number of at most {MAX_NUMBER_TEXT} characters")
         try:
             raw = int(text) if text.lstrip("+-").isdigit() else float(text)
         except ValueError:
-            raise InvalidParameters(f"{where} must be a number, got {text!r}") from None
+            raise ValidationError(f"{where} must be a number, got {text!r}") from None
     if not isinstance(raw, (int, float)):
-        raise InvalidParameters(f"{where} must be a number, got {type(raw).__name__ if raw is None else _short(raw)}")
+        raise ValidationError(f"{where} must be a number, got {type(raw).__name__ if raw is None else _short(raw)}")
     if (isinstance(raw, int) and abs(raw) > MAX_MAGNITUDE) or (isinstance(raw, float) and not math.isfinite(raw)):
-        raise InvalidParameters(f"{where} must be a finite number no larger than {MAX_MAGNITUDE:.0e} in size")
+        raise ValidationError(f"{where} must be a finite number no larger than {MAX_MAGNITUDE:.0e} in size")
     if abs(raw) > MAX_MAGNITUDE:
-        raise InvalidParameters(f"{where} must be a finite number no larger than {MAX_MAGNITUDE:.0e} in size")
+        raise ValidationError(f"{where} must be a finite number no larger than {MAX_MAGNITUDE:.0e} in size")
     if integer:
         if isinstance(raw, float) and not raw.is_integer():
-            raise InvalidParameters(f"{where} must be a whole number, got {raw}")
+            raise ValidationError(f"{where} must be a whole number, got {raw}")
         return int(raw)
     if keep_int and isinstance(raw, int):
         return raw
@@ -127,9 +127,9 @@ class Float(Param):
 
     def _bounded(self, op: str, value: float) -> float:
         if self.minimum is not None and value < self.minimum:
-            raise InvalidParameters(f"{self.where(op)} must be at least {self.minimum}, got {value}")
+            raise ValidationError(f"{self.where(op)} must be at least {self.minimum}, got {value}")
         if self.maximum is not None and value > self.maximum:
-            raise InvalidParameters(f"{self.where(op)} must be at most {self.maximum}, got {value}")
+            raise ValidationError(f"{self.where(op)} must be at most {self.maximum}, got {value}")
         return value
 
     def json_schema(self) -> dict[str, Any]:
@@ -168,7 +168,7 @@ class Bool(Param):
             return raw
         if isinstance(raw, str) and raw.lower() in _TRUE | _FALSE:
             return raw.lower() in _TRUE
-        raise InvalidParameters(f"{self.where(op)} must be true or false, got {raw!r}")
+        raise ValidationError(f"{self.where(op)} must be true or false, got {raw!r}")
 
     def json_schema(self) -> dict[str, Any]:
         return {"type": "boolean"}
@@ -185,7 +185,7 @@ class Choice(Param):
 
     def parse(self, op: str, raw: Any) -> Any:
         if not isinstance(raw, str) or raw.lower() not in self.choices:
-            raise InvalidParameters(f"{self.where(op)} must be one of {', '.join(self.choices)}, got {raw!r}")
+            raise ValidationError(f"{self.where(op)} must be one of {', '.join(self.choices)}, got {raw!r}")
         return raw.lower()
 
     def json_schema(self) -> dict[str, Any]:
@@ -210,7 +210,7 @@ class Numbers(Param):
         where = self.where(op)
         items = raw.split(",") if isinstance(raw, str) else raw
         if not isinstance(items, (list, tuple)) or len(items) != self.count:
-            raise InvalidParameters(f"{where} must be {self.count} numbers, got {raw!r}")
+            raise ValidationError(f"{where} must be {self.count} numbers, got {raw!r}")
         return [number(where, v, integer=False, keep_int=True) for v in items]
 
     def json_schema(self) -> dict[str, Any]:
@@ -229,9 +229,9 @@ class Aspect(Param):
         where = self.where(op)
         text = str(raw).strip()
         if not re.fullmatch(ASPECT_PATTERN, text, flags=re.ASCII):
-            raise InvalidParameters(f"{where} must look like W:H (for example 16:9), got {_short(text)}")
+            raise ValidationError(f"{where} must look like W:H (for example 16:9), got {_short(text)}")
         if not all(float(side) > 0 for side in text.split(":")):
-            raise InvalidParameters(f"{where} must have positive sides, got {text!r}")
+            raise ValidationError(f"{where} must have positive sides, got {text!r}")
         return text
 
     def json_schema(self) -> dict[str, Any]:
@@ -251,9 +251,9 @@ class Text(Param):
     def parse(self, op: str, raw: Any) -> Any:
         where = self.where(op)
         if not isinstance(raw, str) or not raw.strip():
-            raise InvalidParameters(f"{where} must be a non-empty string, got {raw!r}")
+            raise ValidationError(f"{where} must be a non-empty string, got {raw!r}")
         if self.max_length is not None and len(raw) > self.max_length:
-            raise InvalidParameters(f"{where} must be at most {self.max_length:g} characters, got {len(raw)}")
+            raise ValidationError(f"{where} must be at most {self.max_length:g} characters, got {len(raw)}")
         return raw.strip()
 
     def json_schema(self) -> dict[str, Any]:
@@ -280,27 +280,25 @@ class Points(Param):
         where = self.where(op)
         if isinstance(raw, str):
             if len(raw) > MAX_NUMBER_TEXT * self.count:
-                raise InvalidParameters(f"{where} must be at most {self.count} points x,y[,r] separated by ';'")
+                raise ValidationError(f"{where} must be at most {self.count} points x,y[,r] separated by ';'")
             items: Any = [item.split(",") for item in raw.split(";") if item.strip()]
         else:
             items = raw
         if not isinstance(items, (list, tuple)) or not items:
-            raise InvalidParameters(
-                f'{where} must be points "x,y[,r];x,y[,r]" or a list of [x, y] or [x, y, r], got {_short(raw)}'
-            )
+            raise ValidationError(f'{where} must be points "x,y[,r];x,y[,r]" or a list of [x, y] or [x, y, r], got {_short(raw)}')
         if len(items) > self.count:
-            raise InvalidParameters(f"{where} takes at most {self.count} points, got {len(items)}")
+            raise ValidationError(f"{where} takes at most {self.count} points, got {len(items)}")
         return [self._point(f"{where}, point {n}", item) for n, item in enumerate(items, start=1)]
 
     @staticmethod
     def _point(at: str, item: Any) -> list[int | float]:
         if not isinstance(item, (list, tuple)) or len(item) not in (2, 3):
-            raise InvalidParameters(f"{at} must be x,y or x,y,r (pixels), got {_short(item)}")
+            raise ValidationError(f"{at} must be x,y or x,y,r (pixels), got {_short(item)}")
         values = [number(at, v, integer=False, keep_int=True) for v in item]
         if values[0] < 0 or values[1] < 0:
-            raise InvalidParameters(f"{at} must not be negative, got {values[0]},{values[1]}")
+            raise ValidationError(f"{at} must not be negative, got {values[0]},{values[1]}")
         if len(values) == 3 and not 0 < values[2] <= MAX_POINT_RADIUS:
-            raise InvalidParameters(f"{at}: the radius must be above 0 and at most {MAX_POINT_RADIUS}, got {values[2]}")
+            raise ValidationError(f"{at}: the radius must be above 0 and at most {MAX_POINT_RADIUS}, got {values[2]}")
         return values
 
     def json_schema(self) -> dict[str, Any]:

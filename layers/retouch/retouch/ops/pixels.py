@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from retouch.errors import InvalidParameters
+from retouch.errors import ValidationError
 from retouch.ops.types import Image
 
 
@@ -27,4 +27,4 @@ def as_rgb(image: Image, operation: str) -> Image:
         return np.repeat(image[:, :, None], 3, axis=2)
     if image.ndim == 3 and image.shape[2] == 3:
         return image
-    raise InvalidParameters(f"{operation}: expected an RGB or RGBA image, got shape {image.shape}")
+    raise ValidationError(f"{operation}: expected an RGB or RGBA image, got shape {image.shape}")

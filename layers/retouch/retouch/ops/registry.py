@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from retouch.errors import InvalidParameters
+from retouch.errors import ValidationError
 from retouch.ops.chain import ChainLike, Step, as_chain
 from retouch.ops.context import ChainContext
 from retouch.ops.table import REFERENCE_PARAM
@@ -56,7 +56,7 @@ def _arguments(step: Step, context: ChainContext) -> dict[str, Any]:
     params = dict(step.params)
     if isinstance(params.get(REFERENCE_PARAM), str):
         if context.resolve_image is None:
-            raise InvalidParameters(f"{step.op}: reference images cannot be loaded here")
+            raise ValidationError(f"{step.op}: reference images cannot be loaded here")
         params[REFERENCE_PARAM] = context.resolve_image(params[REFERENCE_PARAM])
     if step.operation.uses_context:
         params["context"] = context

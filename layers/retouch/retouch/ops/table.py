@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from retouch.errors import InvalidParameters
+from retouch.errors import ValidationError
 from retouch.ops.hints import MAX_HINTS, parse_hints
 from retouch.ops.operation import Operation
 from retouch.ops.params import Aspect, Bool, Choice, Float, Int, Numbers, Points, Text
@@ -39,33 +39,33 @@ NEEDS_REFERENCE = "colorize: mode=reference needs reference=<name of another ima
 
 def _check_crop(values: dict[str, Any]) -> None:
     if ("box" in values) == ("aspect" in values):
-        raise InvalidParameters("crop: give either box=x,y,w,h or aspect=W:H")
+        raise ValidationError("crop: give either box=x,y,w,h or aspect=W:H")
     box = values.get("box")
     if box is not None:
         if any(v < 0 for v in box):
-            raise InvalidParameters(f"crop: box values must not be negative, got {box}")
+            raise ValidationError(f"crop: box values must not be negative, got {box}")
         if box[2] <= 0 or box[3] <= 0:
-            raise InvalidParameters(f"crop: box width and height must be positive, got {box}")
+            raise ValidationError(f"crop: box width and height must be positive, got {box}")
 
 
 def _check_thumbnail(values: dict[str, Any]) -> None:
     if not values.get("width") and not values.get("height"):
-        raise InvalidParameters("thumbnail: give width, height or both")
+        raise ValidationError("thumbnail: give width, height or both")
 
 
 def _check_contrast(values: dict[str, Any]) -> None:
     if values.get("method") == "auto" and values["low"] >= values["high"]:
-        raise InvalidParameters(f"contrast: low ({values['low']}) must be below high ({values['high']})")
+        raise ValidationError(f"contrast: low ({values['low']}) must be below high ({values['high']})")
 
 
 def _check_colorize(values: dict[str, Any]) -> None:
     mode = values.get("mode")
     if mode == "hints":
         if "hints" not in values:
-            raise InvalidParameters('colorize: mode=hints needs hints="x,y,#rrggbb;x,y,#rrggbb"')
+            raise ValidationError('colorize: mode=hints needs hints="x,y,#rrggbb;x,y,#rrggbb"')
         parse_hints(values["hints"])
     if mode == "reference" and "reference" not in values:
-        raise InvalidParameters(NEEDS_REFERENCE)
+        raise ValidationError(NEEDS_REFERENCE)
 
 
 GRAVITY_HELP = "face (default): every face in frame, or the largest group of faces that fits; smart: faces, else saliency; center"
@@ -410,7 +410,7 @@ def get(name: str) -> Operation:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise InvalidParameters(f"unknown operation {name!r}; available: {', '.join(sorted(REGISTRY))}") from None
+        raise ValidationError(f"unknown operation {name!r}; available: {', '.join(sorted(REGISTRY))}") from None
 
 
 def describe_all() -> list[dict[str, Any]]:

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from retouch.errors import InvalidParameters
+from retouch.errors import ValidationError
 from retouch.ops.colorize.auto import MODEL_SIZE, PACKAGED_MODEL, RETRIEVE, ab_auto, predict_with_model
 from retouch.ops.colorize.colour import (
     ColorizeModelError,
@@ -90,7 +90,7 @@ def colorize(
     :param reference: ``mode=reference``: the reference photo as uint8 RGB(A) pixels. As a
         registered parameter this is the *name* of another image of the same job, which the
         pipeline resolves to its pixels before calling this function; a name that was not
-        resolved, or no reference at all, raises :class:`InvalidParameters`.
+        resolved, or no reference at all, raises :class:`ValidationError`.
     :param context: the chain's context: its settings (which model or library ``auto`` uses),
         its deadline, checked between the stages of the work, the faces of the image (``auto``
         gives them skin tones) and the outcome (``colorized``, ``already_in_colour``,
@@ -103,7 +103,7 @@ def colorize(
     colour, alpha = split_alpha(image)
     rgb = as_rgb(colour, "colorize")
     if image.dtype != np.uint8:
-        raise InvalidParameters(f"colorize: expected 8-bit pixels, got {image.dtype}")
+        raise ValidationError(f"colorize: expected 8-bit pixels, got {image.dtype}")
     if not force and not is_monochrome(rgb):
         report(context, already_in_colour=True, colorized=False)
         return image
@@ -111,13 +111,13 @@ def colorize(
     check_time(context, "in colorize")
     if mode == "reference":
         if reference is None:
-            raise InvalidParameters(NEEDS_REFERENCE)
+            raise ValidationError(NEEDS_REFERENCE)
         if isinstance(reference, str):
-            raise InvalidParameters(f"colorize: the reference image {reference!r} was not loaded; {NEEDS_REFERENCE}")
+            raise ValidationError(f"colorize: the reference image {reference!r} was not loaded; {NEEDS_REFERENCE}")
         ab = ab_from_references(full_l, [reference_lab(reference)])
     elif mode == "hints":
         if hints is None:
-            raise InvalidParameters('colorize: mode=hints needs hints="x,y,#rrggbb;x,y,#rrggbb"')
+            raise ValidationError('colorize: mode=hints needs hints="x,y,#rrggbb;x,y,#rrggbb"')
         ab = ab_from_hints(full_l, parse_hints(hints) if isinstance(hints, str) else hints, context)
     elif mode == "auto":
         faces = faces_in(image, context)
@@ -125,7 +125,7 @@ def colorize(
         check_time(context, "in colorize")
         ab = ab_auto(full_l, context.settings if context is not None else OperationSettings(), faces)
     else:
-        raise InvalidParameters(f"colorize: mode must be one of auto, reference, hints, got {mode!r}")
+        raise ValidationError(f"colorize: mode must be one of auto, reference, hints, got {mode!r}")
     check_time(context, "in colorize")
     if strength != 1.0:
         ab *= np.float32(strength)

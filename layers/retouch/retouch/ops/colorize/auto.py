@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from retouch.errors import InvalidParameters
+from retouch.errors import ValidationError
 from retouch.observability import logger
 from retouch.ops.colorize.colour import ColorizeModelError, guided_upsample
 from retouch.ops.colorize.library import LibraryUnavailable, fit_side, load_library, retrieve
@@ -132,7 +132,7 @@ def library_work(full_l: np.ndarray, library_path: str | None) -> tuple[np.ndarr
     try:
         library = load_library(library_path)
     except LibraryUnavailable as exc:
-        raise InvalidParameters(
+        raise ValidationError(
             "colorize: mode=auto has neither a model nor a reference library here; use mode=reference or mode=hints"
         ) from exc
     work_l = fit_side(full_l, WORK_SIDE)

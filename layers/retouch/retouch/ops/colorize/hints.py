@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from retouch.errors import InvalidParameters
+from retouch.errors import ValidationError
 from retouch.ops.colorize.colour import guided_upsample
 from retouch.ops.colorize.library import fit_side
 from retouch.ops.context import ChainContext, check_time
@@ -155,9 +155,7 @@ def ab_from_hints(full_l: np.ndarray, hints: Sequence[Hint], context: ChainConte
     for number, hint in enumerate(hints, start=1):
         x, y = hint.pixel(width, height)
         if not (0 <= x <= width and 0 <= y <= height):
-            raise InvalidParameters(
-                f"colorize: hint {number} at ({hint.x:g}, {hint.y:g}) lies outside the {width}x{height} image"
-            )
+            raise ValidationError(f"colorize: hint {number} at ({hint.x:g}, {hint.y:g}) lies outside the {width}x{height} image")
         swatch = np.array([[hint.rgb]], np.float32) / 255.0
         _, a, b = cv2.cvtColor(swatch, cv2.COLOR_RGB2Lab)[0, 0]
         points.append((x * gw / width, y * gh / height, float(a), float(b)))

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from retouch.errors import InvalidParameters
+from retouch.errors import ValidationError
 from retouch.ops.colorize.colour import _box, guided_upsample
 from retouch.ops.colorize.library import THUMB_SIDE, fit_side, rgb_to_lab
 from retouch.ops.pixels import as_rgb, split_alpha
@@ -85,7 +85,7 @@ def transfer_from_references(target_l: np.ndarray, references: Sequence[np.ndarr
 def reference_lab(reference: np.ndarray) -> np.ndarray:
     """float32 Lab of a uint8 RGB(A) reference photo, shrunk to :data:`WORK_SIDE`."""
     if not isinstance(reference, np.ndarray) or reference.dtype != np.uint8:
-        raise InvalidParameters("colorize: the reference image must be 8-bit RGB pixels")
+        raise ValidationError("colorize: the reference image must be 8-bit RGB pixels")
     rgb = as_rgb(split_alpha(reference)[0], "colorize")
     return rgb_to_lab(fit_side(np.ascontiguousarray(rgb), WORK_SIDE))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from retouch.errors import InvalidParameters
+from retouch.errors import ValidationError
 from retouch.ops.context import ChainContext, faces_in, report
 from retouch.ops.faces import Eye
 from retouch.ops.portrait.patches import Patch, apply_patches, luma_of, polygon_mask, window
@@ -296,7 +296,7 @@ def red_eye(
         close crop, a face turned away, a pet). A red pupil there is corrected as in a detected
         eye, a golden, green or white eye-shine made a dark pupil; an eye that is neither is
         left alone. A point on a detected eye is that eye (corrected once); points must lie
-        inside the image (:class:`InvalidParameters` otherwise).
+        inside the image (:class:`ValidationError` otherwise).
     :param context: the chain's context: faces analysed once per image (see :mod:`.context`).
     """
     pointed = _check_points(points or [], image.shape[1], image.shape[0])
@@ -338,6 +338,6 @@ def _check_points(points: list[list[float]], width: int, height: int) -> list[tu
     for number, p in enumerate(points, start=1):
         x, y = float(p[0]), float(p[1])
         if not (0 <= x < width and 0 <= y < height):
-            raise InvalidParameters(f"red_eye: point {number} ({x:g},{y:g}) lies outside the {width}x{height} image")
+            raise ValidationError(f"red_eye: point {number} ({x:g},{y:g}) lies outside the {width}x{height} image")
         out.append(((x, y), float(p[2]) if len(p) > 2 else None))
     return out
