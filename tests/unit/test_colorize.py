@@ -13,7 +13,7 @@ from retouch.errors import ValidationError
 from retouch.ops.colorize import colorfulness, colorize
 from retouch.ops.colorize import library as colorize_library
 from retouch.ops.context import ChainContext
-from retouch.ops.hints import parse_hints
+from retouch.ops.hint_syntax import parse_hints
 from retouch.ops.specs import get as get_operation
 from retouch.settings import OperationSettings
 from retouch_testkit.synthetic import edge_halves, edge_image

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from retouch.errors import ValidationError
-from retouch.ops.hints import MAX_HINTS, parse_hints
+from retouch.ops.hint_syntax import MAX_HINTS, parse_hints
 from retouch.ops.operation import Operation
 from retouch.ops.params import Aspect, Bool, Choice, Float, Int, Numbers, Points, Text
 from retouch.ops.sizes import crop_output, thumbnail_largest, thumbnail_output, thumbnail_resampled

@@ -46,7 +46,7 @@ from retouch.ops.colorize.hints import HINTS_SIDE, ab_from_hints, propagate_hint
 from retouch.ops.colorize.reference import SAMPLES, WORK_SIDE, ab_from_references, reference_lab, transfer_from_references
 from retouch.ops.colorize.tint import is_monochrome
 from retouch.ops.context import ChainContext, check_time, faces_in, report
-from retouch.ops.hints import Hint, parse_hints
+from retouch.ops.hint_syntax import Hint, parse_hints
 from retouch.ops.pixels import as_rgb, join_alpha, split_alpha
 from retouch.ops.registry import Image
 from retouch.ops.specs import NEEDS_REFERENCE
