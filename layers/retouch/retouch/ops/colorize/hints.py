@@ -23,7 +23,7 @@ from retouch.errors import ValidationError
 from retouch.ops.colorize.colour import guided_upsample
 from retouch.ops.colorize.library import fit_side
 from retouch.ops.context import ChainContext, check_time
-from retouch.ops.hints import Hint
+from retouch.ops.hint_syntax import Hint
 
 HINTS_SIDE = 256
 """Longest side of the grid on which hints are propagated."""
