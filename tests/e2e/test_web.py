@@ -502,7 +502,7 @@ def test_sign_in_reads_consistently_on_the_local_stack(stack: EmbeddedStack, bro
 def test_the_page_is_small_and_needs_no_other_origin(stack: EmbeddedStack, browser: Any) -> None:
     """Before the first photo: under 150 KB transferred, nothing from a CDN (bench.web_drop
     measures the time to ready against its 1 s budget; here only a loose bound)."""
-    from bench.web_drop import BYTES, cold_load
+    from retouch_testkit.web import BYTES, cold_load
 
     cold_load(browser, stack)
     ready_ms, transferred, foreign = cold_load(browser, stack)
