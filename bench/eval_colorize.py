@@ -64,6 +64,7 @@ from skimage import color, data  # noqa: E402
 from retouch.ops.colorize import colorfulness, colorize  # noqa: E402
 from retouch.ops.context import ChainContext  # noqa: E402
 from retouch.settings import OperationSettings  # noqa: E402
+from retouch_testkit.tints import TONES, toned  # noqa: E402
 from training import colorize_library  # noqa: E402
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
@@ -203,22 +204,6 @@ def evaluate_auto_held_out(
         f"mean colourfulness ratio M(after)/M(truth) {table[:, 6].mean():.2f} (median {np.median(table[:, 6]):.2f}); "
         f"err = mean a*b* distance to the truth"
     )
-
-
-def toned(g: np.ndarray, dark_ab: tuple[float, float], light_ab: tuple[float, float]) -> np.ndarray:
-    """A tinted monochrome print of the grey ``g``: its L*, a*b* a function of L* only."""
-    lab = color.rgb2lab(g)
-    t = (lab[..., :1] / 100.0).clip(0, 1)
-    lab[..., 1:] = (1 - t) * np.array(dark_ab) + t * np.array(light_ab)
-    return np.clip(color.lab2rgb(lab) * 255, 0, 255).round().astype(np.uint8)
-
-
-TONES = {
-    "sepia": ((14, 28), (4, 14)),
-    "selenium": ((10, -2), (2, 3)),
-    "cyanotype": ((-12, -30), (-6, -14)),
-    "yellowed": ((2, 6), (3, 22)),
-}
 
 
 def _jpeg(rgb: np.ndarray, quality: int = 85) -> np.ndarray:

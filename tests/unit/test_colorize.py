@@ -17,6 +17,7 @@ from retouch.ops.hint_syntax import parse_hints
 from retouch.ops.specs import get as get_operation
 from retouch.settings import OperationSettings
 from retouch_testkit.synthetic import edge_halves, edge_image
+from retouch_testkit.tints import TONES, toned
 from training import colorize_library as library_builder
 
 COLORIZE = get_operation("colorize")
@@ -363,22 +364,6 @@ def test_colorize_training_fetcher_refuses_reserved_packages(tmp_path: Path, mon
 
 
 # --- monochrome or colour, calm, skin (issue 24.4) ----------------------------------------------
-
-
-def toned(grey_rgb: np.ndarray, dark_ab: tuple[float, float], light_ab: tuple[float, float]) -> np.ndarray:
-    """A tinted monochrome print of a grey photo: its L*, with a*b* a function of L* only."""
-    lab = color.rgb2lab(grey_rgb)
-    t = (lab[..., :1] / 100.0).clip(0, 1)
-    lab[..., 1:] = (1 - t) * np.array(dark_ab) + t * np.array(light_ab)
-    return np.clip(color.lab2rgb(lab) * 255, 0, 255).round().astype(np.uint8)
-
-
-TONES = {
-    "sepia": ((14, 28), (4, 14)),
-    "selenium": ((10, -2), (2, 3)),
-    "cyanotype": ((-12, -30), (-6, -14)),
-    "yellowed": ((2, 6), (3, 22)),
-}
 
 
 @pytest.mark.parametrize("tone", sorted(TONES))
