@@ -18,7 +18,7 @@ from retouch.errors import ValidationError
 from retouch.ops import get
 from retouch.ops.faces import detect_faces
 from retouch.ops.portrait.eyes import red_eye
-from retouch.ops.portrait.pupils import redness
+from retouch.ops.portrait.pupils import red_pupil_mask, redness
 from retouch_testkit.portrait import MEAN_BOUND, P95_BOUND, measure, paint_red_eyes
 
 SKIN = (205, 150, 125)
@@ -271,3 +271,18 @@ def test_the_measured_cast_is_the_pupils_not_a_line_drawn_over_it() -> None:
     fixed[11, 9:12] = RED  # a row of the pupil left red
     result = measure(painted, fixed, (10.5, 10.5, 2.5), 5.0, original)
     assert max(abs(result.a), abs(result.b)) > 6, result
+
+
+def test_a_dark_pupil_tinted_by_pinkish_skin_in_a_larger_eye_is_not_taken_for_red() -> None:
+    """A natural dark pupil of a compressed photo, its pixels tinted dark red by pinkish skin
+    beside them (as on a 90 px face), in an iris of about 3 px: no red pupil (it was blackened
+    over the iris when dull red was looked for in eyes of that size)."""
+    size = 16
+    rgb = np.empty((size, size, 3), np.uint8)
+    rgb[:] = (196, 153, 147)  # pinkish skin: G and B alike, as in a pink-lit face
+    yy, xx = np.mgrid[0:size, 0:size]
+    d = np.hypot(xx + 0.5 - 8, yy + 0.5 - 8)
+    rgb[d <= 3.1] = (133, 88, 85)  # a reddish-brown iris under pink light
+    rgb[d <= 1.6] = (64, 19, 22)  # the dark pupil, tinted dark red by the compression
+    rgb[d <= 0.8] = (102, 61, 59)
+    assert not red_pupil_mask(rgb, (8.0, 8.0), 3.1, 0.45).any()

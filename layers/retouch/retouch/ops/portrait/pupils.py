@@ -182,6 +182,10 @@ def red_pupil_mask(
     # dull red (a dark-red pupil, or one of a pixel or two mixed with what is around it) only
     # where the skin around is not itself of that red (a red-lit face; skin is orange)
     dull = not (ring.any() and float(np.mean(red_candidates(rgb, threshold)[ring])) > RED_LIT_SKIN)
+    # ... and only in an iris of a few pixels, whose pupil is mixed with what is around it: in a
+    # larger eye a red pupil has pixels red enough for the strict rule, while the dark pupil of a
+    # compressed photo, tinted by pinkish skin beside it, is dull red (seen on a 90 px face)
+    dull = dull and tiny
     strong = red_candidates(rgb, threshold, dull=dull) & disc
     empty = np.zeros((h, w), bool)
     if not strong.any():
