@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -107,3 +108,13 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str, describe
             return
         time.sleep(0.25)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}: {describe()}")
+
+
+def api_args(stack: Any) -> list[str]:
+    """``--api`` and ``--token`` of an embedded stack, for a CLI command."""
+    return ["--api", stack.api_url, "--token", stack.token]
+
+
+def manifest(out: Path) -> dict[str, Any]:
+    """A run's ``job.json``."""
+    return dict(json.loads((out / "job.json").read_text()))

@@ -17,20 +17,14 @@ from PIL import Image
 from retouch.cli.files import MAX_NAME_BYTES, PART_SUFFIX
 from retouch.cli.samples import write_samples
 from retouch.local.stack import EmbeddedStack
+from tests.helpers import api_args as api
+from tests.helpers import manifest
 from tests.helpers import run_cli as run
 
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return write_samples(tmp_path_factory.mktemp("photos"), 40)
-
-
-def api(stack: EmbeddedStack) -> list[str]:
-    return ["--api", stack.api_url, "--token", stack.token]
-
-
-def manifest(out: Path) -> dict:
-    return json.loads((out / "job.json").read_text())
 
 
 def error_line(stderr: str) -> str:

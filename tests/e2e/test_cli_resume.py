@@ -15,7 +15,8 @@ from PIL import Image
 
 from retouch.cli.samples import write_samples
 from retouch.local.stack import EmbeddedStack
-from tests.helpers import RETOUCH
+from tests.helpers import RETOUCH, manifest
+from tests.helpers import api_args as api
 from tests.helpers import run_cli as run
 
 SLOW_OPS = ["--op", "contrast:method=clahe", "--op", "thumbnail:width=320"]
@@ -24,14 +25,6 @@ SLOW_OPS = ["--op", "contrast:method=clahe", "--op", "thumbnail:width=320"]
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return write_samples(tmp_path_factory.mktemp("photos"), 30)
-
-
-def api(stack: EmbeddedStack) -> list[str]:
-    return ["--api", stack.api_url, "--token", stack.token]
-
-
-def manifest(out: Path) -> dict:
-    return json.loads((out / "job.json").read_text())
 
 
 def outputs(out: Path) -> list[str]:
