@@ -159,7 +159,9 @@ def red_pupil_mask(
     radii + s); grown into
     pale red pixels (above :data:`PALE_REDNESS`, the skin's redness + 0.05 and 40 % of the
     pupil's) connected to it, by at most :func:`growth_steps` px
-    (the pupil's soft edge, not the eyelid's skin, reddish too). The slack ``s`` is 1 px, and
+    (the pupil's soft edge, not the eyelid's skin, reddish too), and into its strongly red
+    pixels (the strict rule) inside the eyelid opening beyond the iris disc, where the iris
+    fit sits off the pupil. The slack ``s`` is 1 px, and
     :data:`TINY_EYE_SLACK` px for irises below 3 px (faces of ~20-50 px in group photos), whose
     centre the landmark models place to within a pixel or two only.
     """
@@ -204,6 +206,11 @@ def red_pupil_mask(
     # degrees of red; the skin next to a pupil of a pixel or two, as red by the ratio, is orange)
     hue = np.abs(f[..., 1] - f[..., 2]) <= EDGE_HUE * excess
     weak = (red > max(pale, 0.4 * reddest)) & (excess > MIN_RED_EXCESS // 3) & hue & iris
+    if opening is not None:
+        # and its strongly red pixels inside the eyelid opening past that disc: on faces of
+        # 30-60 px the landmark fit, thrown by the red pupil, can place the iris a radius off,
+        # and a column of the pupil's red was left beside the dark one (a red cast)
+        weak |= red_candidates(rgb, threshold, dull=False) & disc & opening
     grown = grow(pupil & iris, weak, growth_steps(radius))
     return grown | (_catch_light_halo(rgb, grown, iris) & (red > PALE_REDNESS) & iris)
 
