@@ -445,3 +445,146 @@ def test_colorize_magenta_on_texture_turns_green_and_stays_on_smooth_areas() -> 
     assert textured[0] < -5 and textured[1] > 3  # magenta on leaves and grass becomes green
     # no islands: the chroma within the textured half varies smoothly
     assert float(np.std(out[20:76, 88:120, 0])) < 4
+
+
+# --- the model's own confidence (issue 24) ----------------------------------------------------
+
+
+def three_bin_model(path: Path, bias: tuple[float, float, float], slope: float = 0.0, scale: float = 0.85) -> Path:
+    """A model with the packaged one's tail: logits over three a*b* bins, (30, 0), (-30, 0) and
+    (0, 0), softmax, and the chroma-scaled mean ``ab`` as a 1x1 convolution of it; the logits are
+    ``bias + slope * (L* - 50)`` for the first bin (pooled to 28x28)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    bins = np.array([[30.0, 0.0], [-30.0, 0.0], [0.0, 0.0]], np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("AveragePool", ["data_l"], ["pooled"], kernel_shape=[8, 8], strides=[8, 8]),
+            helper.make_node("Conv", ["pooled", "logit_w", "logit_b"], ["logits"], kernel_shape=[1, 1]),
+            helper.make_node("Softmax", ["logits"], ["probs"], axis=1),
+            helper.make_node("Conv", ["probs", "centres.weight"], ["ab"], kernel_shape=[1, 1]),
+        ],
+        "three-bins",
+        [helper.make_tensor_value_info("data_l", TensorProto.FLOAT, [1, 1, 224, 224])],
+        [helper.make_tensor_value_info("ab", TensorProto.FLOAT, [1, 2, 28, 28])],
+        [
+            numpy_helper.from_array(np.array([slope, 0, 0], np.float32).reshape(3, 1, 1, 1), "logit_w"),
+            numpy_helper.from_array(np.array(bias, np.float32), "logit_b"),
+            numpy_helper.from_array((scale * bins.T).reshape(2, 3, 1, 1).astype(np.float32), "centres.weight"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 7
+    onnx.save(model, str(path))
+    return path
+
+
+def with_confidence(path: Path, scale: float = 0.85) -> Path:
+    import onnx
+
+    from training.add_confidence import add_confidence
+
+    out = path.with_name(path.stem + "-confidence.onnx")
+    onnx.save(add_confidence(onnx.load(str(path)), scale), str(out))
+    return out
+
+
+def run_model(path: Path, centred_l: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    net = cv2.dnn.readNetFromONNX(str(path))
+    net.setInput(centred_l.astype(np.float32)[None, None])
+    ab, confidence = net.forward(["ab", "confidence"])
+    return ab[0].transpose(1, 2, 0), confidence[0, 0]
+
+
+@pytest.mark.parametrize(
+    ("bias", "expected"),
+    [
+        ((12.0, 0.0, 0.0), 1.0),  # sure of (30, 0): the truth is closer to the estimate than to grey
+        ((0.0, 0.0, -40.0), 0.5),  # torn between (30, 0) and (-30, 0): the estimate is grey itself
+        ((np.log(0.6 / 0.4), 0.0, -40.0), 0.6),  # estimate (6, 0): closer for (30, 0) only, 60 %
+    ],
+)
+def test_colorize_confidence_output_is_the_models_probability_of_beating_grey(
+    tmp_path: Path, bias: tuple[float, float, float], expected: float
+) -> None:
+    model = with_confidence(three_bin_model(tmp_path / "three.onnx", bias))
+    ab, confidence = run_model(model, np.zeros((224, 224)))
+    assert confidence.shape == (28, 28)
+    assert np.allclose(confidence, expected, atol=0.01)
+    # the ab output is the model's as before
+    original = cv2.dnn.readNetFromONNX(str(tmp_path / "three.onnx"))
+    original.setInput(np.zeros((1, 1, 224, 224), np.float32))
+    assert np.allclose(ab, original.forward()[0].transpose(1, 2, 0), atol=1e-4)
+
+
+def test_colorize_confidence_output_matches_its_definition_per_pixel(tmp_path: Path) -> None:
+    from training.add_confidence import SHARPNESS
+
+    scale = 0.85
+    model = with_confidence(three_bin_model(tmp_path / "three.onnx", (0.0, 0.5, -1.0), slope=0.08), scale)
+    centred = np.tile(np.linspace(-50, 50, 224, dtype=np.float32), (224, 1))  # the first bin likelier to the right
+    ab, confidence = run_model(model, centred)
+    logits = np.stack(np.broadcast_arrays(0.08 * cv2.resize(centred, (28, 28), interpolation=cv2.INTER_AREA), 0.5, -1.0), -1)
+    p = np.exp(logits - logits.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    bins = np.array([[30.0, 0.0], [-30.0, 0.0], [0.0, 0.0]])
+    m = p @ bins
+    margin = (bins**2).sum(-1) - ((bins[None, None] - m[:, :, None]) ** 2).sum(-1)
+    expected = (p / (1 + np.exp(-SHARPNESS * margin))).sum(-1)
+    assert np.allclose(ab, scale * m, atol=1e-3)
+    assert np.allclose(confidence, expected, atol=2e-3)
+    assert confidence[:, -1].mean() > confidence[:, 0].mean() + 0.1
+
+
+def test_colorize_model_without_confidence_runs_as_before_and_with_it_reports_it(tmp_path: Path) -> None:
+    from retouch.ops.colorize.auto import predict_work
+
+    full_l = np.full((120, 160), 50.0, np.float32)
+    plain = three_bin_model(tmp_path / "three.onnx", (12.0, 0.0, 0.0))
+    work_l, ab, confidence = predict_work(full_l, str(plain))
+    assert confidence is None and ab.shape == (*work_l.shape, 2)
+    work_l, ab2, confidence = predict_work(full_l, str(with_confidence(plain)))
+    assert confidence is not None and confidence.shape == work_l.shape
+    assert np.allclose(ab2, ab) and np.allclose(confidence, 1.0, atol=0.01)
+
+
+def test_colorize_confident_regions_keep_their_colour_and_unsure_ones_calm() -> None:
+    from retouch.ops.colorize.natural import CONFIDENCE_GAINS, naturalize
+
+    rng = np.random.default_rng(5)
+    work_l = (50 + rng.normal(0, 6, (96, 128))).astype(np.float32)  # textured, so not featureless
+    ab = np.zeros((96, 128, 2), np.float32)
+    ab[:] = (18.0, 24.0)  # chroma 30
+    confidence = np.full((96, 128), 0.9, np.float32)
+    confidence[:, 64:] = 0.3  # the model expects to be no better than grey on the right
+    out = naturalize(work_l, ab, confidence=confidence)
+    plain = naturalize(work_l, ab)  # without a confidence the chroma is followed as it is
+    assert np.hypot(*plain[20:76, 8:120].reshape(-1, 2).T).std() < 0.5
+
+    def chroma(region: np.ndarray) -> float:
+        return float(np.hypot(*region.reshape(-1, 2).T).mean())
+
+    sure = chroma(out[20:76, 8:40]) / chroma(plain[20:76, 8:40])
+    unsure = chroma(out[20:76, 88:120]) / chroma(plain[20:76, 88:120])
+    assert sure == pytest.approx(CONFIDENCE_GAINS[1], rel=0.03) and sure > 1  # kept, a little livelier
+    assert unsure == pytest.approx(CONFIDENCE_GAINS[0], rel=0.03) and unsure < 0.6  # calmed
+    # the hue is the model's in both
+    for region in (out[20:76, 8:40], out[20:76, 88:120]):
+        hue = np.degrees(np.arctan2(region[..., 1], region[..., 0]))
+        assert np.abs(hue - np.degrees(np.arctan2(24, 18))).max() < 1
+
+
+def test_colorize_packaged_model_reports_its_confidence_and_is_unsure_on_a_featureless_image() -> None:
+    from retouch.ops.colorize import PACKAGED_MODEL, lightness
+    from retouch.ops.colorize.auto import predict_work
+
+    rng = np.random.default_rng(3)
+    flat = np.clip(128 + rng.normal(0, 2, (240, 320)), 0, 255).astype(np.uint8)
+    _, _, flat_confidence = predict_work(lightness(np.dstack([flat] * 3)), str(PACKAGED_MODEL))
+    _, _, photo_confidence = predict_work(lightness(grey(data.coffee())), str(PACKAGED_MODEL))
+    assert flat_confidence is not None and photo_confidence is not None
+    assert flat_confidence.min() >= 0 and photo_confidence.max() <= 1
+    # told nothing by the image, the model does not expect to beat grey by much
+    assert flat_confidence.mean() < 0.6
+    assert photo_confidence.max() > 0.7
