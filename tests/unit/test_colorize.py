@@ -346,6 +346,10 @@ def test_colorize_training_list_is_licensed_held_out_and_free_of_reserved_photos
     test_packages = {entry["package"] for entry in photos if entry["split"] == "test"}
     assert sum(entry["split"] == "test" for entry in photos) >= 16
     assert not test_packages & {entry["package"] for entry in photos if entry["split"] == "train"}
+    # the second test split (evaluated once) comes from packages that no other split uses
+    test2_packages = {entry["package"] for entry in photos if entry["split"] == "test2"}
+    assert sum(entry["split"] == "test2" for entry in photos) >= 16
+    assert not test2_packages & {entry["package"] for entry in photos if entry["split"] != "test2"}
 
 
 def test_colorize_training_fetcher_refuses_reserved_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -353,7 +357,7 @@ def test_colorize_training_fetcher_refuses_reserved_packages(tmp_path: Path, mon
 
     from training import colorize_data
 
-    for package in ("lomiri-wallpapers-16.04", "libdlib19.1"):
+    for package in ("lomiri-wallpapers-16.04", "libdlib19.1", "python3-mahotas", "insightface", "@vladmandic/face-api"):
         listing = tmp_path / "list.json"
         entry = {"package": package, "version": "1", "file": "usr/share/x.jpg", "licence": "x", "split": "train"}
         listing.write_text(json.dumps({"seed": 1, "photos": [entry]}))
