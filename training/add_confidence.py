@@ -14,7 +14,7 @@ with ``|c|^2 - |c - m|^2 = 2 <c, m> - |m|^2`` (one 1x1 convolution of ``[a, b, a
 sum over the bins), the step made smooth by the sigmoid (``sharpness`` per squared Lab unit). Near 0.5 and
 below, the model expects its guess to be no better than leaving the pixel grey; near 1 it is sure
 of the hue. Only ONNX operators that ``cv2.dnn`` runs are used (Mul, Concat, Conv, Sigmoid), the
-``ab`` output is unchanged, and the model grows by a few kilobytes. The runtime
+``ab`` output is unchanged, and the model grows by about 5 KB. The runtime
 (``retouch.ops.colorize.auto``) reads both outputs when there are two.
 
 The chroma scale ``scale`` is recovered from the model: the bin centres are the weights of the
