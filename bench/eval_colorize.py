@@ -187,7 +187,7 @@ def evaluate_auto_held_out(
         print(f"before = {before_model}; after = the packaged model + natural corrections")
     print(f"\nheld-out split {split} (training/colorize_data.json; never trained on)")
     header = ("grey err", "before", "after", "M truth", "M before", "M after", "ratio")
-    print(f"{'photo':<26} " + " ".join(f"{h:>8}" for h in header))
+    print(f"{'photo':<34} " + " ".join(f"{h:>8}" for h in header))
     rows = []
     for name, truth in photos:
         g = grey(truth)
@@ -200,9 +200,9 @@ def evaluate_auto_held_out(
         colourful = [colorfulness(image) for image in (truth, before, after)]
         row = np.array([*errors, *colourful, colourful[2] / max(colourful[0], 1e-6)])
         rows.append(row)
-        print(f"{name[:26]:<26} " + " ".join(f"{v:>8.2f}" for v in row), flush=True)
+        print(f"{name[:34]:<34} " + " ".join(f"{v:>8.2f}" for v in row), flush=True)
     table = np.array(rows)
-    print(f"{'mean of ' + str(len(rows)) + ' photos':<26} " + " ".join(f"{v:>8.2f}" for v in table.mean(axis=0)))
+    print(f"{'mean of ' + str(len(rows)) + ' photos':<34} " + " ".join(f"{v:>8.2f}" for v in table.mean(axis=0)))
     beats = int(np.sum(table[:, 2] < table[:, 0]))
     print(
         f"{split}: after beats grey (lower a*b* error) on {beats}/{len(rows)} photos ({100 * beats / len(rows):.0f} %); "
