@@ -146,18 +146,23 @@ def _head_missing(s3: Any, i: int) -> None:
         s3.head_object(Bucket="bench-bucket", Key=f"outputs/missing-{i}")
 
 
+BASELINES = {"server": "m.install_server", "keepalive": "moto_http.install"}
+"""What ``--baseline`` turns off: all of ``install_server``, or its keep-alive connections."""
+
+
 class Emulator:
     """The stack's two moto servers and clients of them, with a bucket, a queue and a table."""
 
-    def __init__(self, baseline: bool, body: bytes, spy_to: Path | None) -> None:
+    def __init__(self, baseline: str, body: bytes, spy_to: Path | None) -> None:
         import boto3
         from botocore.config import Config
 
         from retouch.local.emulator import MotoServer, free_port
 
         self.server = MotoServer(fork_port=free_port(), log_path=Path(os.environ.get("MOTO_CPU_LOG", "/dev/null")))
-        if baseline:  # the server as it was before install_server's changes
-            code = "import sys; from retouch.local import moto_main as m; m.install_server = lambda: None; m.serve(sys.argv[1:])"
+        if baseline:  # the server as it was before install_server's changes (or one of them)
+            off = BASELINES[baseline]
+            code = f"import sys; from retouch.local import moto_main as m, moto_http; {off} = lambda: None; m.serve(sys.argv[1:])"
             self.server.command = lambda: [sys.executable, "-c", code, *self.server.arguments()]  # type: ignore[method-assign]
         self.server.start()
         assert self.server.proc is not None
@@ -204,15 +209,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--body-kb", type=int, default=600)
     ap.add_argument("--spy", type=Path, help="sample both servers with py-spy (--gil) into OUT and OUT.ddb (collapsed stacks)")
     ap.add_argument("--only", default="", help="comma-separated prefixes of the calls to run")
-    ap.add_argument("--baseline", action="store_true", help="also run servers without install_server, interleaved (50 at a time)")
+    ap.add_argument("--baseline", choices=sorted(BASELINES), help="also run servers without that, interleaved (50 at a time)")
     args = ap.parse_args(argv)
 
     body = os.urandom(args.body_kb * 1024)
-    emulators = [Emulator(False, body, args.spy)] + ([Emulator(True, body, None)] if args.baseline else [])
+    base_spy = Path(f"{args.spy}.base") if args.spy else None
+    emulators = [Emulator("", body, args.spy)] + ([Emulator(args.baseline, body, base_spy)] if args.baseline else [])
     only = [p for p in args.only.split(",") if p]
     names = [n for n in emulators[0].calls if not only or any(n.startswith(p) for p in only)]
     print(f"load average {os.getloadavg()}; {args.n} requests per call; body {args.body_kb} KB")
-    heads = ["server CPU ms per request", *(["before (moto_main without install_server)", "saved"] if args.baseline else [])]
+    heads = ["server CPU ms per request", *([f"without {BASELINES.get(args.baseline)}", "saved"] if args.baseline else [])]
     print("| call | " + " | ".join(heads) + " |\n|---|" + "---:|" * len(heads))
     try:
         for name in names:
@@ -227,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         for emulator in emulators:
             emulator.stop()
     print(f"load average {os.getloadavg()}")
-    for p in (Path(f"{args.spy}{s}") for s in ("", ".ddb")) if args.spy else ():
+    for p in (Path(f"{args.spy}{s}") for s in ("", ".ddb", ".base", ".base.ddb")) if args.spy else ():
         if p.exists():
             top(p)
     return 0

@@ -21,7 +21,7 @@ from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 from moto.sqs.models import Message, Queue, SQSBackend, sqs_backends
 
-from retouch.local import moto_main
+from retouch.local import moto_http, moto_main
 
 TABLE = "jobs"
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -459,11 +459,14 @@ def test_every_attribute_the_patches_replace_or_read_still_has_the_shape_they_ex
 @pytest.fixture
 def server_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     """:func:`moto_main.install_server` for this test only."""
+    import moto.server
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     monkeypatch.setattr(DomainDispatcherApplication, "get_backend_for_host", DomainDispatcherApplication.get_backend_for_host)
     monkeypatch.setattr(moto_main, "_backends", {})
+    monkeypatch.setattr(moto.server, "MotoRequestHandler", moto.server.MotoRequestHandler)
     moto_main.install_server()
+    assert moto.server.MotoRequestHandler is moto_http.KeepAliveHandler
 
 
 HOSTS = [None, "moto_api", "s3.us-east-1.amazonaws.com", "sqs.us-east-1.amazonaws.com", "dynamodb", "sts.amazonaws.com"]

@@ -293,8 +293,9 @@ _backends: dict[str | None, Any] = {}
 
 
 def install_server() -> None:
-    """What only the server needs (not moto in-process): each request's service found once per
-    host, not by a directory scan. moto's dispatcher asks ``get_backend_for_host`` on every
+    """What only the server needs (not moto in-process): connections kept open between requests
+    (:mod:`retouch.local.moto_http`), and each request's service found once per host, not by a
+    directory scan. moto's dispatcher asks ``get_backend_for_host`` on every
     request, which lists moto's package directory and stats each of its ~180 entries (the host
     is not one of them for S3 and SQS), then tries each service's URL patterns: 15 % of the
     S3 + SQS server's CPU. Its answer depends on the host only (the modules and patterns are
@@ -302,6 +303,9 @@ def install_server() -> None:
     region of the credential scope)."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
+    from retouch.local import moto_http
+
+    moto_http.install()
     moto_lookup = DomainDispatcherApplication.get_backend_for_host
     if getattr(moto_lookup, "__wrapped__", None) is not None:
         return
