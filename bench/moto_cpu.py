@@ -146,8 +146,12 @@ def _head_missing(s3: Any, i: int) -> None:
         s3.head_object(Bucket="bench-bucket", Key=f"outputs/missing-{i}")
 
 
-BASELINES = {"server": "m.install_server", "keepalive": "moto_http.install"}
-"""What ``--baseline`` turns off: all of ``install_server``, or its keep-alive connections."""
+BASELINES = {
+    "server": "m.install_server = lambda: None",
+    "keepalive": "moto_http.KeepAliveHandler = moto_http.MotoRequestHandler",
+    "log": "moto_http.KeepAliveHandler.log_request = moto_http.MotoRequestHandler.log_request",
+}
+"""What ``--baseline`` turns off: all of ``install_server``, its kept connections, or its quieter log."""
 
 
 class Emulator:
@@ -162,7 +166,7 @@ class Emulator:
         self.server = MotoServer(fork_port=free_port(), log_path=Path(os.environ.get("MOTO_CPU_LOG", "/dev/null")))
         if baseline:  # the server as it was before install_server's changes (or one of them)
             off = BASELINES[baseline]
-            code = f"import sys; from retouch.local import moto_main as m, moto_http; {off} = lambda: None; m.serve(sys.argv[1:])"
+            code = f"import sys; from retouch.local import moto_main as m, moto_http; {off}; m.serve(sys.argv[1:])"
             self.server.command = lambda: [sys.executable, "-c", code, *self.server.arguments()]  # type: ignore[method-assign]
         self.server.start()
         assert self.server.proc is not None
@@ -218,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     only = [p for p in args.only.split(",") if p]
     names = [n for n in emulators[0].calls if not only or any(n.startswith(p) for p in only)]
     print(f"load average {os.getloadavg()}; {args.n} requests per call; body {args.body_kb} KB")
-    heads = ["server CPU ms per request", *([f"without {BASELINES.get(args.baseline)}", "saved"] if args.baseline else [])]
+    heads = ["server CPU ms per request", *([f"with {BASELINES.get(args.baseline)}", "saved"] if args.baseline else [])]
     print("| call | " + " | ".join(heads) + " |\n|---|" + "---:|" * len(heads))
     try:
         for name in names:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from retouch.local import moto_http
+from retouch.local import moto_http, moto_main
 
 
 def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -135,3 +135,91 @@ def test_the_internals_the_handler_relies_on_are_still_there() -> None:
     assert "self._headers_buffer.append" in inspect.getsource(BaseHTTPRequestHandler.send_header)
     assert "self.handle_expect_100()" in inspect.getsource(BaseHTTPRequestHandler.parse_request)
     assert "disable_nagle_algorithm" in inspect.getsource(StreamRequestHandler.setup)
+
+
+# --- finding the service and the action -----------------------------------------------------------
+@pytest.fixture
+def installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """:func:`moto_main.install_server` (:func:`moto_http.install`) for this test only."""
+    import moto.core.responses
+    import moto.server
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    monkeypatch.setattr(DomainDispatcherApplication, "get_backend_for_host", DomainDispatcherApplication.get_backend_for_host)
+    monkeypatch.setattr(moto_http, "_backends", {})
+    monkeypatch.setattr(moto.server, "MotoRequestHandler", moto.server.MotoRequestHandler)
+    monkeypatch.setattr(moto.core.responses, "method_names_from_class", moto.core.responses.method_names_from_class)
+    moto_main.install_server()
+    assert moto.server.MotoRequestHandler is moto_http.KeepAliveHandler
+
+
+HOSTS = [None, "moto_api", "s3.us-east-1.amazonaws.com", "sqs.us-east-1.amazonaws.com", "dynamodb", "sts.amazonaws.com"]
+
+
+def test_each_hosts_service_is_looked_up_once_and_answers_as_moto(installed: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import moto.backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    app = DomainDispatcherApplication(lambda service: None)  # type: ignore[arg-type,return-value]
+    moto_lookup = DomainDispatcherApplication.get_backend_for_host.__wrapped__  # type: ignore[attr-defined]
+    expected = [moto_lookup(app, host) for host in HOSTS]
+    assert expected[2:5] == ["s3", "sqs", "dynamodb"]
+    assert [app.get_backend_for_host(host) for host in HOSTS] == expected
+    scans: list[int] = []
+    real = moto.backends.list_of_moto_modules
+
+    def counted() -> Any:
+        scans.append(1)
+        return real()
+
+    monkeypatch.setattr(moto.backends, "list_of_moto_modules", counted)
+    assert [app.get_backend_for_host(host) for host in HOSTS * 3] == expected * 3
+    assert scans == []
+
+
+def test_each_classs_methods_are_listed_once_and_as_moto_lists_them(installed: None) -> None:
+    import moto.core.responses
+    from moto.core.utils import method_names_from_class
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.sqs.responses import SQSResponse
+
+    cached = moto.core.responses.method_names_from_class
+    for cls in (DynamoHandler, SQSResponse):
+        assert cached(cls) == method_names_from_class(cls) and "get_item" in cached(DynamoHandler)
+        assert cached(cls) is cached(cls)
+
+
+def test_only_failed_requests_are_logged(server: BaseWSGIServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    logged: list[str] = []
+    monkeypatch.setattr(moto_http.KeepAliveHandler, "log", lambda self, kind, fmt, *args: logged.append(fmt % args))
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=10)
+    ask(conn, "GET", "/a")
+    ask(conn, "DELETE", "/empty")
+    conn.close()
+    raw(server.server_port, b"GET /boom HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert len(logged) == 2 and "Error on request" in logged[0] and "GET /boom" in logged[1] and " 500 " in logged[1]
+
+
+def test_the_dispatcher_internals_the_caches_rely_on_are_still_there() -> None:
+    """moto's dispatcher finds each request's application through ``get_backend_for_host(host)``,
+    under its lock, and the answer depends on the host and moto's own modules and URL patterns
+    only (nothing of the request or the server's state); ``call_action`` looks its action up in
+    ``method_names_from_class(self.__class__)``, a name of :mod:`moto.core.responses`; werkzeug
+    logs each answer through ``log_request(code, size)``."""
+    import moto.core.responses
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    from werkzeug.serving import WSGIRequestHandler
+
+    installed = DomainDispatcherApplication.get_backend_for_host
+    lookup = getattr(installed, "__wrapped__", installed)
+    assert list(inspect.signature(lookup).parameters) == ["self", "host"]
+    source = inspect.getsource(lookup)
+    assert "backends.list_of_moto_modules()" in source and "self.backend_url_patterns" in source
+    assert "environ" not in source and "self.app_instances" not in source
+    application = inspect.getsource(DomainDispatcherApplication.get_application)
+    assert "with self.lock:\n            backend = self.get_backend_for_host(host)" in application
+    call_action = inspect.getsource(moto.core.responses.BaseResponse.call_action)
+    assert "method_names = method_names_from_class(self.__class__)" in call_action
+    assert "if action in method_names:" in call_action
+    assert inspect.getsource(moto.core.responses).count("method_names_from_class(") == 1
+    assert list(inspect.signature(WSGIRequestHandler.log_request).parameters) == ["self", "code", "size"]

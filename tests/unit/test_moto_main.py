@@ -21,7 +21,7 @@ from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 from moto.sqs.models import Message, Queue, SQSBackend, sqs_backends
 
-from retouch.local import moto_http, moto_main
+from retouch.local import moto_main
 
 TABLE = "jobs"
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -453,59 +453,3 @@ def test_every_attribute_the_patches_replace_or_read_still_has_the_shape_they_ex
     assert parameters(werkzeug_app.create_backend_app) == ["service"]
     assert parameters(werkzeug_app.DomainDispatcherApplication)[:1] == ["create_app"]
     assert moto.server.create_backend_app is not None and parameters(moto.server.main) == ["argv"]
-
-
-# --- the server: per-request costs ------------------------------------------------------------------
-@pytest.fixture
-def server_installed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """:func:`moto_main.install_server` for this test only."""
-    import moto.server
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-
-    monkeypatch.setattr(DomainDispatcherApplication, "get_backend_for_host", DomainDispatcherApplication.get_backend_for_host)
-    monkeypatch.setattr(moto_main, "_backends", {})
-    monkeypatch.setattr(moto.server, "MotoRequestHandler", moto.server.MotoRequestHandler)
-    moto_main.install_server()
-    assert moto.server.MotoRequestHandler is moto_http.KeepAliveHandler
-
-
-HOSTS = [None, "moto_api", "s3.us-east-1.amazonaws.com", "sqs.us-east-1.amazonaws.com", "dynamodb", "sts.amazonaws.com"]
-
-
-def test_each_hosts_service_is_looked_up_once_and_answers_as_moto(
-    server_installed: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import moto.backends
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-
-    app = DomainDispatcherApplication(lambda service: None)  # type: ignore[arg-type,return-value]
-    moto_lookup = DomainDispatcherApplication.get_backend_for_host.__wrapped__  # type: ignore[attr-defined]
-    expected = [moto_lookup(app, host) for host in HOSTS]
-    assert expected[2:5] == ["s3", "sqs", "dynamodb"]
-    assert [app.get_backend_for_host(host) for host in HOSTS] == expected
-    scans: list[int] = []
-    real = moto.backends.list_of_moto_modules
-
-    def counted() -> Any:
-        scans.append(1)
-        return real()
-
-    monkeypatch.setattr(moto.backends, "list_of_moto_modules", counted)
-    assert [app.get_backend_for_host(host) for host in HOSTS * 3] == expected * 3
-    assert scans == []
-
-
-def test_the_dispatcher_internals_the_host_cache_relies_on_are_still_there() -> None:
-    """moto's dispatcher finds each request's application through ``get_backend_for_host(host)``,
-    under its lock, and the answer depends on the host and moto's own modules and URL patterns
-    only (nothing of the request or the server's state)."""
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-
-    installed = DomainDispatcherApplication.get_backend_for_host
-    lookup = getattr(installed, "__wrapped__", installed)
-    assert parameters(lookup) == ["self", "host"]
-    source = inspect.getsource(lookup)
-    assert "backends.list_of_moto_modules()" in source and "self.backend_url_patterns" in source
-    assert "environ" not in source and "self.app_instances" not in source
-    application = inspect.getsource(DomainDispatcherApplication.get_application)
-    assert "with self.lock:\n            backend = self.get_backend_for_host(host)" in application

@@ -289,37 +289,12 @@ def install() -> None:
 
 
 # --- the server: costs paid on every request ------------------------------------------------------
-_backends: dict[str | None, Any] = {}
-
-
 def install_server() -> None:
-    """What only the server needs (not moto in-process): connections kept open between requests
-    (:mod:`retouch.local.moto_http`), and each request's service found once per host, not by a
-    directory scan. moto's dispatcher asks ``get_backend_for_host`` on every
-    request, which lists moto's package directory and stats each of its ~180 entries (the host
-    is not one of them for S3 and SQS), then tries each service's URL patterns: 15 % of the
-    S3 + SQS server's CPU. Its answer depends on the host only (the modules and patterns are
-    moto's own, fixed once imported), so it is kept per host (hosts are few: the service and
-    region of the credential scope)."""
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-
+    """What only the server needs (not moto in-process): :mod:`retouch.local.moto_http`'s kept
+    connections and cheaper requests."""
     from retouch.local import moto_http
 
     moto_http.install()
-    moto_lookup = DomainDispatcherApplication.get_backend_for_host
-    if getattr(moto_lookup, "__wrapped__", None) is not None:
-        return
-
-    @functools.wraps(moto_lookup)
-    def get_backend_for_host(self: DomainDispatcherApplication, host: str | None) -> Any:
-        if host not in _backends:  # (its caller holds the dispatcher's lock)
-            backend = moto_lookup(self, host)
-            if len(_backends) >= 256:
-                return backend
-            _backends[host] = backend
-        return _backends[host]
-
-    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
 
 
 WARM_UP = (
