@@ -207,8 +207,9 @@ class SqsPoller:
     before the function's own lease began would otherwise wait out the queue's long timeout."""
 
 
-def sqs_worker(runtime: FunctionRuntime, poller: SqsPoller, keep_alive: bool) -> None:
-    """Process entry point: poll, invoke, delete; exit after being idle (unless ``keep_alive``)."""
+def sqs_worker(runtime: FunctionRuntime, poller: SqsPoller, keep_alive: bool, backlog: Any = None) -> None:
+    """Process entry point: poll, invoke, delete; exit after being idle (unless ``keep_alive``).
+    A whole batch received sets ``backlog`` (shared with the supervisor, which may add pollers)."""
     prepare_process(runtime)
     handler = load_handler(runtime)
     from retouch.adapters.aws import client  # made by load_handler (after the environment is set)
@@ -222,6 +223,8 @@ def sqs_worker(runtime: FunctionRuntime, poller: SqsPoller, keep_alive: bool) ->
                 return
             continue
         idle_since = time.monotonic()
+        if backlog is not None and len(batch) >= poller.batch_size:
+            backlog.value = 1
         try:
             event = sqs_event(batch, poller.queue_arn, poller.region)
             if poller.duplicate:

@@ -29,7 +29,7 @@ from retouch.observability import logger
 
 SCALE_EVERY_SECONDS = 1.0
 """How often the supervisor looks at queue depths to add pollers (Lambda's scaling looks about
-as often; every look costs the emulator one request per queue)."""
+as often; every look costs the emulator one request per queue whose pollers filled a batch)."""
 
 
 @dataclass
@@ -60,6 +60,10 @@ class EventSources:
         self.mp = mp_context
         self.workers: dict[str, list[BaseProcess]] = {}
         """Live (and not yet reaped) processes per function, and per ``<function>:schedule``."""
+        self.backlog: dict[str, Any] = {}
+        """Per function, a flag in shared memory its pollers set when a receive filled a whole
+        batch: the queue may hold more than they take. The supervisor asks the queue's depth (a
+        request to the emulator) to add pollers only then, not every second for every queue."""
 
     # --- control ------------------------------------------------------------------------------
     def pause(self, function: str) -> None:
@@ -115,7 +119,7 @@ class EventSources:
                 except Exception:  # noqa: BLE001 - the supervisor must keep going
                     if not stop.is_set():  # (stopping: the emulator may be gone already)
                         logger.exception("supervisor step failed", extra={"function": function})
-            # each round asks the emulator for every queue's depth; one function's first poller
+            # each round may ask the emulator for a queue's depth; one function's first poller
             # always runs, so a new message never waits for this loop, only extra workers do
             stop.wait(SCALE_EVERY_SECONDS)
 
@@ -132,6 +136,10 @@ class EventSources:
         limit = min(source.max_concurrency, w.max_workers)
         if len(alive) >= limit:
             return  # as many as it may have: no need to ask the emulator for the queue's depth
+        backlog = self.backlog.setdefault(function, self.mp.RawValue("b", 0))
+        if alive and not backlog.value:
+            return  # its pollers keep up (no full batch since the last look): the depth is not needed
+        backlog.value = 0
         url = w.queue_url(source.queue)
         attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
         depth = int(attrs.get("ApproximateNumberOfMessages", 0))
@@ -149,7 +157,7 @@ class EventSources:
                 lease_seconds=int(runtime.environment.get("VISIBILITY_LEASE_SECONDS") or 0) or None,
             )
             keep_alive = n == 0 and not alive
-            args = (runtime, poller, keep_alive)
+            args = (runtime, poller, keep_alive, backlog)
             proc = self.mp.Process(target=rt.sqs_worker, args=args, name=f"{function}-worker", daemon=True)
             proc.start()
             alive.append(proc)
