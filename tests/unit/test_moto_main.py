@@ -453,3 +453,57 @@ def test_every_attribute_the_patches_replace_or_read_still_has_the_shape_they_ex
     assert parameters(werkzeug_app.create_backend_app) == ["service"]
     assert parameters(werkzeug_app.DomainDispatcherApplication)[:1] == ["create_app"]
     assert moto.server.create_backend_app is not None and parameters(moto.server.main) == ["argv"]
+
+
+def test_an_update_copies_the_old_item_only_for_a_stream(ddb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto deep-copied every updated item for the table's stream; without a stream only the
+    response's own copy is made, and with one the stream still gets the old image."""
+    copies: list[Item] = []
+    moto_deepcopy = Item.__deepcopy__
+
+    def counted(self: Item, memo: dict[int, Any]) -> Item:
+        copies.append(self)
+        return moto_deepcopy(self, memo)
+
+    monkeypatch.setattr(Item, "__deepcopy__", counted)
+    key = {"pk": {"S": "JOB#1"}, "sk": {"S": "JOB"}}
+    ddb.put_item(TableName=TABLE, Item={**key, "n": {"N": "1"}})
+    got = ddb.update_item(
+        TableName=TABLE,
+        Key=key,
+        UpdateExpression="ADD n :one",
+        ExpressionAttributeValues={":one": {"N": "1"}},
+        ReturnValues="UPDATED_OLD",
+    )
+    assert got["Attributes"] == {"n": {"N": "1"}} and get(ddb, "JOB#1", "JOB") == {**key, "n": {"N": "2"}}
+    assert len(copies) == 1  # the response's (moto made two)
+
+    ddb.create_table(
+        TableName="streamed",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    ddb.put_item(TableName="streamed", Item={"pk": {"S": "a"}, "n": {"N": "1"}})
+    ddb.update_item(
+        TableName="streamed",
+        Key={"pk": {"S": "a"}},
+        UpdateExpression="SET n = :two",
+        ExpressionAttributeValues={":two": {"N": "2"}},
+    )
+    record = dynamodb_backends[ACCOUNT][REGION].tables["streamed"].stream_shard.items[-1].record  # type: ignore[union-attr]
+    assert record["dynamodb"]["OldImage"]["n"] == {"N": "1"} and record["dynamodb"]["NewImage"]["n"] == {"N": "2"}
+
+
+def test_the_update_internals_the_copy_shim_relies_on_are_still_there() -> None:
+    """``update_item``'s deep copy of the item (through the module's ``copy``) is read by the
+    stream only, and ``Table.stream_shard`` is None on a table without a stream."""
+    source = inspect.getsource(moto_main._moto_update_item)
+    assert "orig_item = copy.deepcopy(item)" in source and source.count("orig_item") == 2
+    assert "if table.stream_shard is not None:\n            table.stream_shard.add(orig_item, item)" in source
+    assert parameters(moto_main._moto_update_item)[:3] == ["self", "table_name", "key"]
+    t = Table(  # type: ignore[abstract]
+        TABLE, ACCOUNT, REGION, [{"AttributeName": "pk", "KeyType": "HASH"}], [{"AttributeName": "pk", "AttributeType": "S"}]
+    )
+    assert t.stream_shard is None

@@ -110,17 +110,38 @@ def _fair_messages(self: Queue) -> list[Message]:
 # --- DynamoDB: costs bounded by what a call touches -------------------------------------------
 class _TableCopyIsTheTable:
     """``moto.dynamodb.models``' ``copy``: a deep copy of a :class:`Table` is the table itself,
+    and so is an :class:`Item`'s within :func:`update_item` on a table without a stream;
     anything else is copied by :mod:`copy`. That module deep-copies tables in one place only,
     ``transact_write_items``' rollback snapshot, which :func:`transact_write_items` replaces with
     snapshots of the items the transaction writes (moto's rollback then puts each table back
-    in its own place, which changes nothing)."""
+    in its own place, which changes nothing), and items in one other, ``update_item``'s old
+    state for the table's stream."""
 
     def __getattr__(self, name: str) -> Any:
         return getattr(copy, name)
 
     @staticmethod
     def deepcopy(x: Any, memo: dict[int, Any] | None = None) -> Any:
-        return x if isinstance(x, Table) else copy.deepcopy(x, memo)
+        if isinstance(x, Table) or (isinstance(x, Item) and getattr(_no_item_copy, "on", False)):
+            return x
+        return copy.deepcopy(x, memo)
+
+
+_no_item_copy = threading.local()
+_moto_update_item = DynamoDBBackend.update_item
+
+
+def update_item(self: DynamoDBBackend, table_name: str, *args: Any, **kwargs: Any) -> Any:
+    """moto's ``update_item``, without its deep copy of the item's old state on a table without
+    a stream: that copy feeds the table's stream and nothing else. (Deep copies of items were
+    20 % of the DynamoDB emulator's samples in a portrait run; the other one, the response's
+    copy for ``ReturnValues``, stays.) Its caller holds :data:`_LOCK`."""
+    table = self.tables.get(table_name)
+    _no_item_copy.on = table is not None and table.stream_shard is None
+    try:
+        return _moto_update_item(self, table_name, *args, **kwargs)
+    finally:
+        _no_item_copy.on = False
 
 
 _moto_transact_write_items = DynamoDBBackend.transact_write_items
@@ -276,6 +297,7 @@ def install() -> None:
         return
     moto.dynamodb.models.copy = _TableCopyIsTheTable()  # type: ignore[assignment]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
     JSONSerializer._serialize_type_structure = _serialize_structure  # type: ignore[method-assign,assignment]
     Item.__new__ = staticmethod(_untracked_new)  # type: ignore[method-assign,assignment]
