@@ -5,7 +5,10 @@ reads its partition only; and the moto internals these patches rely on are still
 
 from __future__ import annotations
 
+import ast
 import inspect
+import re
+import textwrap
 import tracemalloc
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +22,11 @@ from moto.core.serialize import SERIALIZERS, BaseJSONSerializer, JSONSerializer
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.parsing import validators
+from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+from moto.dynamodb.parsing.validators import UpdateExpressionValidator, Validator
+from moto.dynamodb.responses import DynamoHandler
 from moto.sqs.models import Message, Queue, SQSBackend, sqs_backends
 
 from retouch.local import moto_main
@@ -42,6 +50,9 @@ def installed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Message, "visible", Message.visible)
     monkeypatch.setattr(Message, "delayed", Message.delayed)
     monkeypatch.setattr(Queue, "delete_message", Queue.delete_message)
+    monkeypatch.setattr(UpdateExpressionParser, "make", vars(UpdateExpressionParser)["make"])
+    for name in ("process", "nodes_to_be_processed"):
+        monkeypatch.setattr(DepthFirstTraverser, name, getattr(DepthFirstTraverser, name))
     moto_main.install()
 
 
@@ -507,3 +518,82 @@ def test_the_update_internals_the_copy_shim_relies_on_are_still_there() -> None:
         TABLE, ACCOUNT, REGION, [{"AttributeName": "pk", "KeyType": "HASH"}], [{"AttributeName": "pk", "AttributeType": "S"}]
     )
     assert t.stream_shard is None
+
+
+# --- update expressions: parsed once, validated without rebuilding maps --------------------------
+def shape(node: Any) -> Any:
+    """A syntax tree as nested tuples of node classes and leaf values (its identity left out)."""
+    if isinstance(node, Node):
+        return (type(node).__name__, tuple(shape(c) for c in node.children or ()))
+    return node
+
+
+def test_an_update_expression_is_parsed_once_per_text_and_the_shared_tree_is_left_as_parsed(
+    ddb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The response's placeholder check and the backend share one parse per text; moto
+    rewrites only its validator's copy, so the kept tree stays as parsed and every update
+    (plain or in a transaction) gets the same result as before."""
+    parsed: list[str] = []
+    moto_make = moto_main._moto_make_update_expression
+
+    def counted(cls: type, text: str) -> Any:
+        parsed.append(text)
+        return moto_make(cls, text)
+
+    monkeypatch.setattr(moto_main, "_moto_make_update_expression", counted)
+    moto_main._parsed_update_expression.cache_clear()
+    text = "SET #s = :s ADD n :one"
+    tree = shape(moto_make(UpdateExpressionParser, text))
+    key = {"pk": {"S": "JOB#1"}, "sk": {"S": "JOB"}}
+    values = {":s": {"S": "running"}, ":one": {"N": "1"}}
+    for _ in range(2):
+        ddb.update_item(
+            TableName=TABLE,
+            Key=key,
+            UpdateExpression=text,
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=values,
+        )
+    update = {"TableName": TABLE, "Key": key, "UpdateExpression": text, "ExpressionAttributeNames": {"#s": "status"}}
+    ddb.transact_write_items(TransactItems=[{"Update": {**update, "ExpressionAttributeValues": values}}])
+    assert get(ddb, "JOB#1", "JOB") == {**key, "status": {"S": "running"}, "n": {"N": "3"}}
+    assert parsed == [text]
+    shared = UpdateExpressionParser.make(text)
+    assert shared is UpdateExpressionParser.make(text) and shape(shared) == tree
+    # (the validator's copy is the one rewritten: its placeholders became values)
+    item = table().get_item(DynamoType({"S": "JOB#1"}), DynamoType({"S": "JOB"}))
+    validated = UpdateExpressionValidator(shared, {"#s": "status"}, values, item, table()).validate()  # type: ignore[arg-type]
+    assert shape(validated) != tree and shape(shared) == tree
+    # a syntax error is not kept: it is raised every time
+    for _ in range(2):
+        with pytest.raises(ClientError, match="ValidationException"):
+            ddb.update_item(TableName=TABLE, Key=key, UpdateExpression="SET = :s", ExpressionAttributeValues=values)
+
+
+def test_the_update_expression_internals_the_shared_parse_and_maps_rely_on_are_still_there() -> None:
+    """moto deep-copies the tree before validating it and only reads it otherwise; its
+    traversers' maps are their class's node types and bound methods, read only by ``process``
+    and ``nodes_to_be_processed``, which no traverser overrides."""
+    assert "self.node_to_validate = deepcopy(expression)" in inspect.getsource(Validator.__init__)
+    backend = inspect.getsource(moto_main._moto_update_item)
+    assert backend.count("update_expression_ast") == 3 and backend.count("update_expression_ast,\n") == 2
+    handler = inspect.getsource(DynamoHandler.update_item) + inspect.getsource(DynamoHandler.transact_write_items)
+    uses = re.findall(r"update_expression_ast\.?(\w*)", handler)
+    assert set(uses) == {"", "find_clauses"} and uses.count("") == 2
+    assert "self._processing_map().keys()" in inspect.getsource(moto_main._moto_nodes_to_be_processed)
+    assert "self._processing_map().items()" in inspect.getsource(moto_main._moto_process)
+    traversers = [
+        c
+        for c in vars(validators).values()
+        if isinstance(c, type) and issubclass(c, DepthFirstTraverser) and c is not DepthFirstTraverser
+    ]
+    assert len(traversers) > 5
+    for cls in traversers:
+        assert "process" not in vars(cls) and "nodes_to_be_processed" not in vars(cls), cls
+        body = ast.parse(textwrap.dedent(inspect.getsource(cls._processing_map))).body[0].body  # type: ignore[attr-defined]
+        ret = body[-1]
+        assert isinstance(ret, ast.Return) and isinstance(ret.value, ast.Dict), cls
+        for value in ret.value.values:
+            assert isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name) and value.value.id == "self", cls
+            assert callable(getattr(cls, value.attr)), cls
