@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from retouch.local import moto_http, moto_main
+from retouch.local import kept_open, moto_http, moto_main
 
 
 def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -105,7 +105,7 @@ def test_expect_100_continue_and_a_clients_connection_close(server: BaseWSGIServ
 
 
 def test_a_body_larger_than_is_drained_closes_the_connection(server: BaseWSGIServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(moto_http, "MAX_DRAIN", 1000)
+    monkeypatch.setattr(kept_open, "MAX_DRAIN", 1000)
     conn = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=10)
     status, _, response = ask(conn, "POST", "/ignore", b"y" * 5000)
     assert status == 200 and response.getheader("Connection") == "close"

@@ -40,6 +40,7 @@ from werkzeug.wrappers import Request, Response
 
 from retouch.local import lambda_runtime as rt
 from retouch.local.events import http_api_event
+from retouch.local.kept_open import KeptOpen
 from retouch.local.template import Route, StackModel
 from retouch.logic.auth import bearer
 from retouch.observability import logger
@@ -338,46 +339,20 @@ class QuietWSGIServer(ThreadedWSGIServer):
         logger.debug("local API request failed", extra={"client": str(client_address), "error": repr(error)})
 
 
-class KeepAliveHandler(WSGIRequestHandler):
-    """werkzeug's request handler, keeping HTTP/1.1 connections open between requests.
-
-    werkzeug's own ``run_wsgi`` closes every connection (it cannot know whether the application
-    read the body); the gateway reads every body it takes and answers ``Connection: close``
-    when it leaves one unread, so the connection can stay open otherwise."""
-
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    """An answer's headers and body are two writes: with Nagle's algorithm the body waited for
-    the client's delayed ACK of the headers, 40 ms on every request on a kept-open connection."""
+class KeepAliveHandler(KeptOpen, WSGIRequestHandler):
+    """werkzeug's request handler, keeping HTTP/1.1 connections open between requests
+    (:mod:`retouch.local.kept_open`); the gateway answers ``Connection: close`` when it leaves a
+    body unread, which closes the connection. The raw headers go to the gateway (body framing)."""
 
     def make_environ(self) -> Any:
         environ = super().make_environ()
         environ[RAW_HEADERS] = self.headers
         return environ
 
-    def run_wsgi(self) -> None:
-        self.environ = environ = self.make_environ()
-        started: list[Any] = []
-
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], Any]:
-            started[:] = [status, headers]
-            return self.wfile.write
-
-        chunks = self.server.app(environ, start_response)
-        try:
-            body = b"".join(chunks)
-        finally:
-            getattr(chunks, "close", lambda: None)()
-        status, headers = started
-        code = int(status.split(" ", 1)[0])
-        self.send_response(code)  # (the standard reason phrase: werkzeug's are upper case)
-        for name, value in headers:
-            self.send_header(name, value)
-        if not any(name.lower() == "content-length" for name, _ in headers) and code not in (204, 304):
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+    def body_length(self) -> int | None:
+        length, problem = body_length(self.headers)  # (the gateway's framing rules, RFC 9110's)
+        return None if problem else length
 
     def log(self, type: str, message: str, *args: Any) -> None:
-        return
+        if type == "error":  # (a failure's traceback, from KeptOpen: to the log, not the terminal)
+            logger.debug("local API request failed", extra={"detail": message % args})
